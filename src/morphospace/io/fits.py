@@ -1,0 +1,412 @@
+"""Read one FITS image or cube into a :class:`SkyImage`: float32 data, a blank mask and metadata.
+
+Handles 2-D images, 3-D spectral cubes and 4-D ALMA/CASA cubes whose Stokes axis is
+degenerate (or holds a Stokes I plane); ``.fits``, ``.fits.gz`` and tile-compressed ``.fz``
+files; BSCALE/BZERO/BLANK; big-endian data. Every failure is an :class:`InputError`
+naming the file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy import units as u
+from astropy.io import fits
+from astropy.wcs import WCS
+from astropy.wcs.utils import proj_plane_pixel_scales
+
+from morphospace.errors import InputError
+
+#: Objects smaller than this on either side cannot pass through the backbones' pooling.
+MIN_SIDE = 16
+
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz")
+_COMPRESSED_SUFFIXES = (".gz", ".fz")
+
+
+def is_fits_name(path: str | Path) -> bool:
+    """True if the file name looks like FITS: ``.fits``, ``.fit``, ``.fts``, ``.fz``, or ``.gz`` of those."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if not suffixes:
+        return False
+    if suffixes[-1] in FITS_SUFFIXES:
+        return True
+    return len(suffixes) >= 2 and suffixes[-1] == ".gz" and suffixes[-2] in FITS_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Beam:
+    """A Gaussian beam: FWHM major and minor axes in arcsec, position angle in degrees."""
+
+    major: float
+    minor: float
+    pa: float = 0.0
+
+    @property
+    def fwhm(self) -> float:
+        """Geometric-mean FWHM in arcsec, the size used for resolution normalisation."""
+        return float(np.sqrt(self.major * self.minor))
+
+
+@dataclass(frozen=True)
+class SpectralAxis:
+    """The spectral axis of a cube: its WCS type, unit and the world value of each channel."""
+
+    ctype: str
+    unit: str
+    values: np.ndarray = field(repr=False)
+    restfrq: float | None = None  # Hz
+
+    @property
+    def step(self) -> float:
+        """Channel width in :attr:`unit` (signed, as in the header)."""
+        return float(self.values[1] - self.values[0]) if len(self.values) > 1 else 0.0
+
+    def velocities(self) -> np.ndarray:
+        """Channel velocities in km/s (radio convention for frequency axes).
+
+        Raises
+        ------
+        ValueError
+            If the axis is in frequency or wavelength and no rest frequency is known,
+            or if the axis type cannot be converted to a velocity.
+        """
+        quantity = self.values * u.Unit(self.unit)
+        if quantity.unit.is_equivalent(u.km / u.s):
+            return quantity.to_value(u.km / u.s)
+        if self.restfrq is None:
+            raise ValueError(f"{self.ctype} axis and no RESTFRQ, so channel velocities are unknown")
+        rest = self.restfrq * u.Hz
+        return quantity.to_value(u.km / u.s, equivalencies=u.doppler_radio(rest))
+
+
+@dataclass(frozen=True)
+class ImageMeta:
+    """What the header says about one object."""
+
+    path: str
+    hdu: int
+    hdu_name: str
+    shape: tuple[int, ...]
+    object: str | None = None
+    ra: float | None = None  # deg, ICRS
+    dec: float | None = None  # deg, ICRS
+    restfrq: float | None = None  # Hz
+    bunit: str | None = None
+    pixel_scale: float | None = None  # arcsec per pixel
+    beam: Beam | None = None
+    spectral: SpectralAxis | None = None
+    nan_fraction: float = 0.0
+
+    def as_row(self) -> dict[str, Any]:
+        """Flat, table-friendly form of the metadata (one row of an inspect or embedding table)."""
+        return {
+            "path": self.path,
+            "hdu": self.hdu,
+            "object": self.object,
+            "ra": self.ra,
+            "dec": self.dec,
+            "restfrq": self.restfrq,
+            "bunit": self.bunit,
+            "pixel_scale": self.pixel_scale,
+            "bmaj": self.beam.major if self.beam else None,
+            "bmin": self.beam.minor if self.beam else None,
+            "bpa": self.beam.pa if self.beam else None,
+            "spectral_type": self.spectral.ctype if self.spectral else None,
+            "spectral_step": self.spectral.step if self.spectral else None,
+            "spectral_unit": self.spectral.unit if self.spectral else None,
+            "shape": "x".join(str(n) for n in self.shape),
+            "nan_fraction": self.nan_fraction,
+        }
+
+
+@dataclass
+class SkyImage:
+    """One object: ``data`` is float32 with NaN where blank, shape (H, W) or (C, H, W).
+
+    ``mask`` is True where a pixel is blank (BLANK, NaN or inf in the file). ``wcs`` is the
+    WCS of the squeezed data (celestial, plus spectral for cubes), or None if the header has none.
+    """
+
+    data: np.ndarray
+    mask: np.ndarray
+    meta: ImageMeta
+    wcs: WCS | None = None
+
+    @property
+    def is_cube(self) -> bool:
+        return self.data.ndim == 3
+
+
+def read_fits(path: str | Path, hdu: int | str | None = None, min_side: int = MIN_SIDE) -> SkyImage:
+    """Read a FITS image or cube.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.fits``, ``.fits.gz`` or ``.fz`` file.
+    hdu : int or str, optional
+        Index or EXTNAME of the HDU to read. By default, the first HDU that holds image data.
+    min_side : int
+        Smallest accepted image side in pixels.
+
+    Returns
+    -------
+    SkyImage
+
+    Raises
+    ------
+    InputError
+        For a missing, non-FITS or truncated file, no image HDU, 1-D or 5-D data, a
+        zero-size axis, an all-blank image or an image below ``min_side``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, "is a directory, not a FITS file")
+    with warnings.catch_warnings():
+        # Header-fixing chatter from astropy is noise here; real problems raise below.
+        warnings.simplefilter("ignore")
+        try:
+            hdul = fits.open(path, memmap=not _is_compressed(path))
+        except OSError as exc:
+            raise InputError(path, _describe_open_error(exc)) from None
+        except Exception as exc:
+            raise InputError(path, f"not a readable FITS file ({exc})") from None
+        with hdul:
+            index = _choose_hdu(path, hdul, hdu)
+            chosen = hdul[index]
+            header = chosen.header
+            _check_axes(path, header)
+            try:
+                raw = chosen.data
+            except Exception as exc:
+                raise InputError(path, f"truncated or corrupt FITS data ({exc})") from None
+            if raw is None:
+                raise InputError(path, f"HDU {index} holds no data")
+            beam = _beam_from_header(header) or _beam_from_table(hdul)
+            wcs = _wcs_or_none(header)
+            data, wcs = _squeeze(path, np.asarray(raw), wcs)
+            return _make_image(path, index, chosen.name, header, data, wcs, beam, min_side)
+
+
+def _is_compressed(path: Path) -> bool:
+    return path.suffix.lower() in _COMPRESSED_SUFFIXES
+
+
+def _describe_open_error(exc: OSError) -> str:
+    text = str(exc)
+    if "SIMPLE" in text or "not appear to be a valid FITS" in text:
+        return "not a FITS file (no SIMPLE card at the start)"
+    if "truncated" in text.lower() or "empty" in text.lower():
+        return f"truncated or empty FITS file ({text})"
+    return f"cannot open as FITS ({text})"
+
+
+def _has_image_data(hdu: Any) -> bool:
+    return bool(getattr(hdu, "is_image", False)) and hdu.header.get("NAXIS", 0) > 0
+
+
+def _hdu_label(hdu: Any) -> str:
+    kind = "image" if _has_image_data(hdu) else ("empty" if hdu.is_image else "table")
+    return f"{hdu.name or '?'} ({kind})"
+
+
+def _choose_hdu(path: Path, hdul: fits.HDUList, hdu: int | str | None) -> int:
+    labels = ", ".join(_hdu_label(h) for h in hdul)
+    if hdu is None:
+        for i, candidate in enumerate(hdul):
+            if _has_image_data(candidate):
+                return i
+        raise InputError(path, f"no image HDU (HDUs: {labels})")
+    if isinstance(hdu, str) and hdu.strip().lstrip("-").isdigit():
+        hdu = int(hdu)
+    try:
+        index = hdu if isinstance(hdu, int) else hdul.index_of(hdu)
+        chosen = hdul[index]
+    except (KeyError, IndexError):
+        raise InputError(path, f"no HDU {hdu!r} (HDUs: {labels})") from None
+    if not _has_image_data(chosen):
+        raise InputError(path, f"HDU {hdu!r} holds no image data (HDUs: {labels})")
+    return index if index >= 0 else len(hdul) + index
+
+
+def _check_axes(path: Path, header: fits.Header) -> None:
+    naxis = header.get("NAXIS", 0)
+    # FITS order is fastest-first; report the numpy order users see in Python.
+    shape = tuple(header.get(f"NAXIS{i}", 0) for i in range(naxis, 0, -1))
+    if any(n == 0 for n in shape):
+        raise InputError(path, f"zero-size axis in data shape {shape}")
+    if naxis == 1:
+        raise InputError(path, f"1-D data (shape {shape}); morphospace needs a 2-D image or a cube")
+    if naxis > 4:
+        raise InputError(
+            path, f"{naxis}-D data (shape {shape}); morphospace reads 2-D images and 3-D/4-D cubes"
+        )
+
+
+def _wcs_or_none(header: fits.Header) -> WCS | None:
+    try:
+        wcs = WCS(header)
+    except Exception:
+        return None
+    return wcs if wcs.wcs.ctype[0] or wcs.has_celestial else None
+
+
+def _squeeze(path: Path, data: np.ndarray, wcs: WCS | None) -> tuple[np.ndarray, WCS | None]:
+    """Drop degenerate axes (and take Stokes I from a full Stokes axis), keeping the WCS in step."""
+    fits_axes = list(range(data.ndim))  # FITS axis i is numpy axis ndim-1-i
+    ctypes = list(wcs.wcs.ctype) if wcs is not None and wcs.naxis == data.ndim else [""] * data.ndim
+    keep: list[int] = []
+    for i in fits_axes:
+        np_axis = data.ndim - 1 - i
+        length = data.shape[np_axis]
+        if ctypes[i].upper().startswith("STOKES") and length > 1:
+            data = np.take(data, [_stokes_i_index(path, wcs, i, length)], axis=np_axis)
+            continue
+        if length > 1 or i < 2:
+            keep.append(i)
+    drop = tuple(data.ndim - 1 - i for i in fits_axes if i not in keep)
+    data = np.squeeze(data, axis=drop) if drop else data
+    if data.ndim > 3:
+        raise InputError(
+            path,
+            f"{data.ndim}-D data (shape {data.shape}) with no degenerate or Stokes axis to drop; "
+            "morphospace reads 2-D images and 3-D/4-D cubes",
+        )
+    if wcs is not None and wcs.naxis == len(fits_axes):
+        wcs = wcs.sub([i + 1 for i in keep])
+    return data, wcs
+
+
+def _stokes_i_index(path: Path, wcs: WCS | None, fits_axis: int, length: int) -> int:
+    assert wcs is not None
+    values = wcs.wcs.crval[fits_axis] + (
+        np.arange(length) + 1 - wcs.wcs.crpix[fits_axis]
+    ) * wcs.wcs.cdelt[fits_axis]
+    matches = np.flatnonzero(np.isclose(values, 1.0))  # Stokes I has the value 1
+    if not matches.size:
+        raise InputError(path, f"Stokes axis of length {length} has no Stokes I plane")
+    return int(matches[0])
+
+
+def _beam_from_header(header: fits.Header) -> Beam | None:
+    if "BMAJ" not in header or "BMIN" not in header:
+        return None
+    try:
+        return Beam(
+            major=float(header["BMAJ"]) * 3600.0,
+            minor=float(header["BMIN"]) * 3600.0,
+            pa=float(header.get("BPA", 0.0)),
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def _beam_from_table(hdul: fits.HDUList) -> Beam | None:
+    """Median beam of a CASA per-plane ``BEAMS`` table (units from TUNITn, arcsec by default)."""
+    if "BEAMS" not in hdul:
+        return None
+    table = hdul["BEAMS"]
+    try:
+        columns = {name.upper(): name for name in table.columns.names}
+        values = []
+        for key, default_unit in (("BMAJ", u.arcsec), ("BMIN", u.arcsec), ("BPA", u.deg)):
+            column = table.columns[columns[key]]
+            unit = u.Unit(column.unit) if column.unit else default_unit
+            target = u.deg if key == "BPA" else u.arcsec
+            values.append(float(np.median((table.data[columns[key]] * unit).to_value(target))))
+    except (KeyError, ValueError, TypeError):
+        return None
+    return Beam(*values)
+
+
+def _pixel_scale(wcs: WCS | None) -> float | None:
+    if wcs is None or not wcs.has_celestial:
+        return None
+    celestial = wcs.celestial
+    scales = proj_plane_pixel_scales(celestial) * u.Unit(celestial.wcs.cunit[0] or "deg")
+    scale = float(np.sqrt(np.prod(scales.to_value(u.arcsec))))
+    return scale if np.isfinite(scale) and scale > 0 else None
+
+
+def _sky_position(header: fits.Header, wcs: WCS | None, shape: tuple[int, ...]):
+    """OBSRA/OBSDEC when the header has them, else the sky position of the image centre."""
+    if "OBSRA" in header and "OBSDEC" in header:
+        try:
+            return float(header["OBSRA"]), float(header["OBSDEC"])
+        except (TypeError, ValueError):
+            pass
+    if wcs is None or not wcs.has_celestial:
+        return None, None
+    try:
+        centre = wcs.celestial.pixel_to_world((shape[-1] - 1) / 2, (shape[-2] - 1) / 2)
+        icrs = centre.icrs
+        return float(icrs.ra.deg), float(icrs.dec.deg)
+    except Exception:
+        return None, None
+
+
+def _spectral_axis(
+    wcs: WCS | None, n_channels: int, restfrq: float | None
+) -> SpectralAxis | None:
+    if wcs is None or wcs.naxis != 3:
+        return None
+    spectral = wcs.sub([3])
+    ctype = spectral.wcs.ctype[0] or "CHANNEL"
+    unit = str(spectral.wcs.cunit[0]) or ""
+    values = np.asarray(spectral.pixel_to_world_values(np.arange(n_channels)), dtype=float)
+    try:
+        u.Unit(unit)
+    except ValueError:
+        unit = ""
+    return SpectralAxis(ctype=ctype, unit=unit, values=values, restfrq=restfrq)
+
+
+def _make_image(
+    path: Path,
+    index: int,
+    hdu_name: str,
+    header: fits.Header,
+    raw: np.ndarray,
+    wcs: WCS | None,
+    beam: Beam | None,
+    min_side: int,
+) -> SkyImage:
+    # float32 in native byte order: torch refuses big-endian arrays.
+    data = np.array(raw, dtype=np.float32, order="C")
+    mask = ~np.isfinite(data)
+    data[mask] = np.nan
+    height, width = data.shape[-2:]
+    if mask.all():
+        raise InputError(path, "all pixels are blank (NaN, inf or BLANK)")
+    if min(height, width) < min_side:
+        raise InputError(
+            path, f"image is {width}x{height} px, below the minimum of {min_side} px per side"
+        )
+    restfrq = header.get("RESTFRQ", header.get("RESTFREQ"))
+    if restfrq is None and wcs is not None and wcs.wcs.restfrq:
+        restfrq = wcs.wcs.restfrq
+    ra, dec = _sky_position(header, wcs, data.shape)
+    name = header.get("OBJECT")
+    meta = ImageMeta(
+        path=str(path),
+        hdu=index,
+        hdu_name=hdu_name,
+        shape=tuple(int(n) for n in data.shape),
+        object=str(name).strip() if name not in (None, "") else None,
+        ra=ra,
+        dec=dec,
+        restfrq=float(restfrq) if restfrq else None,
+        bunit=str(header["BUNIT"]).strip() if header.get("BUNIT") else None,
+        pixel_scale=_pixel_scale(wcs),
+        beam=beam,
+        spectral=_spectral_axis(wcs, data.shape[0], restfrq) if data.ndim == 3 else None,
+        nan_fraction=float(mask.mean()),
+    )
+    return SkyImage(data=data, mask=mask, meta=meta, wcs=wcs)

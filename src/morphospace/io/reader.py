@@ -1,0 +1,137 @@
+"""Read many FITS files at once, with an ``on_error`` policy and a report of skipped files.
+
+Reading is spread over worker processes for large batches; an optional ``transform``
+(such as a :class:`~morphospace.preprocess.PreprocessChain`) runs in the workers too, so
+decoding and preprocessing overlap across cores.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+from morphospace.errors import InputError
+from morphospace.io.fits import MIN_SIDE, SkyImage, read_fits
+
+OnError = Literal["skip", "fail"]
+
+# Below this many files a process pool costs more to start than it saves.
+_PARALLEL_THRESHOLD = 64
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file that could not be used, and why."""
+
+    path: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+@dataclass
+class ReadResult:
+    """Objects read in input order (with the transform's output, if any) and the problems met."""
+
+    items: list[Any] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def default_workers() -> int:
+    """Number of CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def read_many(
+    paths: Sequence[str | Path],
+    *,
+    hdu: int | str | None = None,
+    min_side: int = MIN_SIDE,
+    on_error: OnError = "fail",
+    transform: Callable[[SkyImage], Any] | None = None,
+    workers: int | None = None,
+    report: str | Path | None = None,
+) -> ReadResult:
+    """Read FITS files, optionally transforming each image as it is read.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        Files to read, for example from :func:`~morphospace.io.find_sources`.
+    hdu, min_side
+        Passed to :func:`~morphospace.io.read_fits`.
+    on_error : {"fail", "skip"}
+        ``"fail"`` raises the first :class:`InputError`; ``"skip"`` leaves the file out and
+        records it in :attr:`ReadResult.problems`.
+    transform : callable, optional
+        Applied to each :class:`SkyImage` in the worker; its result is what is returned.
+        It may raise :class:`InputError`, which counts as a problem with that file.
+    workers : int, optional
+        Worker processes; by default all available cores for large batches.
+    report : path, optional
+        Where to write a CSV (``path,problem``) of skipped files. Written only when
+        something was skipped.
+
+    Returns
+    -------
+    ReadResult
+    """
+    if on_error not in ("skip", "fail"):
+        raise InputError("on_error", f"must be 'skip' or 'fail', not {on_error!r}")
+    job = partial(_read_one, hdu=hdu, min_side=min_side, transform=transform)
+    workers = default_workers() if workers is None else max(1, workers)
+    result = ReadResult()
+    if workers > 1 and len(paths) >= _PARALLEL_THRESHOLD:
+        chunk = max(1, len(paths) // (workers * 8))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            outcomes = pool.map(job, paths, chunksize=chunk)
+            _collect(outcomes, on_error, result)
+    else:
+        _collect(map(job, paths), on_error, result)
+    if report is not None and result.problems:
+        write_problems(result.problems, report)
+    return result
+
+
+def write_problems(problems: Sequence[Problem], path: str | Path) -> Path:
+    """Write problems to a CSV file with columns ``path`` and ``problem``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "problem"])
+        writer.writerows([p.path, p.problem] for p in problems)
+    return path
+
+
+def _read_one(
+    path: str | Path,
+    hdu: int | str | None,
+    min_side: int,
+    transform: Callable[[SkyImage], Any] | None,
+) -> Any | Problem:
+    try:
+        image = read_fits(path, hdu=hdu, min_side=min_side)
+        return transform(image) if transform is not None else image
+    except InputError as exc:
+        return Problem(path=exc.source, problem=exc.problem)
+
+
+def _collect(outcomes, on_error: OnError, result: ReadResult) -> None:
+    for outcome in outcomes:
+        if isinstance(outcome, Problem):
+            if on_error == "fail":
+                raise InputError(outcome.path, outcome.problem)
+            result.problems.append(outcome)
+        else:
+            result.items.append(outcome)

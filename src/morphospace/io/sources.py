@@ -1,0 +1,96 @@
+"""Turn what a user typed (directories, globs, files, file lists) into a list of FITS paths."""
+
+from __future__ import annotations
+
+import glob
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from morphospace.errors import InputError
+from morphospace.io.fits import is_fits_name
+
+_GLOB_CHARS = set("*?[")
+_FITS_MAGIC = b"SIMPLE  ="
+_GZIP_MAGIC = b"\x1f\x8b"
+_INLINE_COMMENT = re.compile(r"\s#")
+
+
+def find_sources(specs: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Expand source specifications into FITS file paths, in a stable order, without duplicates.
+
+    Each spec may be:
+
+    - a directory, searched recursively for ``*.fits``, ``*.fit``, ``*.fts``, ``*.fz`` and
+      their ``.gz`` forms;
+    - a glob such as ``data/**/*.fits``;
+    - a single FITS file;
+    - a text file list in astromorph's format: one path per line, blank lines and ``#``
+      comments allowed, relative paths taken relative to the list's own folder.
+
+    Files named in a list are not opened here, so a missing entry is reported by the reader
+    under the batch's ``on_error`` policy rather than aborting discovery.
+
+    Raises
+    ------
+    InputError
+        If a spec does not exist, a glob or directory holds no FITS file, or a list is empty.
+    """
+    if isinstance(specs, (str, Path)):
+        specs = [specs]
+    found: dict[Path, None] = {}
+    for spec in specs:
+        for path in _expand(spec):
+            found.setdefault(path, None)
+    return list(found)
+
+
+def read_file_list(path: str | Path) -> list[Path]:
+    """Read an astromorph-style file list: one path per line, ``#`` comments and blanks skipped."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(path, "neither a FITS file nor a text file list") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read file list ({exc.strerror})") from None
+    entries = []
+    for line in text.splitlines():
+        # '#' starts a comment at the start of a line or after a space; file names may hold '#'.
+        entry = _INLINE_COMMENT.split(line, maxsplit=1)[0].strip()
+        if entry and not entry.startswith("#"):
+            entry_path = Path(entry).expanduser()
+            entries.append(entry_path if entry_path.is_absolute() else path.parent / entry_path)
+    if not entries:
+        raise InputError(path, "file list has no entries")
+    return entries
+
+
+def _expand(spec: str | Path) -> list[Path]:
+    text = str(spec)
+    path = Path(text).expanduser()
+    if not path.exists() and _GLOB_CHARS & set(text):
+        matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
+        files = [p for p in matches if p.is_file() and is_fits_name(p)]
+        if not files:
+            raise InputError(text, "glob matches no FITS files")
+        return files
+    if not path.exists():
+        raise InputError(text, "no such file or directory")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and is_fits_name(p))
+        if not files:
+            raise InputError(path, "no FITS files found (searched recursively)")
+        return files
+    if is_fits_name(path) or _starts_like_fits(path):
+        return [path]
+    return read_file_list(path)
+
+
+def _starts_like_fits(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_FITS_MAGIC))
+    except OSError:
+        return False
+    return head == _FITS_MAGIC or head.startswith(_GZIP_MAGIC)

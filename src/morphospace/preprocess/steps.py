@@ -1,0 +1,169 @@
+"""Pure array functions that make objects comparable.
+
+Each takes an array of shape (H, W) or (C, H, W) and returns a new float32 array; none
+modifies its input. NaN marks blank pixels until :func:`fill_masked` replaces them. Every
+function is safe on constant or all-zero input: it returns finite values, never NaN.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from scipy import ndimage
+
+FillMethod = Literal["median", "zero", "min"]
+StretchKind = Literal["linear", "log", "sqrt", "asinh"]
+NormaliseMethod = Literal["zscore", "minmax", "none"]
+
+
+def _as_float32(data: np.ndarray) -> np.ndarray:
+    # Native byte order: big-endian FITS arrays would otherwise leak into torch.
+    return np.array(data, dtype=np.float32, copy=True)
+
+
+def _reduce_axes(data: np.ndarray, per_channel: bool) -> tuple[int, ...] | None:
+    return (-2, -1) if per_channel and data.ndim == 3 else None
+
+
+def fill_masked(
+    data: np.ndarray, mask: np.ndarray | None = None, method: FillMethod = "median"
+) -> np.ndarray:
+    """Replace blank pixels (``mask`` True, or non-finite) with the median, zero or minimum.
+
+    The fill value is taken per channel from the valid pixels; a channel with no valid
+    pixel is filled with zero.
+    """
+    out = _as_float32(data)
+    blank = ~np.isfinite(out)
+    if mask is not None:
+        blank |= np.broadcast_to(mask, out.shape)
+    if not blank.any():
+        return out
+    planes = out.reshape(-1, *out.shape[-2:])
+    blank_planes = blank.reshape(planes.shape)
+    for plane, plane_blank in zip(planes, blank_planes, strict=True):
+        valid = plane[~plane_blank]
+        if method == "zero" or valid.size == 0:
+            value = 0.0
+        elif method == "median":
+            value = float(np.median(valid))
+        elif method == "min":
+            value = float(valid.min())
+        else:
+            raise ValueError(f"unknown fill method {method!r}; use median, zero or min")
+        plane[plane_blank] = value
+    return out
+
+
+def clip_percentile(
+    data: np.ndarray, lower: float = 0.5, upper: float = 99.5, per_channel: bool = False
+) -> np.ndarray:
+    """Clip values to the ``lower`` and ``upper`` percentiles of the finite pixels."""
+    if not 0.0 <= lower < upper <= 100.0:
+        raise ValueError(f"percentiles must satisfy 0 <= lower < upper <= 100, got {lower}, {upper}")
+    out = _as_float32(data)
+    if not np.isfinite(out).any():
+        return out
+    axes = _reduce_axes(out, per_channel)
+    lo, hi = np.nanpercentile(out, [lower, upper], axis=axes, keepdims=axes is not None)
+    return np.clip(out, lo, hi).astype(np.float32, copy=False)
+
+
+def _unit_range(data: np.ndarray, per_channel: bool) -> np.ndarray:
+    """Rescale to [0, 1]; a constant image becomes all zeros instead of 0/0."""
+    axes = _reduce_axes(data, per_channel)
+    keep = axes is not None
+    lo = np.nanmin(data, axis=axes, keepdims=keep)
+    span = np.nanmax(data, axis=axes, keepdims=keep) - lo
+    safe_span = np.where(span > 0, span, 1.0)
+    return np.where(span > 0, (data - lo) / safe_span, 0.0).astype(np.float32)
+
+
+def stretch(
+    data: np.ndarray,
+    kind: StretchKind = "asinh",
+    softening: float = 0.1,
+    per_channel: bool = False,
+) -> np.ndarray:
+    """Rescale to [0, 1], then apply an intensity stretch; the result stays in [0, 1].
+
+    ``softening`` sets where asinh turns from linear to logarithmic (a fraction of the
+    range, as in Lupton et al. 1999), and is the exponent base parameter ``a`` of the log
+    stretch ``log10(1 + x/softening) / log10(1 + 1/softening)``.
+    """
+    if softening <= 0:
+        raise ValueError(f"softening must be positive, got {softening}")
+    x = _unit_range(_as_float32(data), per_channel)
+    if kind == "linear":
+        out = x
+    elif kind == "sqrt":
+        out = np.sqrt(x)
+    elif kind == "asinh":
+        out = np.arcsinh(x / softening) / np.arcsinh(1.0 / softening)
+    elif kind == "log":
+        out = np.log10(1.0 + x / softening) / np.log10(1.0 + 1.0 / softening)
+    else:
+        raise ValueError(f"unknown stretch {kind!r}; use linear, log, sqrt or asinh")
+    return out.astype(np.float32, copy=False)
+
+
+def normalise(
+    data: np.ndarray, method: NormaliseMethod = "zscore", per_channel: bool = False
+) -> np.ndarray:
+    """Normalise intensities: ``zscore`` (zero mean, unit spread) or ``minmax`` (to [0, 1]).
+
+    A zero spread or range gives zeros rather than a division by zero, so constant,
+    all-zero or nearly empty cutouts stay finite.
+    """
+    out = _as_float32(data)
+    if method == "none":
+        return out
+    if method == "minmax":
+        return _unit_range(out, per_channel)
+    if method != "zscore":
+        raise ValueError(f"unknown normalisation {method!r}; use zscore, minmax or none")
+    axes = _reduce_axes(out, per_channel)
+    keep = axes is not None
+    mean = np.nanmean(out, axis=axes, keepdims=keep)
+    std = np.nanstd(out, axis=axes, keepdims=keep)
+    safe_std = np.where(std > 0, std, 1.0)
+    return np.where(std > 0, (out - mean) / safe_std, 0.0).astype(np.float32)
+
+
+def resample(data: np.ndarray, factor: float) -> np.ndarray:
+    """Resample the two spatial axes by ``factor`` (< 1 shrinks), ignoring blank pixels.
+
+    Shrinking first smooths with a Gaussian of sigma ``(1/factor - 1)/2`` pixels so the
+    coarser grid does not alias. Blank (NaN) pixels are left out of the interpolation by
+    normalised convolution and stay blank where no valid pixel contributes.
+    """
+    if factor <= 0 or not np.isfinite(factor):
+        raise ValueError(f"resampling factor must be positive, got {factor}")
+    out = _as_float32(data)
+    if abs(factor - 1.0) < 1e-6:
+        return out
+    valid = np.isfinite(out).astype(np.float32)
+    values = np.where(valid > 0, out, 0.0).astype(np.float32)
+    spatial = (0.0,) * (out.ndim - 2)
+    if factor < 1:
+        sigma = spatial + ((1.0 / factor - 1.0) / 2.0,) * 2
+        values = ndimage.gaussian_filter(values, sigma, mode="constant")
+        valid = ndimage.gaussian_filter(valid, sigma, mode="constant")
+    shape = out.shape[:-2] + tuple(max(1, round(n * factor)) for n in out.shape[-2:])
+    zoom = tuple(new / old for new, old in zip(shape, out.shape, strict=True))
+    values = ndimage.zoom(values, zoom, order=1, mode="nearest", grid_mode=True)
+    weights = ndimage.zoom(valid, zoom, order=1, mode="nearest", grid_mode=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = np.where(weights > 0.25, values / weights, np.nan)
+    return result.astype(np.float32)
+
+
+def cap_size(data: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink the image (keeping its aspect ratio) so that its longer side is at most ``max_side``."""
+    if max_side < 1:
+        raise ValueError(f"max_side must be at least 1, got {max_side}")
+    longest = max(data.shape[-2:])
+    if longest <= max_side:
+        return _as_float32(data)
+    return resample(data, max_side / longest)
