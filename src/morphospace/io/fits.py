@@ -25,7 +25,6 @@ from morphospace.errors import InputError
 MIN_SIDE = 16
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz")
-_COMPRESSED_SUFFIXES = (".gz", ".fz")
 
 
 def is_fits_name(path: str | Path) -> bool:
@@ -173,7 +172,9 @@ def read_fits(path: str | Path, hdu: int | str | None = None, min_side: int = MI
         # Header-fixing chatter from astropy is noise here; real problems raise below.
         warnings.simplefilter("ignore")
         try:
-            hdul = fits.open(path, memmap=not _is_compressed(path))
+            # No memmap: scaled (BSCALE/BZERO/BLANK) data cannot be memory-mapped, and the
+            # data is copied to float32 anyway.
+            hdul = fits.open(path, memmap=False)
         except OSError as exc:
             raise InputError(path, _describe_open_error(exc)) from None
         except Exception as exc:
@@ -193,10 +194,6 @@ def read_fits(path: str | Path, hdu: int | str | None = None, min_side: int = MI
             wcs = _wcs_or_none(header)
             data, wcs = _squeeze(path, np.asarray(raw), wcs)
             return _make_image(path, index, chosen.name, header, data, wcs, beam, min_side)
-
-
-def _is_compressed(path: Path) -> bool:
-    return path.suffix.lower() in _COMPRESSED_SUFFIXES
 
 
 def _describe_open_error(exc: OSError) -> str:

@@ -1,0 +1,186 @@
+"""The ``morphospace`` command: one thin subcommand per library entry point.
+
+Bad input ends with a one-line ``morphospace: error: FILE: problem`` on stderr and exit
+code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from morphospace import __version__
+from morphospace.errors import InputError, MorphospaceError
+
+app = typer.Typer(
+    help="Label-free morphology exploration of astronomical images and spectral cubes.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DataArg = Annotated[
+    list[str],
+    typer.Argument(help="FITS files, directories (searched recursively), globs or text file lists."),
+]
+HduOpt = Annotated[
+    str | None, typer.Option("--hdu", help="HDU index or EXTNAME (default: first image HDU).")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"morphospace {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """morphospace: self-supervised (BYOL) embeddings, maps, clusters and anomalies for FITS data."""
+
+
+@app.command()
+def synth(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")],
+    n: Annotated[int, typer.Option("-n", help="Number of objects.", min=1)] = 1000,
+    cubes: Annotated[bool, typer.Option("--cubes", help="Also write spectral cubes.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Write synthetic FITS objects with known morphology and a labels.csv."""
+    from morphospace.synth import class_names, synthesize
+
+    labels = synthesize(output, n, cubes=cubes, seed=seed, workers=workers)
+    typer.echo(
+        f"wrote {n} objects ({len(class_names(cubes))} classes) to {output / 'images'}; "
+        f"labels in {labels}"
+    )
+
+
+@app.command()
+def inspect(
+    data: DataArg,
+    hdu: HduOpt = None,
+    min_side: Annotated[int, typer.Option(help="Smallest accepted image side (px).")] = 16,
+    table: Annotated[
+        Path | None, typer.Option("--table", help="Write per-object metadata to this CSV.")
+    ] = None,
+    on_error: Annotated[
+        str, typer.Option(help="'skip' lists bad files; 'fail' stops at the first one (exit 2).")
+    ] = "skip",
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Dry run: list what would go in (shapes, pixel scales, beams, NaN) and every problem."""
+    from morphospace.io import format_inventory, take_inventory, write_inventory
+
+    _choice("--on-error", on_error, ("skip", "fail"))
+    inventory = take_inventory(
+        data, hdu=hdu, min_side=min_side, on_error=on_error, workers=workers  # type: ignore[arg-type]
+    )
+    typer.echo(format_inventory(inventory))
+    if table is not None:
+        typer.echo(f"metadata table: {write_inventory(inventory, table)}")
+
+
+@app.command()
+def cutouts(
+    map_file: Annotated[Path, typer.Argument(metavar="MAP", help="The large FITS map or cube.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")],
+    catalog: Annotated[
+        Path | None, typer.Option("--catalog", help="CSV, ECSV or FITS table of positions.")
+    ] = None,
+    mask: Annotated[
+        Path | None, typer.Option("--mask", help="Mask or label map: one object per component.")
+    ] = None,
+    size: Annotated[
+        str | None, typer.Option(help="Cutout size: 64 (px), '64 pix', '30arcsec', '2arcmin'.")
+    ] = None,
+    size_col: Annotated[str | None, typer.Option(help="Column with each row's size.")] = None,
+    size_unit: Annotated[str, typer.Option(help="Unit of --size-col if it has none.")] = "pix",
+    ra_col: Annotated[str | None, typer.Option(help="RA (or longitude) column.")] = None,
+    dec_col: Annotated[str | None, typer.Option(help="Dec (or latitude) column.")] = None,
+    x_col: Annotated[str | None, typer.Option(help="Pixel x column.")] = None,
+    y_col: Annotated[str | None, typer.Option(help="Pixel y column.")] = None,
+    pixel_origin: Annotated[
+        int, typer.Option(help="Pixel columns count from 0 (numpy) or 1 (FITS, DS9).")
+    ] = 0,
+    name_col: Annotated[str | None, typer.Option(help="Column naming each object.")] = None,
+    frame: Annotated[str | None, typer.Option(help="Frame of sky columns (icrs, galactic…).")] = None,
+    edge: Annotated[
+        str, typer.Option(help="Objects crossing the map edge: 'pad' with NaN or 'skip'.")
+    ] = "pad",
+    outside: Annotated[
+        str, typer.Option(help="A position outside the map: 'fail' or 'skip'.")
+    ] = "fail",
+    margin: Annotated[int, typer.Option(help="Mask mode: pixels around each component.")] = 5,
+    min_area: Annotated[int, typer.Option(help="Mask mode: smallest component (px).")] = 10,
+    isolate: Annotated[
+        bool, typer.Option(help="Mask mode: blank other components in each cutout.")
+    ] = False,
+    hdu: HduOpt = None,
+) -> None:
+    """Cut objects out of a large map, from a catalogue or from a mask / label map."""
+    from morphospace.io import cutouts_from_catalog, cutouts_from_mask
+
+    _choice("--edge", edge, ("pad", "skip"))
+    _choice("--outside", outside, ("fail", "skip"))
+    if (catalog is None) == (mask is None):
+        raise InputError(str(map_file), "give exactly one of --catalog or --mask")
+    if catalog is not None:
+        if pixel_origin not in (0, 1):
+            raise InputError("--pixel-origin", "must be 0 or 1")
+        if size is None and size_col is None:
+            raise InputError(str(catalog), "give --size or --size-col")
+        result = cutouts_from_catalog(
+            map_file, catalog, output, size=size, size_column=size_col, size_unit=size_unit,
+            ra_column=ra_col, dec_column=dec_col, x_column=x_col, y_column=y_col,
+            name_column=name_col, frame=frame, pixel_origin=pixel_origin,  # type: ignore[arg-type]
+            edge=edge, outside=outside, hdu=hdu,  # type: ignore[arg-type]
+        )  # fmt: skip
+    else:
+        assert mask is not None
+        result = cutouts_from_mask(
+            map_file, mask, output, margin=margin, min_area=min_area, isolate=isolate,
+            edge=edge, hdu=hdu,  # type: ignore[arg-type]
+        )  # fmt: skip
+    edge_note = {"pad": "padded with NaN", "skip": "skipped"}[edge]
+    typer.echo(f"wrote {len(result.written)} cutouts to {output}; index in {result.index_path}")
+    at_edge = result.at_edge
+    if at_edge:
+        typer.echo(f"{len(at_edge)} objects at the map edge or outside it ({edge_note}):")
+        for r in at_edge:
+            typer.echo(f"  {r.name}: x={r.x:.1f} y={r.y:.1f}: {r.status}, {r.note}")
+
+
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> Literal[True]:
+    if value not in allowed:
+        raise InputError(option, f"must be one of {', '.join(allowed)}, not {value!r}")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (2 for bad input)."""
+    try:
+        app(args=argv, prog_name="morphospace")
+    except SystemExit as exc:  # typer's normal way out, usage errors included
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except MorphospaceError as exc:
+        typer.echo(f"morphospace: error: {exc}", err=True)
+        return 2
+    except OSError as exc:  # e.g. an unwritable output folder
+        where = exc.filename or "morphospace"
+        typer.echo(f"morphospace: error: {where}: {exc.strerror or exc}", err=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,475 @@
+"""Cut objects out of a large map: at catalogue positions, or one per component of a mask.
+
+Cutouts are FITS files that keep the map's WCS (shifted to the cutout), its beam, units and
+other descriptive keywords, plus (from a catalogue) the row's columns as header keywords.
+Objects at the map edge are padded with NaN or skipped; either way they are listed in
+``cutouts.csv`` beside the files.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from astropy.nddata.utils import NoOverlapError, overlap_slices
+from astropy.table import Table
+from astropy.wcs.utils import skycoord_to_pixel
+from scipy import ndimage
+
+from morphospace.errors import InputError
+from morphospace.io.fits import MIN_SIDE, SkyImage, read_fits
+
+EdgePolicy = Literal["pad", "skip"]
+
+_RA_NAMES = ("ra", "raj2000", "_raj2000", "ra_deg", "ra_icrs", "radeg", "alpha")
+_DEC_NAMES = ("dec", "dej2000", "_dej2000", "decj2000", "dec_deg", "de_icrs", "dec_icrs", "dedeg", "delta")
+_GLON_NAMES = ("glon", "l", "_glon")
+_GLAT_NAMES = ("glat", "b", "_glat")
+_X_NAMES = ("x", "xcentroid", "x_pix", "xpix", "x_image", "xcen")
+_Y_NAMES = ("y", "ycentroid", "y_pix", "ypix", "y_image", "ycen")
+_NAME_NAMES = ("name", "id", "source_id", "object", "designation", "source_name")
+
+# Keywords describing the data layout or its old WCS: never copied from the map.
+_STRUCTURAL = re.compile(
+    r"^(SIMPLE|BITPIX|NAXIS\d*|EXTEND|XTENSION|PCOUNT|GCOUNT|BSCALE|BZERO|BLANK|CHECKSUM|DATASUM|"
+    r"CTYPE\d|CRVAL\d|CDELT\d|CRPIX\d|CUNIT\d|CROTA\d|PC\d_\d|CD\d_\d|PV\d_\d+|PS\d_\d+|"
+    r"LONPOLE|LATPOLE|WCSAXES|RADESYS|EQUINOX|EPOCH|MJDREF.*|DATEREF|END|COMMENT|HISTORY|)$"
+)
+
+
+@dataclass(frozen=True)
+class CutoutRecord:
+    """One requested cutout and what became of it."""
+
+    index: int  # catalogue row or mask label
+    name: str
+    x: float  # centre, 0-based pixel coordinates in the map
+    y: float
+    status: Literal["ok", "padded", "skipped"]
+    file: str = ""
+    note: str = ""
+
+
+@dataclass
+class CutoutResult:
+    """The cutouts written and the index file that lists every requested object."""
+
+    records: list[CutoutRecord] = field(default_factory=list)
+    index_path: Path | None = None
+
+    @property
+    def written(self) -> list[CutoutRecord]:
+        return [r for r in self.records if r.file]
+
+    @property
+    def at_edge(self) -> list[CutoutRecord]:
+        return [r for r in self.records if r.status in ("padded", "skipped")]
+
+
+def parse_size(text: str | float | u.Quantity, source: str = "size") -> u.Quantity:
+    """Read a cutout size such as ``64``, ``"64 pix"``, ``"30 arcsec"`` or ``"2arcmin"``.
+
+    A bare number means pixels.
+    """
+    try:
+        quantity = u.Quantity(text)
+    except (TypeError, ValueError):
+        raise InputError(source, f"cannot read size {text!r}; use e.g. 64, '64 pix' or '2arcmin'") from None
+    if quantity.unit == u.dimensionless_unscaled or quantity.unit in (u.pix, u.pixel):
+        quantity = quantity.value * u.pix
+    elif not quantity.unit.is_equivalent(u.deg):
+        raise InputError(source, f"size {text!r} must be in pixels or an angle (arcsec, arcmin, deg)")
+    if not np.all(np.asarray(quantity.value) > 0):
+        raise InputError(source, f"size {text!r} must be positive")
+    return quantity
+
+
+def cutouts_from_catalog(
+    map_path: str | Path,
+    catalog_path: str | Path,
+    outdir: str | Path,
+    *,
+    size: str | float | u.Quantity | None = None,
+    size_column: str | None = None,
+    size_unit: str = "pix",
+    ra_column: str | None = None,
+    dec_column: str | None = None,
+    x_column: str | None = None,
+    y_column: str | None = None,
+    name_column: str | None = None,
+    frame: str | None = None,
+    pixel_origin: Literal[0, 1] = 0,
+    edge: EdgePolicy = "pad",
+    outside: Literal["fail", "skip"] = "fail",
+    hdu: int | str | None = None,
+) -> CutoutResult:
+    """Write one FITS cutout per catalogue row.
+
+    Parameters
+    ----------
+    map_path : path
+        The large map: a 2-D image or a cube (cut spatially).
+    catalog_path : path
+        CSV, ECSV or FITS table.
+    outdir : path
+        Folder for the cutouts and ``cutouts.csv``.
+    size : str, float or Quantity
+        One size for all cutouts: pixels (bare number or ``pix``) or an angle.
+    size_column : str
+        Alternatively, a column with each row's size; its unit is the column's own
+        (ECSV, FITS) or ``size_unit``.
+    ra_column, dec_column : str
+        Sky position columns, in degrees or sexagesimal (``"05:35:17.3"``,
+        ``"-05d23m28s"``). Found automatically for common names (ra/dec, RAJ2000, glon/glat).
+    x_column, y_column : str
+        Pixel position columns instead; ``pixel_origin`` says whether they count from 0
+        (numpy, photutils) or 1 (FITS, DS9, SExtractor).
+    name_column : str
+        Names for the files and the OBJECT keyword; by default a name/id column if any.
+    frame : str
+        Frame of the sky columns (default ``icrs``; ``galactic`` for glon/glat).
+    edge : {"pad", "skip"}
+        Cutouts that cross the map edge are padded with NaN, or not written.
+    outside : {"fail", "skip"}
+        A position outside the map raises :class:`InputError`, or is recorded and skipped.
+    hdu : int or str
+        HDU of the map.
+    """
+    image = read_fits(map_path, hdu=hdu)
+    table = _read_catalog(catalog_path)
+    catalog = str(catalog_path)
+    if (size is None) == (size_column is None):
+        raise InputError(catalog, "give either one size for all cutouts or a size column")
+    xs, ys = _catalog_pixels(
+        image, table, catalog, ra_column, dec_column, x_column, y_column, frame, pixel_origin
+    )
+    sizes = _catalog_sizes(table, catalog, size, size_column, size_unit)
+    name_column = name_column or _find_column(table, _NAME_NAMES)
+    if name_column is not None and name_column not in table.colnames:
+        raise InputError(catalog, f"no column {name_column!r} (columns: {', '.join(table.colnames)})")
+    writer = _CutoutWriter(image, Path(outdir), edge)
+    for row_index, row in enumerate(table):
+        name = str(row[name_column]) if name_column else f"cutout_{row_index:05d}"
+        box = _box_pixels(image, sizes[row_index], xs[row_index], ys[row_index])
+        extra = _row_cards(row, table.colnames) + [
+            ("CATROW", row_index, "row of the source catalogue (0-based)"),
+            ("CATALOG", Path(catalog).name[:68], "source catalogue"),
+        ]
+        try:
+            writer.cut(row_index, name, xs[row_index], ys[row_index], box, extra)
+        except NoOverlapError:
+            message = (
+                f"row {row_index} ({name}): position x={xs[row_index]:.1f}, y={ys[row_index]:.1f} "
+                f"lies outside the map {Path(map_path).name} "
+                f"({image.data.shape[-1]}x{image.data.shape[-2]} px)"
+            )
+            if outside == "fail":
+                raise InputError(catalog, message) from None
+            writer.record(row_index, name, xs[row_index], ys[row_index], "skipped", "outside the map")
+    return writer.finish()
+
+
+def cutouts_from_mask(
+    map_path: str | Path,
+    mask_path: str | Path,
+    outdir: str | Path,
+    *,
+    margin: int = 5,
+    min_area: int = 10,
+    min_side: int = MIN_SIDE,
+    isolate: bool = False,
+    edge: EdgePolicy = "pad",
+    hdu: int | str | None = None,
+    mask_hdu: int | str | None = None,
+) -> CutoutResult:
+    """Write one cutout per connected component of a mask, or per label of a label map.
+
+    A mask with values 0/1 (or any two values, zero meaning background) is split into
+    8-connected components; a map of integer labels keeps its labels, one object each.
+
+    Parameters
+    ----------
+    margin : int
+        Pixels added around each component's bounding box.
+    min_area : int
+        Components with fewer pixels are ignored.
+    min_side : int
+        Cutouts are at least this many pixels on a side (centred on the component).
+    isolate : bool
+        Blank (NaN) the pixels of other components inside each cutout.
+    """
+    image = read_fits(map_path, hdu=hdu)
+    mask_image = read_fits(mask_path, hdu=mask_hdu, min_side=1)
+    if mask_image.data.shape[-2:] != image.data.shape[-2:]:
+        raise InputError(
+            mask_path,
+            f"mask shape {mask_image.data.shape[-2:]} does not match the map's "
+            f"{image.data.shape[-2:]} ({Path(map_path).name})",
+        )
+    labels = _label_components(np.nan_to_num(mask_image.data))
+    writer = _CutoutWriter(image, Path(outdir), edge)
+    stem = Path(map_path).name.split(".")[0]
+    for label, slices in enumerate(ndimage.find_objects(labels), start=1):
+        if slices is None:
+            continue
+        area = int((labels[slices] == label).sum())
+        if area < min_area:
+            continue
+        (y0, y1), (x0, x1) = ((s.start, s.stop) for s in slices)
+        height = max(y1 - y0 + 2 * margin, min_side)
+        width = max(x1 - x0 + 2 * margin, min_side)
+        x, y = (x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2
+        blank = (labels != label) & (labels > 0) if isolate else None
+        cards = [("MASKLAB", label, "label of the mask component"), ("MASKAREA", area, "component area in pixels")]
+        writer.cut(label, f"{stem}_obj{label:05d}", x, y, (height, width), cards, blank)
+    return writer.finish()
+
+
+def _label_components(mask: np.ndarray) -> np.ndarray:
+    values = np.unique(mask[mask != 0])
+    integer = np.allclose(values, np.round(values))
+    if values.size > 1 and integer and values.min() > 0:
+        return mask.astype(np.int64)  # already a label map
+    labels, _ = ndimage.label(mask != 0, structure=np.ones((3, 3), dtype=bool))
+    return labels
+
+
+class _CutoutWriter:
+    """Cuts boxes from one map, writes them with an updated WCS and keeps the index."""
+
+    def __init__(self, image: SkyImage, outdir: Path, edge: EdgePolicy):
+        if edge not in ("pad", "skip"):
+            raise InputError("edge", f"must be 'pad' or 'skip', not {edge!r}")
+        self.image = image
+        self.outdir = outdir
+        self.edge = edge
+        self.records: list[CutoutRecord] = []
+        self.used_names: set[str] = set()
+        self.base_header = _descriptive_cards(image)
+        outdir.mkdir(parents=True, exist_ok=True)
+
+    def record(self, index: int, name: str, x: float, y: float, status, note: str = "", file: str = ""):
+        self.records.append(CutoutRecord(index, name, float(x), float(y), status, file, note))
+
+    def cut(
+        self,
+        index: int,
+        name: str,
+        x: float,
+        y: float,
+        shape: tuple[int, int],
+        cards: list[tuple[str, Any, str]],
+        blank: np.ndarray | None = None,
+    ) -> None:
+        plane_shape = self.image.data.shape[-2:]
+        # overlap_slices raises NoOverlapError when the box misses the map entirely.
+        large, small = overlap_slices(plane_shape, shape, (y, x), mode="partial")
+        inside = 0 <= round(x) < plane_shape[1] and 0 <= round(y) < plane_shape[0]
+        if not inside:
+            raise NoOverlapError
+        partial = any(s.stop - s.start != n for s, n in zip(small, shape, strict=True))
+        if partial and self.edge == "skip":
+            self.record(index, name, x, y, "skipped", "crosses the map edge")
+            return
+        data = np.full(self.image.data.shape[:-2] + tuple(shape), np.nan, dtype=np.float32)
+        data[(..., *small)] = self.image.data[(..., *large)]
+        if blank is not None:
+            data[..., small[0], small[1]][..., blank[large]] = np.nan
+        origin_y = large[0].start - small[0].start
+        origin_x = large[1].start - small[1].start
+        filename = self._filename(name)
+        header = self._header(origin_x, origin_y, name, cards)
+        fits.PrimaryHDU(data, header).writeto(self.outdir / filename, overwrite=True)
+        status = "padded" if partial else "ok"
+        self.record(index, name, x, y, status, "padded with NaN at the map edge" if partial else "", filename)
+
+    def _filename(self, name: str) -> str:
+        stem = re.sub(r"[^A-Za-z0-9_.+-]+", "_", name).strip("._") or "cutout"
+        candidate, n = stem, 1
+        while candidate in self.used_names:
+            n += 1
+            candidate = f"{stem}_{n}"
+        self.used_names.add(candidate)
+        return f"{candidate}.fits"
+
+    def _header(self, origin_x: int, origin_y: int, name: str, cards) -> fits.Header:
+        header = self.base_header.copy()
+        if self.image.wcs is not None:
+            wcs = self.image.wcs.deepcopy()
+            wcs.wcs.crpix[0] -= origin_x
+            wcs.wcs.crpix[1] -= origin_y
+            header.update(wcs.to_header())
+        header["OBJECT"] = name[:68]
+        header["CUTX0"] = (origin_x, "map pixel (0-based) of cutout column 0")
+        header["CUTY0"] = (origin_y, "map pixel (0-based) of cutout row 0")
+        header["CUTMAP"] = (Path(self.image.meta.path).name[:68], "map the cutout was taken from")
+        for key, value, comment in cards:
+            _set_card(header, key, value, comment)
+        return header
+
+    def finish(self) -> CutoutResult:
+        index_path = self.outdir / "cutouts.csv"
+        with index_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["index", "name", "x", "y", "status", "file", "note"])
+            for r in self.records:
+                writer.writerow([r.index, r.name, f"{r.x:.2f}", f"{r.y:.2f}", r.status, r.file, r.note])
+        return CutoutResult(records=self.records, index_path=index_path)
+
+
+def _descriptive_cards(image: SkyImage) -> fits.Header:
+    """The map's descriptive keywords (units, beam, telescope, …) without layout or WCS."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        original = fits.getheader(image.meta.path, ext=image.meta.hdu)
+    header = fits.Header()
+    for card in original.cards:
+        if not _STRUCTURAL.match(card.keyword) and not card.keyword.startswith(("ZTENSION", "Z")):
+            header.append(card)
+    return header
+
+
+def _set_card(header: fits.Header, key: str, value: Any, comment: str = "") -> None:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, str):
+        value = value.encode("ascii", "replace").decode()[:60]
+    elif not isinstance(value, (int, float, bool)):
+        return
+    keyword = key.upper()
+    plain = len(keyword) <= 8 and re.fullmatch(r"[A-Z0-9_-]+", keyword) and keyword not in header
+    try:
+        header[keyword if plain else f"HIERARCH {key}"] = (value, comment)
+    except ValueError:  # a long name and value that cannot share one 80-character card
+        header[keyword if plain else f"HIERARCH {key}"] = value
+
+
+def _row_cards(row, colnames: list[str]) -> list[tuple[str, Any, str]]:
+    cards = []
+    for name in colnames:
+        value = row[name]
+        if np.ma.is_masked(value):
+            continue
+        cards.append((name, value, "catalogue column"))
+    return cards
+
+
+def _read_catalog(path: str | Path) -> Table:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such catalogue file")
+    suffix = "".join(path.suffixes).lower()
+    fmt = "ascii.ecsv" if suffix.endswith(".ecsv") else "ascii.csv" if suffix.endswith(".csv") else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = Table.read(path, format=fmt) if fmt else Table.read(path)
+    except Exception as exc:
+        raise InputError(path, f"cannot read catalogue ({' '.join(str(exc).split())[:200]})") from None
+    if len(table) == 0:
+        raise InputError(path, "catalogue has no rows")
+    return table
+
+
+def _find_column(table: Table, candidates: tuple[str, ...]) -> str | None:
+    lower = {name.lower(): name for name in table.colnames}
+    return next((lower[c] for c in candidates if c in lower), None)
+
+
+def _catalog_pixels(
+    image: SkyImage,
+    table: Table,
+    catalog: str,
+    ra_column: str | None,
+    dec_column: str | None,
+    x_column: str | None,
+    y_column: str | None,
+    frame: str | None,
+    pixel_origin: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    columns = ", ".join(table.colnames)
+    for given in (ra_column, dec_column, x_column, y_column):
+        if given is not None and given not in table.colnames:
+            raise InputError(catalog, f"no column {given!r} (columns: {columns})")
+    if x_column or y_column:
+        if not (x_column and y_column):
+            raise InputError(catalog, "give both an x and a y column")
+        return _pixel_columns(table, catalog, x_column, y_column, pixel_origin)
+    if ra_column or dec_column:
+        if not (ra_column and dec_column):
+            raise InputError(catalog, "give both an RA and a Dec column")
+    else:
+        ra_column, dec_column = _find_column(table, _RA_NAMES), _find_column(table, _DEC_NAMES)
+        if ra_column is None or dec_column is None:
+            ra_column, dec_column = _find_column(table, _GLON_NAMES), _find_column(table, _GLAT_NAMES)
+            frame = frame or ("galactic" if ra_column and dec_column else None)
+        if ra_column is None or dec_column is None:
+            x_column, y_column = _find_column(table, _X_NAMES), _find_column(table, _Y_NAMES)
+            if x_column and y_column:
+                return _pixel_columns(table, catalog, x_column, y_column, pixel_origin)
+            raise InputError(
+                catalog, f"no position columns found; name them with --ra-col/--dec-col or --x-col/--y-col (columns: {columns})"
+            )
+    if image.wcs is None or not image.wcs.has_celestial:
+        raise InputError(image.meta.path, "map has no celestial WCS, so sky positions cannot be placed; use pixel columns")
+    coords = _sky_coords(table[ra_column], table[dec_column], frame or "icrs", catalog)
+    x, y = skycoord_to_pixel(coords, image.wcs.celestial, origin=0)
+    return np.atleast_1d(np.asarray(x, float)), np.atleast_1d(np.asarray(y, float))
+
+
+def _pixel_columns(table, catalog, x_column, y_column, pixel_origin) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        x = np.asarray(table[x_column], dtype=float) - pixel_origin
+        y = np.asarray(table[y_column], dtype=float) - pixel_origin
+    except (TypeError, ValueError):
+        raise InputError(catalog, f"pixel columns {x_column!r}, {y_column!r} are not numeric") from None
+    return x, y
+
+
+def _sky_coords(lon_col, lat_col, frame: str, catalog: str) -> SkyCoord:
+    lon, lat = np.asarray(lon_col), np.asarray(lat_col)
+    try:
+        if lon.dtype.kind in "US" or lat.dtype.kind in "US":
+            lon, lat = lon.astype(str), lat.astype(str)
+            # Sexagesimal RA in hours ("05:35:17", "5h35m17s"); galactic or "d"-marked values in degrees.
+            in_hours = frame.lower() in ("icrs", "fk5", "fk4") and not any("d" in v for v in lon)
+            return SkyCoord(lon, lat, unit=(u.hourangle if in_hours else u.deg, u.deg), frame=frame)
+        lon_unit = lon_col.unit or u.deg
+        lat_unit = lat_col.unit or u.deg
+        return SkyCoord(lon * u.Unit(lon_unit), lat * u.Unit(lat_unit), frame=frame)
+    except Exception as exc:
+        raise InputError(catalog, f"cannot read sky positions ({' '.join(str(exc).split())[:160]})") from None
+
+
+def _catalog_sizes(table, catalog: str, size, size_column: str | None, size_unit: str) -> list[u.Quantity]:
+    if size_column is None:
+        return [parse_size(size, catalog)] * len(table)
+    if size_column not in table.colnames:
+        raise InputError(catalog, f"no size column {size_column!r} (columns: {', '.join(table.colnames)})")
+    column = table[size_column]
+    unit = column.unit or u.Unit(size_unit)
+    return [parse_size(float(v) * unit, catalog) for v in np.asarray(column, dtype=float)]
+
+
+def _box_pixels(image: SkyImage, size: u.Quantity, x: float, y: float) -> tuple[int, int]:
+    """Cutout (height, width) in pixels; angular sizes use the map's pixel scale."""
+    if size.unit == u.pix:
+        side = size.value
+    else:
+        if image.meta.pixel_scale is None:
+            raise InputError(image.meta.path, f"map has no pixel scale in its WCS, so a size of {size} cannot be converted to pixels")
+        side = size.to_value(u.arcsec) / image.meta.pixel_scale
+    side = max(1, int(round(float(side))))
+    return side, side

@@ -1,0 +1,70 @@
+"""Shared fixtures: every test makes its own small FITS data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from morphospace.synth import synthesize
+
+PIXEL_DEG = 0.1 / 3600  # 0.1 arcsec pixels
+
+
+def celestial_header(
+    shape: tuple[int, ...], ra: float = 83.8, dec: float = -5.4, pixel_deg: float = PIXEL_DEG
+) -> fits.Header:
+    """A SIN-projected RA/Dec header for data of the given numpy shape, centred on (ra, dec)."""
+    ny, nx = shape[-2:]
+    header = fits.Header()
+    header["CTYPE1"], header["CTYPE2"] = "RA---SIN", "DEC--SIN"
+    header["CRVAL1"], header["CRVAL2"] = ra, dec
+    header["CDELT1"], header["CDELT2"] = -pixel_deg, pixel_deg
+    header["CRPIX1"], header["CRPIX2"] = (nx + 1) / 2, (ny + 1) / 2
+    header["CUNIT1"], header["CUNIT2"] = "deg", "deg"
+    header["RADESYS"] = "ICRS"
+    return header
+
+
+def spectral_cards(header: fits.Header, n: int, kind: str = "FREQ") -> fits.Header:
+    """Add a third (spectral) axis: FREQ at 230.538 GHz with 0.5 km/s channels, or VRAD."""
+    rest = 230.538e9
+    if kind == "FREQ":
+        header["CTYPE3"], header["CUNIT3"] = "FREQ", "Hz"
+        header["CRVAL3"], header["CDELT3"] = rest, -rest * 0.5 / 299792.458
+    else:
+        header["CTYPE3"], header["CUNIT3"] = "VRAD", "m/s"
+        header["CRVAL3"], header["CDELT3"] = 0.0, 500.0
+    header["CRPIX3"] = (n + 1) / 2
+    header["RESTFRQ"] = rest
+    return header
+
+
+def gaussian_blob(n: int = 48, sigma: float = 4.0, peak: float = 1.0) -> np.ndarray:
+    yy, xx = np.mgrid[:n, :n]
+    c = (n - 1) / 2
+    return (peak * np.exp(-((xx - c) ** 2 + (yy - c) ** 2) / (2 * sigma**2))).astype(np.float32)
+
+
+@pytest.fixture
+def write_fits(tmp_path: Path):
+    """Write ``data`` with ``header`` (plus extra HDUs) to ``tmp_path/name`` and return the path."""
+
+    def write(name: str, data, header: fits.Header | None = None, extra=()) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        hdus = [fits.PrimaryHDU(data, header), *extra]
+        fits.HDUList(hdus).writeto(path, overwrite=True)
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def synth_set(tmp_path_factory) -> Path:
+    """A small synthetic set with every class, cubes included (labels.csv inside)."""
+    root = tmp_path_factory.mktemp("synth")
+    synthesize(root, 26, cubes=True, seed=7, workers=1)
+    return root

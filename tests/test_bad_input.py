@@ -1,0 +1,171 @@
+"""Every bad input gives a one-line error naming the file; the CLI exits 2 without a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from conftest import celestial_header, gaussian_blob
+
+from morphospace.cli import main
+from morphospace.errors import InputError
+from morphospace.io import find_sources, read_fits, read_many
+
+
+def _non_fits(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.fits"
+    path.write_text("this is a text file pretending to be FITS\n" * 5)
+    return path
+
+
+def _truncated(tmp_path: Path) -> Path:
+    full = tmp_path / "full.fits"
+    fits.PrimaryHDU(np.ones((128, 128), np.float32)).writeto(full)
+    path = tmp_path / "truncated.fits"
+    path.write_bytes(full.read_bytes()[: 2880 + 20000])
+    return path
+
+
+def _no_image_hdu(tmp_path: Path) -> Path:
+    table = fits.BinTableHDU.from_columns([fits.Column(name="x", format="E", array=[1.0, 2.0])])
+    path = tmp_path / "table_only.fits"
+    fits.HDUList([fits.PrimaryHDU(), table]).writeto(path)
+    return path
+
+
+def _write(tmp_path: Path, name: str, data) -> Path:
+    path = tmp_path / name
+    fits.PrimaryHDU(data).writeto(path)
+    return path
+
+
+def _zero_size(tmp_path: Path) -> Path:
+    # astropy will not write NAXIS2 = 0 itself, so lay out the header block by hand.
+    cards = [("SIMPLE", True), ("BITPIX", -32), ("NAXIS", 2), ("NAXIS1", 16), ("NAXIS2", 0)]
+    block = "".join(fits.Card(k, v).image for k, v in cards) + "END".ljust(80)
+    path = tmp_path / "zero.fits"
+    path.write_bytes(block.ljust(2880).encode("ascii"))
+    return path
+
+
+def _empty_list(tmp_path: Path) -> Path:
+    path = tmp_path / "files.txt"
+    path.write_text("# nothing here yet\n\n   \n")
+    return path
+
+
+BAD_FILES = {
+    "missing": (lambda t: t / "does_not_exist.fits", "no such file"),
+    "non-FITS": (_non_fits, "not a FITS file"),
+    "truncated": (_truncated, "truncated"),
+    "no image HDU": (_no_image_hdu, "no image HDU"),
+    "all NaN": (lambda t: _write(t, "nan.fits", np.full((32, 32), np.nan, np.float32)), "all pixels are blank"),
+    "1-D": (lambda t: _write(t, "spectrum.fits", np.arange(64, dtype=np.float32)), "1-D data"),
+    "5-D": (lambda t: _write(t, "five.fits", np.zeros((2, 2, 2, 16, 16), np.float32)), "5-D data"),
+    "zero-size axis": (_zero_size, "zero-size axis"),
+    "too small": (lambda t: _write(t, "tiny.fits", np.ones((8, 40), np.float32)), "below the minimum of 16 px"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_reader_error_names_file_and_problem(tmp_path, case):
+    make, expected = BAD_FILES[case]
+    path = make(tmp_path)
+    with pytest.raises(InputError) as info:
+        read_fits(path)
+    message = str(info.value)
+    assert str(path) in message and expected in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_cli_exits_2_with_one_line(tmp_path, case, capsys):
+    make, expected = BAD_FILES[case]
+    path = make(tmp_path)
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{path}\n")
+    assert main(["inspect", "--on-error", "fail", str(listing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert err.startswith("morphospace: error: ")
+    assert str(path) in err and expected in err
+
+
+def test_empty_file_list(tmp_path, capsys):
+    listing = _empty_list(tmp_path)
+    with pytest.raises(InputError, match="file list has no entries"):
+        find_sources(listing)
+    assert main(["inspect", str(listing)]) == 2
+    err = capsys.readouterr().err
+    assert str(listing) in err and "file list has no entries" in err
+
+
+def test_inspect_reports_every_problem_one_line_per_file(tmp_path, capsys):
+    good = _write(tmp_path, "good.fits", gaussian_blob())
+    bad = [make(tmp_path) for make, _ in BAD_FILES.values()]
+    listing = tmp_path / "all.txt"
+    listing.write_text("\n".join(str(p) for p in [good, *bad]))
+    assert main(["inspect", str(listing)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(bad) + 1} files: 1 objects readable, {len(bad)} with problems" in out
+    problem_lines = out.split("problems:\n", 1)[1].strip().splitlines()
+    assert len(problem_lines) == len(bad)
+    for path, (_, expected) in zip(bad, BAD_FILES.values(), strict=True):
+        assert any(str(path) in line and expected in line for line in problem_lines)
+
+
+def test_on_error_skip_writes_report_and_fail_raises(tmp_path):
+    good = _write(tmp_path, "good.fits", gaussian_blob())
+    bad = _non_fits(tmp_path)
+    report = tmp_path / "run" / "skipped.csv"
+    result = read_many([good, bad, good], on_error="skip", report=report)
+    assert len(result.items) == 2 and len(result.problems) == 1
+    lines = report.read_text().splitlines()
+    assert lines[0] == "path,problem" and str(bad) in lines[1] and "not a FITS file" in lines[1]
+    with pytest.raises(InputError, match="not a FITS file"):
+        read_many([good, bad], on_error="fail")
+
+
+def test_skip_policy_in_parallel_keeps_input_order(tmp_path):
+    paths = []
+    for i in range(70):
+        paths.append(_write(tmp_path, f"obj{i:03d}.fits", gaussian_blob(peak=i + 1)))
+    paths.insert(35, _non_fits(tmp_path))
+    result = read_many(paths, on_error="skip", workers=2)
+    peaks = [image.data.max() / gaussian_blob().max() for image in result.items]
+    assert peaks == pytest.approx(list(range(1, 71)), rel=1e-5)
+    assert [p.path for p in result.problems] == [str(paths[35])]
+
+
+def test_catalogue_position_outside_map(tmp_path, capsys):
+    data = gaussian_blob(64)
+    map_path = tmp_path / "map.fits"
+    fits.PrimaryHDU(data, celestial_header(data.shape)).writeto(map_path)
+    catalog = tmp_path / "cat.csv"
+    catalog.write_text("name,x,y\ninside,30,30\nfar,500,30\n")
+    code = main(["cutouts", str(map_path), "--catalog", str(catalog), "--size", "16", "-o", str(tmp_path / "cut")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert str(catalog) in err and "row 1 (far)" in err and "outside the map" in err
+
+
+def test_console_script_prints_no_traceback(tmp_path):
+    bad = _non_fits(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "morphospace", "inspect", str(bad), "--hdu", "0"],
+        capture_output=True,
+        text=True,
+    )
+    # inspect skips and lists bad files; a direct read of a bad map fails with exit 2.
+    assert proc.returncode == 0 and "not a FITS file" in proc.stdout
+    proc = subprocess.run(
+        [sys.executable, "-m", "morphospace", "cutouts", str(bad), "--mask", str(bad), "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"morphospace: error: {bad}: not a FITS file (no SIMPLE card at the start)"
