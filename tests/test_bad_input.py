@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from conftest import celestial_header, gaussian_blob
 
+from conftest import celestial_header, gaussian_blob
 from morphospace.cli import main
 from morphospace.errors import InputError
 from morphospace.io import find_sources, read_fits, read_many
@@ -63,11 +63,11 @@ BAD_FILES = {
     "non-FITS": (_non_fits, "not a FITS file"),
     "truncated": (_truncated, "truncated"),
     "no image HDU": (_no_image_hdu, "no image HDU"),
-    "all NaN": (lambda t: _write(t, "nan.fits", np.full((32, 32), np.nan, np.float32)), "all pixels are blank"),
+    "all NaN": (lambda t: _write(t, "nan.fits", np.full((32, 32), np.nan)), "all pixels are blank"),
     "1-D": (lambda t: _write(t, "spectrum.fits", np.arange(64, dtype=np.float32)), "1-D data"),
     "5-D": (lambda t: _write(t, "five.fits", np.zeros((2, 2, 2, 16, 16), np.float32)), "5-D data"),
     "zero-size axis": (_zero_size, "zero-size axis"),
-    "too small": (lambda t: _write(t, "tiny.fits", np.ones((8, 40), np.float32)), "below the minimum of 16 px"),
+    "too small": (lambda t: _write(t, "tiny.fits", np.ones((8, 40))), "below the minimum of 16 px"),
 }  # fmt: skip
 
 
@@ -147,7 +147,18 @@ def test_catalogue_position_outside_map(tmp_path, capsys):
     fits.PrimaryHDU(data, celestial_header(data.shape)).writeto(map_path)
     catalog = tmp_path / "cat.csv"
     catalog.write_text("name,x,y\ninside,30,30\nfar,500,30\n")
-    code = main(["cutouts", str(map_path), "--catalog", str(catalog), "--size", "16", "-o", str(tmp_path / "cut")])
+    code = main(
+        [
+            "cutouts",
+            str(map_path),
+            "--catalog",
+            str(catalog),
+            "--size",
+            "16",
+            "-o",
+            str(tmp_path / "cut"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err
     assert str(catalog) in err and "row 1 (far)" in err and "outside the map" in err
@@ -163,9 +174,22 @@ def test_console_script_prints_no_traceback(tmp_path):
     # inspect skips and lists bad files; a direct read of a bad map fails with exit 2.
     assert proc.returncode == 0 and "not a FITS file" in proc.stdout
     proc = subprocess.run(
-        [sys.executable, "-m", "morphospace", "cutouts", str(bad), "--mask", str(bad), "-o", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "morphospace",
+            "cutouts",
+            str(bad),
+            "--mask",
+            str(bad),
+            "-o",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"morphospace: error: {bad}: not a FITS file (no SIMPLE card at the start)"
+    assert (
+        proc.stderr.strip()
+        == f"morphospace: error: {bad}: not a FITS file (no SIMPLE card at the start)"
+    )

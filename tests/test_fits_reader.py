@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from astropy.io import fits
-from conftest import celestial_header, gaussian_blob, spectral_cards
 
+from conftest import celestial_header, gaussian_blob, spectral_cards
 from morphospace.io import read_fits
 
 
@@ -75,7 +75,9 @@ def test_compressed_files(tmp_path, suffix):
 
 
 def test_first_image_hdu_is_chosen_and_can_be_named(write_fits):
-    table = fits.BinTableHDU.from_columns([fits.Column(name="a", format="E", array=[1.0])], name="CAT")
+    table = fits.BinTableHDU.from_columns(
+        [fits.Column(name="a", format="E", array=[1.0])], name="CAT"
+    )
     sci = fits.ImageHDU(gaussian_blob(), name="SCI")
     err = fits.ImageHDU(np.full((40, 40), 3.0, np.float32), name="ERR")
     path = write_fits("mef.fits", None, extra=[table, sci, err])
@@ -106,7 +108,9 @@ def test_4d_alma_cube_with_degenerate_stokes(write_fits):
     assert image.data.shape == (6, 48, 48)
     assert image.wcs.naxis == 3
     assert image.meta.spectral.ctype == "VRAD"
-    assert image.meta.spectral.velocities()[1] - image.meta.spectral.velocities()[0] == pytest.approx(0.5)
+    assert image.meta.spectral.velocities()[1] - image.meta.spectral.velocities()[
+        0
+    ] == pytest.approx(0.5)
 
 
 def test_full_stokes_cube_takes_stokes_i(write_fits):
@@ -123,7 +127,12 @@ def test_metadata_from_header_and_wcs(write_fits):
     data = gaussian_blob()
     header = celestial_header(data.shape, ra=83.8221, dec=-5.3911)
     header.update(
-        OBJECT="HL Tau", BUNIT="Jy/beam", RESTFRQ=230.538e9, BMAJ=0.5 / 3600, BMIN=0.25 / 3600, BPA=30.0
+        OBJECT="HL Tau",
+        BUNIT="Jy/beam",
+        RESTFRQ=230.538e9,
+        BMAJ=0.5 / 3600,
+        BMIN=0.25 / 3600,
+        BPA=30.0,
     )
     meta = read_fits(write_fits("meta.fits", data, header)).meta
     assert meta.object == "HL Tau"

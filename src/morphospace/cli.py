@@ -25,7 +25,9 @@ app = typer.Typer(
 
 DataArg = Annotated[
     list[str],
-    typer.Argument(help="FITS files, directories (searched recursively), globs or text file lists."),
+    typer.Argument(
+        help="FITS files, directories (searched recursively), globs or text file lists."
+    ),
 ]
 HduOpt = Annotated[
     str | None, typer.Option("--hdu", help="HDU index or EXTNAME (default: first image HDU).")
@@ -44,7 +46,7 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    """morphospace: self-supervised (BYOL) embeddings, maps, clusters and anomalies for FITS data."""
+    """Self-supervised (BYOL) embeddings, maps, clusters and anomalies for FITS data."""
 
 
 @app.command()
@@ -83,7 +85,11 @@ def inspect(
 
     _choice("--on-error", on_error, ("skip", "fail"))
     inventory = take_inventory(
-        data, hdu=hdu, min_side=min_side, on_error=on_error, workers=workers  # type: ignore[arg-type]
+        data,
+        hdu=hdu,
+        min_side=min_side,
+        on_error=on_error,
+        workers=workers,  # type: ignore[arg-type]
     )
     typer.echo(format_inventory(inventory))
     if table is not None:
@@ -113,7 +119,9 @@ def cutouts(
         int, typer.Option(help="Pixel columns count from 0 (numpy) or 1 (FITS, DS9).")
     ] = 0,
     name_col: Annotated[str | None, typer.Option(help="Column naming each object.")] = None,
-    frame: Annotated[str | None, typer.Option(help="Frame of sky columns (icrs, galactic…).")] = None,
+    frame: Annotated[
+        str | None, typer.Option(help="Frame of sky columns (icrs, galactic…).")
+    ] = None,
     edge: Annotated[
         str, typer.Option(help="Objects crossing the map edge: 'pad' with NaN or 'skip'.")
     ] = "pad",

@@ -30,7 +30,17 @@ from morphospace.io.fits import MIN_SIDE, SkyImage, read_fits
 EdgePolicy = Literal["pad", "skip"]
 
 _RA_NAMES = ("ra", "raj2000", "_raj2000", "ra_deg", "ra_icrs", "radeg", "alpha")
-_DEC_NAMES = ("dec", "dej2000", "_dej2000", "decj2000", "dec_deg", "de_icrs", "dec_icrs", "dedeg", "delta")
+_DEC_NAMES = (
+    "dec",
+    "dej2000",
+    "_dej2000",
+    "decj2000",
+    "dec_deg",
+    "de_icrs",
+    "dec_icrs",
+    "dedeg",
+    "delta",
+)
 _GLON_NAMES = ("glon", "l", "_glon")
 _GLAT_NAMES = ("glat", "b", "_glat")
 _X_NAMES = ("x", "xcentroid", "x_pix", "xpix", "x_image", "xcen")
@@ -82,11 +92,15 @@ def parse_size(text: str | float | u.Quantity, source: str = "size") -> u.Quanti
     try:
         quantity = u.Quantity(text)
     except (TypeError, ValueError):
-        raise InputError(source, f"cannot read size {text!r}; use e.g. 64, '64 pix' or '2arcmin'") from None
+        raise InputError(
+            source, f"cannot read size {text!r}; use e.g. 64, '64 pix' or '2arcmin'"
+        ) from None
     if quantity.unit == u.dimensionless_unscaled or quantity.unit in (u.pix, u.pixel):
         quantity = quantity.value * u.pix
     elif not quantity.unit.is_equivalent(u.deg):
-        raise InputError(source, f"size {text!r} must be in pixels or an angle (arcsec, arcmin, deg)")
+        raise InputError(
+            source, f"size {text!r} must be in pixels or an angle (arcsec, arcmin, deg)"
+        )
     if not np.all(np.asarray(quantity.value) > 0):
         raise InputError(source, f"size {text!r} must be positive")
     return quantity
@@ -154,12 +168,15 @@ def cutouts_from_catalog(
     sizes = _catalog_sizes(table, catalog, size, size_column, size_unit)
     name_column = name_column or _find_column(table, _NAME_NAMES)
     if name_column is not None and name_column not in table.colnames:
-        raise InputError(catalog, f"no column {name_column!r} (columns: {', '.join(table.colnames)})")
+        raise InputError(
+            catalog, f"no column {name_column!r} (columns: {', '.join(table.colnames)})"
+        )
     writer = _CutoutWriter(image, Path(outdir), edge)
     for row_index, row in enumerate(table):
         name = str(row[name_column]) if name_column else f"cutout_{row_index:05d}"
         box = _box_pixels(image, sizes[row_index], xs[row_index], ys[row_index])
-        extra = _row_cards(row, table.colnames) + [
+        extra = [
+            *_row_cards(row, table.colnames),
             ("CATROW", row_index, "row of the source catalogue (0-based)"),
             ("CATALOG", Path(catalog).name[:68], "source catalogue"),
         ]
@@ -173,7 +190,9 @@ def cutouts_from_catalog(
             )
             if outside == "fail":
                 raise InputError(catalog, message) from None
-            writer.record(row_index, name, xs[row_index], ys[row_index], "skipped", "outside the map")
+            writer.record(
+                row_index, name, xs[row_index], ys[row_index], "skipped", "outside the map"
+            )
     return writer.finish()
 
 
@@ -228,7 +247,10 @@ def cutouts_from_mask(
         width = max(x1 - x0 + 2 * margin, min_side)
         x, y = (x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2
         blank = (labels != label) & (labels > 0) if isolate else None
-        cards = [("MASKLAB", label, "label of the mask component"), ("MASKAREA", area, "component area in pixels")]
+        cards = [
+            ("MASKLAB", label, "label of the mask component"),
+            ("MASKAREA", area, "component area in pixels"),
+        ]
         writer.cut(label, f"{stem}_obj{label:05d}", x, y, (height, width), cards, blank)
     return writer.finish()
 
@@ -256,7 +278,9 @@ class _CutoutWriter:
         self.base_header = _descriptive_cards(image)
         outdir.mkdir(parents=True, exist_ok=True)
 
-    def record(self, index: int, name: str, x: float, y: float, status, note: str = "", file: str = ""):
+    def record(
+        self, index: int, name: str, x: float, y: float, status, note: str = "", file: str = ""
+    ):
         self.records.append(CutoutRecord(index, name, float(x), float(y), status, file, note))
 
     def cut(
@@ -289,7 +313,15 @@ class _CutoutWriter:
         header = self._header(origin_x, origin_y, name, cards)
         fits.PrimaryHDU(data, header).writeto(self.outdir / filename, overwrite=True)
         status = "padded" if partial else "ok"
-        self.record(index, name, x, y, status, "padded with NaN at the map edge" if partial else "", filename)
+        self.record(
+            index,
+            name,
+            x,
+            y,
+            status,
+            "padded with NaN at the map edge" if partial else "",
+            filename,
+        )
 
     def _filename(self, name: str) -> str:
         stem = re.sub(r"[^A-Za-z0-9_.+-]+", "_", name).strip("._") or "cutout"
@@ -321,7 +353,9 @@ class _CutoutWriter:
             writer = csv.writer(handle)
             writer.writerow(["index", "name", "x", "y", "status", "file", "note"])
             for r in self.records:
-                writer.writerow([r.index, r.name, f"{r.x:.2f}", f"{r.y:.2f}", r.status, r.file, r.note])
+                writer.writerow(
+                    [r.index, r.name, f"{r.x:.2f}", f"{r.y:.2f}", r.status, r.file, r.note]
+                )
         return CutoutResult(records=self.records, index_path=index_path)
 
 
@@ -371,13 +405,21 @@ def _read_catalog(path: str | Path) -> Table:
     if not path.exists():
         raise InputError(path, "no such catalogue file")
     suffix = "".join(path.suffixes).lower()
-    fmt = "ascii.ecsv" if suffix.endswith(".ecsv") else "ascii.csv" if suffix.endswith(".csv") else None
+    fmt = (
+        "ascii.ecsv"
+        if suffix.endswith(".ecsv")
+        else "ascii.csv"
+        if suffix.endswith(".csv")
+        else None
+    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             table = Table.read(path, format=fmt) if fmt else Table.read(path)
     except Exception as exc:
-        raise InputError(path, f"cannot read catalogue ({' '.join(str(exc).split())[:200]})") from None
+        raise InputError(
+            path, f"cannot read catalogue ({' '.join(str(exc).split())[:200]})"
+        ) from None
     if len(table) == 0:
         raise InputError(path, "catalogue has no rows")
     return table
@@ -413,28 +455,40 @@ def _catalog_pixels(
     else:
         ra_column, dec_column = _find_column(table, _RA_NAMES), _find_column(table, _DEC_NAMES)
         if ra_column is None or dec_column is None:
-            ra_column, dec_column = _find_column(table, _GLON_NAMES), _find_column(table, _GLAT_NAMES)
+            ra_column, dec_column = (
+                _find_column(table, _GLON_NAMES),
+                _find_column(table, _GLAT_NAMES),
+            )
             frame = frame or ("galactic" if ra_column and dec_column else None)
         if ra_column is None or dec_column is None:
             x_column, y_column = _find_column(table, _X_NAMES), _find_column(table, _Y_NAMES)
             if x_column and y_column:
                 return _pixel_columns(table, catalog, x_column, y_column, pixel_origin)
             raise InputError(
-                catalog, f"no position columns found; name them with --ra-col/--dec-col or --x-col/--y-col (columns: {columns})"
+                catalog,
+                "no position columns found; name them with --ra-col/--dec-col or "
+                f"--x-col/--y-col (columns: {columns})",
             )
     if image.wcs is None or not image.wcs.has_celestial:
-        raise InputError(image.meta.path, "map has no celestial WCS, so sky positions cannot be placed; use pixel columns")
+        raise InputError(
+            image.meta.path,
+            "map has no celestial WCS, so sky positions cannot be placed; use pixel columns",
+        )
     coords = _sky_coords(table[ra_column], table[dec_column], frame or "icrs", catalog)
     x, y = skycoord_to_pixel(coords, image.wcs.celestial, origin=0)
     return np.atleast_1d(np.asarray(x, float)), np.atleast_1d(np.asarray(y, float))
 
 
-def _pixel_columns(table, catalog, x_column, y_column, pixel_origin) -> tuple[np.ndarray, np.ndarray]:
+def _pixel_columns(
+    table, catalog, x_column, y_column, pixel_origin
+) -> tuple[np.ndarray, np.ndarray]:
     try:
         x = np.asarray(table[x_column], dtype=float) - pixel_origin
         y = np.asarray(table[y_column], dtype=float) - pixel_origin
     except (TypeError, ValueError):
-        raise InputError(catalog, f"pixel columns {x_column!r}, {y_column!r} are not numeric") from None
+        raise InputError(
+            catalog, f"pixel columns {x_column!r}, {y_column!r} are not numeric"
+        ) from None
     return x, y
 
 
@@ -443,21 +497,27 @@ def _sky_coords(lon_col, lat_col, frame: str, catalog: str) -> SkyCoord:
     try:
         if lon.dtype.kind in "US" or lat.dtype.kind in "US":
             lon, lat = lon.astype(str), lat.astype(str)
-            # Sexagesimal RA in hours ("05:35:17", "5h35m17s"); galactic or "d"-marked values in degrees.
+            # Sexagesimal RA is in hours ("05:35:17", "5h35m17s"), unless galactic or "d"-marked.
             in_hours = frame.lower() in ("icrs", "fk5", "fk4") and not any("d" in v for v in lon)
             return SkyCoord(lon, lat, unit=(u.hourangle if in_hours else u.deg, u.deg), frame=frame)
         lon_unit = lon_col.unit or u.deg
         lat_unit = lat_col.unit or u.deg
         return SkyCoord(lon * u.Unit(lon_unit), lat * u.Unit(lat_unit), frame=frame)
     except Exception as exc:
-        raise InputError(catalog, f"cannot read sky positions ({' '.join(str(exc).split())[:160]})") from None
+        raise InputError(
+            catalog, f"cannot read sky positions ({' '.join(str(exc).split())[:160]})"
+        ) from None
 
 
-def _catalog_sizes(table, catalog: str, size, size_column: str | None, size_unit: str) -> list[u.Quantity]:
+def _catalog_sizes(
+    table, catalog: str, size, size_column: str | None, size_unit: str
+) -> list[u.Quantity]:
     if size_column is None:
         return [parse_size(size, catalog)] * len(table)
     if size_column not in table.colnames:
-        raise InputError(catalog, f"no size column {size_column!r} (columns: {', '.join(table.colnames)})")
+        raise InputError(
+            catalog, f"no size column {size_column!r} (columns: {', '.join(table.colnames)})"
+        )
     column = table[size_column]
     unit = column.unit or u.Unit(size_unit)
     return [parse_size(float(v) * unit, catalog) for v in np.asarray(column, dtype=float)]
@@ -469,7 +529,11 @@ def _box_pixels(image: SkyImage, size: u.Quantity, x: float, y: float) -> tuple[
         side = size.value
     else:
         if image.meta.pixel_scale is None:
-            raise InputError(image.meta.path, f"map has no pixel scale in its WCS, so a size of {size} cannot be converted to pixels")
+            raise InputError(
+                image.meta.path,
+                f"map has no pixel scale in its WCS, so a size of {size} "
+                "cannot be converted to pixels",
+            )
         side = size.to_value(u.arcsec) / image.meta.pixel_scale
-    side = max(1, int(round(float(side))))
+    side = max(1, round(float(side)))
     return side, side

@@ -28,7 +28,7 @@ FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz")
 
 
 def is_fits_name(path: str | Path) -> bool:
-    """True if the file name looks like FITS: ``.fits``, ``.fit``, ``.fts``, ``.fz``, or ``.gz`` of those."""
+    """True for FITS-like names: ``.fits``, ``.fit``, ``.fts``, ``.fz``, or those with ``.gz``."""
     suffixes = [s.lower() for s in Path(path).suffixes]
     if not suffixes:
         return False
@@ -283,9 +283,10 @@ def _squeeze(path: Path, data: np.ndarray, wcs: WCS | None) -> tuple[np.ndarray,
 
 def _stokes_i_index(path: Path, wcs: WCS | None, fits_axis: int, length: int) -> int:
     assert wcs is not None
-    values = wcs.wcs.crval[fits_axis] + (
-        np.arange(length) + 1 - wcs.wcs.crpix[fits_axis]
-    ) * wcs.wcs.cdelt[fits_axis]
+    values = (
+        wcs.wcs.crval[fits_axis]
+        + (np.arange(length) + 1 - wcs.wcs.crpix[fits_axis]) * wcs.wcs.cdelt[fits_axis]
+    )
     matches = np.flatnonzero(np.isclose(values, 1.0))  # Stokes I has the value 1
     if not matches.size:
         raise InputError(path, f"Stokes axis of length {length} has no Stokes I plane")
@@ -349,9 +350,7 @@ def _sky_position(header: fits.Header, wcs: WCS | None, shape: tuple[int, ...]):
         return None, None
 
 
-def _spectral_axis(
-    wcs: WCS | None, n_channels: int, restfrq: float | None
-) -> SpectralAxis | None:
+def _spectral_axis(wcs: WCS | None, n_channels: int, restfrq: float | None) -> SpectralAxis | None:
     if wcs is None or wcs.naxis != 3:
         return None
     spectral = wcs.sub([3])

@@ -35,7 +35,7 @@ def take_inventory(
     on_error: OnError = "skip",
     workers: int | None = None,
 ) -> Inventory:
-    """Read every source and collect its metadata; bad files are listed (or raise, with ``"fail"``)."""
+    """Read every source and collect its metadata; bad files are listed (``"fail"`` raises)."""
     paths = find_sources(specs)
     result = read_many(
         paths, hdu=hdu, min_side=min_side, on_error=on_error, transform=_metadata, workers=workers
@@ -80,7 +80,8 @@ def format_inventory(inventory: Inventory) -> str:
                 + ", ".join(f"{k} ({v})" for k, v in spectral.most_common())
             )
         lines += [
-            f"  pixel scale:   {_span(scales)} arcsec; {len(metas) - len(scales)} without WCS scale",
+            f"  pixel scale:   {_span(scales)} arcsec; "
+            f"{len(metas) - len(scales)} without WCS scale",
             f"  beam FWHM:     {_span(beams)} arcsec; {len(metas) - len(beams)} without beam",
             f"  NaN fraction:  mean {np.mean(nan):.1%}, max {np.max(nan):.1%}; "
             f"{sum(f > 0 for f in nan)} objects have blank pixels",

@@ -145,7 +145,9 @@ class Resample(_Step):
         if unit != "beam":
             return float((value * u.Unit(unit)).to_value(u.arcsec))
         if frame.beam is None:
-            raise InputError(frame.source, f"no beam (BMAJ/BMIN or BEAMS table) to resample to {self.scale}")
+            raise InputError(
+                frame.source, f"no beam (BMAJ/BMIN or BEAMS table) to resample to {self.scale}"
+            )
         return value * frame.beam.fwhm
 
     def __call__(self, frame: Frame) -> Frame:
@@ -156,7 +158,8 @@ class Resample(_Step):
         data = ops.resample(frame.data, factor)
         if min(data.shape[-2:]) < 2:
             raise InputError(
-                frame.source, f"resampling to {self.scale} leaves only {data.shape[-1]}x{data.shape[-2]} px"
+                frame.source,
+                f"resampling to {self.scale} leaves only {data.shape[-1]}x{data.shape[-2]} px",
             )
         return replace(frame, data=data, pixel_scale=target)
 
@@ -216,9 +219,7 @@ class Stretch(_Step):
 
     def __call__(self, frame: Frame) -> Frame:
         per_channel = self._per_channel(frame, self.per_channel)
-        return replace(
-            frame, data=ops.stretch(frame.data, self.kind, self.softening, per_channel)
-        )
+        return replace(frame, data=ops.stretch(frame.data, self.kind, self.softening, per_channel))
 
 
 class Normalise(_Step):
@@ -322,5 +323,5 @@ class PreprocessChain(BaseModel):
         return np.nan_to_num(frame.data, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
     def __call__(self, image: SkyImage) -> tuple[np.ndarray, Any]:
-        """Apply the chain and keep the metadata: the form :func:`~morphospace.io.read_many` wants."""
+        """Apply the chain and keep the metadata, as :func:`~morphospace.io.read_many` wants."""
         return self.apply(image), image.meta

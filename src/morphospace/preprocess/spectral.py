@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,7 +28,7 @@ def bin_channels(cube: np.ndarray, n_channels: int) -> np.ndarray:
     edges = np.linspace(0, n_in, n_channels + 1).round().astype(int)
     planes = []
     with np.errstate(invalid="ignore"):
-        for start, stop in zip(edges[:-1], edges[1:], strict=True):
+        for start, stop in itertools.pairwise(edges):
             block = cube[start:stop]
             finite = np.isfinite(block)
             total = np.where(finite, block, 0.0).sum(axis=0)

@@ -61,7 +61,9 @@ def clip_percentile(
 ) -> np.ndarray:
     """Clip values to the ``lower`` and ``upper`` percentiles of the finite pixels."""
     if not 0.0 <= lower < upper <= 100.0:
-        raise ValueError(f"percentiles must satisfy 0 <= lower < upper <= 100, got {lower}, {upper}")
+        raise ValueError(
+            f"percentiles must satisfy 0 <= lower < upper <= 100, got {lower}, {upper}"
+        )
     out = _as_float32(data)
     if not np.isfinite(out).any():
         return out
@@ -160,7 +162,7 @@ def resample(data: np.ndarray, factor: float) -> np.ndarray:
 
 
 def cap_size(data: np.ndarray, max_side: int) -> np.ndarray:
-    """Shrink the image (keeping its aspect ratio) so that its longer side is at most ``max_side``."""
+    """Shrink the image, keeping its aspect ratio, so its longer side is at most ``max_side``."""
     if max_side < 1:
         raise ValueError(f"max_side must be at least 1, got {max_side}")
     longest = max(data.shape[-2:])

@@ -54,7 +54,9 @@ def infall_core(
     brightness, p = core(x, y, rng, radius)
     p |= {"v_infall": float(rng.uniform(0.3, 0.8)), "line_width": float(rng.uniform(0.15, 0.3))}
     split = p["v_infall"] * np.sqrt(p["core_radius"] / np.maximum(np.hypot(x, y), p["core_radius"]))
-    profile = _line(velocities, -split, p["line_width"]) + 0.5 * _line(velocities, split, p["line_width"])
+    profile = _line(velocities, -split, p["line_width"]) + 0.5 * _line(
+        velocities, split, p["line_width"]
+    )
     return brightness * profile, p
 
 

@@ -66,7 +66,7 @@ def synthesize(
     seed: int = 0,
     workers: int | None = None,
 ) -> Path:
-    """Write ``n`` synthetic FITS objects to ``outdir/images/`` and their labels to ``outdir/labels.csv``.
+    """Write ``n`` synthetic objects to ``outdir/images/``, labels to ``outdir/labels.csv``.
 
     Classes cycle evenly through :func:`class_names`. Image sides vary from 32 to 256 px
     (cubes: 32 to 96 px), with disk-like (ALMA-like, arcsec-scale) and cloud-like
@@ -178,7 +178,7 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 
 
 def _sample_observation(rng: np.random.Generator, family: str, max_size: int) -> Observation:
-    size = int(round(_log_uniform(rng, 32, max_size)))
+    size = round(_log_uniform(rng, 32, max_size))
     if family == "disk":  # ALMA continuum: milliarcsec pixels, Jy/beam
         pixel_scale, bunit = _log_uniform(rng, 0.005, 0.03), "Jy/beam"
         lon, lat, galactic = rng.uniform(0, 360), rng.uniform(-70, 30), False
@@ -260,7 +260,12 @@ def _blank_border(rng: np.random.Generator, data: np.ndarray) -> str:
     if draw < 0.2:
         width = max(1, int(rng.uniform(0.03, 0.15) * n))
         side = int(rng.integers(4))
-        edge = [np.s_[..., :width, :], np.s_[..., -width:, :], np.s_[..., :width], np.s_[..., -width:]]
+        edge = [
+            np.s_[..., :width, :],
+            np.s_[..., -width:, :],
+            np.s_[..., :width],
+            np.s_[..., -width:],
+        ]
         data[edge[side]] = np.nan
         return "strip"
     return "none"

@@ -58,7 +58,7 @@ def smooth_disk(
 def ringed_disk(
     x: np.ndarray, y: np.ndarray, rng: np.random.Generator, radius: float
 ) -> tuple[np.ndarray, Params]:
-    """A disk with bright rings and dark gaps (HL Tau-like); ``ring_radius`` is the brightest ring."""
+    """A disk with bright rings and dark gaps (HL Tau-like); ``ring_radius``: the brightest."""
     p = _orientation(rng)
     n_rings = int(rng.integers(1, 4))
     ring_radius = float(rng.uniform(0.35, 0.8) * radius)
@@ -82,9 +82,9 @@ def spiral_disk(
         "pitch": float(rng.uniform(10.0, 30.0)),
     }
     r, theta = disk_frame(x, y, p["pa"], p["inclination"])
-    phase = p["n_arms"] * theta - p["n_arms"] * np.log(np.maximum(r, 1e-3 * radius) / radius) / np.tan(
-        np.radians(p["pitch"])
-    )
+    phase = p["n_arms"] * theta - p["n_arms"] * np.log(
+        np.maximum(r, 1e-3 * radius) / radius
+    ) / np.tan(np.radians(p["pitch"]))
     arms = (0.5 * (1.0 + np.cos(phase))) ** 3
     return _taper_profile(r, radius, 0.3) * (0.15 + arms), p
 

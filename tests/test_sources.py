@@ -1,0 +1,65 @@
+"""Source discovery: directories, globs, single files and astromorph-style file lists."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+
+from conftest import gaussian_blob
+from morphospace.io import find_sources, read_file_list, read_many
+
+
+def _tree(tmp_path, write_fits):
+    a = write_fits("data/a.fits", gaussian_blob())
+    b = write_fits("data/sub/b.fits", gaussian_blob())
+    c = write_fits("data/sub/deeper/c.fit", gaussian_blob())
+    gz = tmp_path / "data" / "d.fits.gz"
+    gz.write_bytes(gzip.compress(a.read_bytes()))
+    (tmp_path / "data" / "readme.txt").write_text("not data")
+    return a, b, c, gz
+
+
+def test_directory_is_searched_recursively(tmp_path, write_fits):
+    a, b, c, gz = _tree(tmp_path, write_fits)
+    found = find_sources(tmp_path / "data")
+    assert sorted(found) == sorted([a, b, c, gz])
+
+
+def test_glob_and_single_file(tmp_path, write_fits):
+    a, b, _c, _ = _tree(tmp_path, write_fits)
+    assert find_sources(str(tmp_path / "data" / "**" / "*.fits")) == sorted([a, b])
+    assert find_sources(a) == [a]
+
+
+def test_file_list_with_comments_blanks_and_relative_paths(tmp_path, write_fits):
+    _a, b, _c, _gz = _tree(tmp_path, write_fits)
+    listing = tmp_path / "data" / "files.txt"
+    listing.write_text(
+        "# astromorph-style list\n"
+        "a.fits\n"
+        "\n"
+        f"{b}   # absolute path, trailing comment\n"
+        "sub/deeper/c.fit\n"
+        "   d.fits.gz  \n"
+    )
+    assert read_file_list(listing) == [
+        tmp_path / "data" / "a.fits",
+        b,
+        tmp_path / "data" / "sub/deeper/c.fit",
+        tmp_path / "data" / "d.fits.gz",
+    ]
+    result = read_many(find_sources(listing))
+    assert len(result.items) == 4
+    np.testing.assert_array_equal(result.items[0].data, result.items[3].data)
+
+
+def test_several_specs_are_merged_without_duplicates(tmp_path, write_fits):
+    a, _b, _c, _gz = _tree(tmp_path, write_fits)
+    found = find_sources([a, tmp_path / "data", str(tmp_path / "data" / "*.fits")])
+    assert found[0] == a and len(found) == 4
+
+
+def test_fits_file_without_fits_extension_is_sniffed(tmp_path, write_fits):
+    path = write_fits("image.dat", gaussian_blob())
+    assert find_sources(path) == [path]
