@@ -181,3 +181,13 @@ def test_beam_from_casa_beams_table(write_fits):
 def test_no_wcs_gives_no_scale_but_reads(write_fits):
     meta = read_fits(write_fits("plain.fits", gaussian_blob())).meta
     assert meta.pixel_scale is None and meta.ra is None and meta.beam is None
+
+
+def test_sip_distortion_is_kept(write_fits):
+    data = gaussian_blob()
+    header = celestial_header(data.shape)
+    header.update(CTYPE1="RA---TAN-SIP", CTYPE2="DEC--TAN-SIP", A_ORDER=2, B_ORDER=2)
+    header.update(A_2_0=1e-5, B_0_2=-1e-5)
+    image = read_fits(write_fits("sip.fits", data, header))
+    assert image.wcs.sip is not None and image.wcs.sip.a_order == 2
+    assert image.meta.pixel_scale == pytest.approx(0.1)

@@ -55,12 +55,15 @@ def synth(
     n: Annotated[int, typer.Option("-n", help="Number of objects.", min=1)] = 1000,
     cubes: Annotated[bool, typer.Option("--cubes", help="Also write spectral cubes.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    size: Annotated[
+        int | None, typer.Option(help="Fixed image side in px (default: random 32-256).", min=16)
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
     """Write synthetic FITS objects with known morphology and a labels.csv."""
     from morphospace.synth import class_names, synthesize
 
-    labels = synthesize(output, n, cubes=cubes, seed=seed, workers=workers)
+    labels = synthesize(output, n, cubes=cubes, seed=seed, size=size, workers=workers)
     typer.echo(
         f"wrote {n} objects ({len(class_names(cubes))} classes) to {output / 'images'}; "
         f"labels in {labels}"

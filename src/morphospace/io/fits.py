@@ -8,16 +8,19 @@ naming the file.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from astropy import units as u
+from astropy.coordinates import CartesianRepresentation, SkyCoord
 from astropy.io import fits
-from astropy.wcs import WCS
-from astropy.wcs.utils import proj_plane_pixel_scales
+from astropy.wcs import WCS, Wcsprm
+from astropy.wcs.utils import proj_plane_pixel_scales, wcs_to_celestial_frame
 
 from morphospace.errors import InputError
 
@@ -25,6 +28,15 @@ from morphospace.errors import InputError
 MIN_SIDE = 16
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz")
+
+# Keywords of the FITS WCS papers I-IV, SIP and time/observer WCS (with alternate-WCS letters).
+_WCS_KEYWORDS = re.compile(
+    r"^(NAXIS|WCSAXES|WCSNAME|CTYPE|CRVAL|CDELT|CRPIX|CUNIT|CROTA|CRDER|CSYER|PC\d|CD\d|PV\d|PS\d|"
+    r"LONPOLE|LATPOLE|RADESYS|RADECSYS|EQUINOX|EPOCH|RESTFRQ|RESTFREQ|RESTWAV|SPECSYS|SSYSOBS|"
+    r"SSYSSRC|VELOSYS|VELANGL|VELREF|ZSOURCE|MJD|DATE|OBSGEO|TIMESYS|TREFPOS|TREFDIR|PLEPHEM|"
+    r"TIMEUNIT|A_|B_|AP_|BP_)"
+)
+_DISTORTION_KEYWORDS = ("A_ORDER", "B_ORDER", "CPDIS1", "CPDIS2", "D2IMDIS1", "D2IMDIS2")
 
 
 def is_fits_name(path: str | Path) -> bool:
@@ -248,8 +260,21 @@ def _check_axes(path: Path, header: fits.Header) -> None:
 
 
 def _wcs_or_none(header: fits.Header) -> WCS | None:
+    # astropy's WCS(header) re-serialises the header several times, which made it the slowest
+    # part of reading; wcslib parses the WCS keywords alone ~20x faster. SIP and lookup-table
+    # distortions live in astropy's Python layer, so headers with them take the full route.
+    wcs_header = fits.Header([card for card in header.cards if _WCS_KEYWORDS.match(card.keyword)])
     try:
-        wcs = WCS(header)
+        if any(key in header for key in _DISTORTION_KEYWORDS):
+            wcs = WCS(wcs_header)
+        else:
+            params = Wcsprm(header=wcs_header.tostring().encode("ascii"), relax=True)
+            params.fix()
+            wcs = WCS(naxis=params.naxis)
+            wcs.wcs = params
+            shape = [header.get(f"NAXIS{i}", 0) for i in range(1, params.naxis + 1)]
+            if all(shape):
+                wcs.pixel_shape = shape
     except Exception:
         return None
     return wcs if wcs.wcs.ctype[0] or wcs.has_celestial else None
@@ -276,7 +301,7 @@ def _squeeze(path: Path, data: np.ndarray, wcs: WCS | None) -> tuple[np.ndarray,
             f"{data.ndim}-D data (shape {data.shape}) with no degenerate or Stokes axis to drop; "
             "morphospace reads 2-D images and 3-D/4-D cubes",
         )
-    if wcs is not None and wcs.naxis == len(fits_axes):
+    if wcs is not None and wcs.naxis == len(fits_axes) and len(keep) < len(fits_axes):
         wcs = wcs.sub([i + 1 for i in keep])
     return data, wcs
 
@@ -324,28 +349,56 @@ def _beam_from_table(hdul: fits.HDUList) -> Beam | None:
     return Beam(*values)
 
 
-def _pixel_scale(wcs: WCS | None) -> float | None:
+def _celestial(wcs: WCS | None) -> WCS | None:
     if wcs is None or not wcs.has_celestial:
         return None
-    celestial = wcs.celestial
+    return wcs if wcs.naxis == 2 else wcs.celestial  # .celestial builds a new WCS: skip if we can
+
+
+def _pixel_scale(celestial: WCS | None) -> float | None:
+    if celestial is None:
+        return None
     scales = proj_plane_pixel_scales(celestial) * u.Unit(celestial.wcs.cunit[0] or "deg")
     scale = float(np.sqrt(np.prod(scales.to_value(u.arcsec))))
     return scale if np.isfinite(scale) and scale > 0 else None
 
 
-def _sky_position(header: fits.Header, wcs: WCS | None, shape: tuple[int, ...]):
-    """OBSRA/OBSDEC when the header has them, else the sky position of the image centre."""
+@lru_cache(maxsize=32)
+def _rotation_to_icrs(frame_key: str) -> np.ndarray:
+    """Rotation matrix from a celestial frame to ICRS, from astropy's own transform."""
+    frame = _FRAMES[frame_key]
+    basis = SkyCoord(CartesianRepresentation(np.eye(3)[0], np.eye(3)[1], np.eye(3)[2]), frame=frame)
+    return np.asarray(basis.icrs.cartesian.xyz)
+
+
+_FRAMES: dict[str, Any] = {}
+
+
+def _to_icrs(lon: float, lat: float, celestial: WCS) -> tuple[float, float]:
+    frame = wcs_to_celestial_frame(celestial)
+    key = repr(frame)
+    if frame.name == "icrs":
+        return lon % 360.0, lat
+    _FRAMES.setdefault(key, frame)
+    lon_r, lat_r = np.radians(lon), np.radians(lat)
+    vector = np.array([np.cos(lat_r) * np.cos(lon_r), np.cos(lat_r) * np.sin(lon_r), np.sin(lat_r)])
+    x, y, z = _rotation_to_icrs(key) @ vector
+    return float(np.degrees(np.arctan2(y, x)) % 360.0), float(np.degrees(np.arcsin(z)))
+
+
+def _sky_position(header: fits.Header, celestial: WCS | None, shape: tuple[int, ...]):
+    """OBSRA/OBSDEC when the header has them, else the ICRS position of the image centre."""
     if "OBSRA" in header and "OBSDEC" in header:
         try:
             return float(header["OBSRA"]), float(header["OBSDEC"])
         except (TypeError, ValueError):
             pass
-    if wcs is None or not wcs.has_celestial:
+    if celestial is None:
         return None, None
     try:
-        centre = wcs.celestial.pixel_to_world((shape[-1] - 1) / 2, (shape[-2] - 1) / 2)
-        icrs = centre.icrs
-        return float(icrs.ra.deg), float(icrs.dec.deg)
+        centre = [[(shape[-1] - 1) / 2, (shape[-2] - 1) / 2]]
+        ((lon, lat),) = celestial.wcs_pix2world(centre, 0)
+        return _to_icrs(float(lon), float(lat), celestial)
     except Exception:
         return None, None
 
@@ -388,7 +441,8 @@ def _make_image(
     restfrq = header.get("RESTFRQ", header.get("RESTFREQ"))
     if restfrq is None and wcs is not None and wcs.wcs.restfrq:
         restfrq = wcs.wcs.restfrq
-    ra, dec = _sky_position(header, wcs, data.shape)
+    celestial = _celestial(wcs)
+    ra, dec = _sky_position(header, celestial, data.shape)
     name = header.get("OBJECT")
     meta = ImageMeta(
         path=str(path),
@@ -400,7 +454,7 @@ def _make_image(
         dec=dec,
         restfrq=float(restfrq) if restfrq else None,
         bunit=str(header["BUNIT"]).strip() if header.get("BUNIT") else None,
-        pixel_scale=_pixel_scale(wcs),
+        pixel_scale=_pixel_scale(celestial),
         beam=beam,
         spectral=_spectral_axis(wcs, data.shape[0], restfrq) if data.ndim == 3 else None,
         nan_fraction=float(mask.mean()),

@@ -7,7 +7,8 @@ function is safe on constant or all-zero input: it returns finite values, never 
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -24,6 +25,23 @@ def _as_float32(data: np.ndarray) -> np.ndarray:
 
 def _reduce_axes(data: np.ndarray, per_channel: bool) -> tuple[int, ...] | None:
     return (-2, -1) if per_channel and data.ndim == 3 else None
+
+
+class _Reductions(NamedTuple):
+    min: Callable
+    max: Callable
+    mean: Callable
+    std: Callable
+    percentile: Callable
+
+
+_PLAIN = _Reductions(np.min, np.max, np.mean, np.std, np.percentile)
+_NAN_SKIPPING = _Reductions(np.nanmin, np.nanmax, np.nanmean, np.nanstd, np.nanpercentile)
+
+
+def _reductions(data: np.ndarray) -> _Reductions:
+    """NaN-skipping reductions only when needed: the plain ones are several times faster."""
+    return _PLAIN if np.isfinite(data).all() else _NAN_SKIPPING
 
 
 def fill_masked(
@@ -68,7 +86,8 @@ def clip_percentile(
     if not np.isfinite(out).any():
         return out
     axes = _reduce_axes(out, per_channel)
-    lo, hi = np.nanpercentile(out, [lower, upper], axis=axes, keepdims=axes is not None)
+    percentile = _reductions(out).percentile
+    lo, hi = percentile(out, [lower, upper], axis=axes, keepdims=axes is not None)
     return np.clip(out, lo, hi).astype(np.float32, copy=False)
 
 
@@ -76,8 +95,9 @@ def _unit_range(data: np.ndarray, per_channel: bool) -> np.ndarray:
     """Rescale to [0, 1]; a constant image becomes all zeros instead of 0/0."""
     axes = _reduce_axes(data, per_channel)
     keep = axes is not None
-    lo = np.nanmin(data, axis=axes, keepdims=keep)
-    span = np.nanmax(data, axis=axes, keepdims=keep) - lo
+    reduce = _reductions(data)
+    lo = reduce.min(data, axis=axes, keepdims=keep)
+    span = reduce.max(data, axis=axes, keepdims=keep) - lo
     safe_span = np.where(span > 0, span, 1.0)
     return np.where(span > 0, (data - lo) / safe_span, 0.0).astype(np.float32)
 
@@ -127,8 +147,9 @@ def normalise(
         raise ValueError(f"unknown normalisation {method!r}; use zscore, minmax or none")
     axes = _reduce_axes(out, per_channel)
     keep = axes is not None
-    mean = np.nanmean(out, axis=axes, keepdims=keep)
-    std = np.nanstd(out, axis=axes, keepdims=keep)
+    reduce = _reductions(out)
+    mean = reduce.mean(out, axis=axes, keepdims=keep)
+    std = reduce.std(out, axis=axes, keepdims=keep)
     safe_std = np.where(std > 0, std, 1.0)
     return np.where(std > 0, (out - mean) / safe_std, 0.0).astype(np.float32)
 

@@ -64,6 +64,7 @@ def synthesize(
     *,
     cubes: bool = False,
     seed: int = 0,
+    size: int | None = None,
     workers: int | None = None,
 ) -> Path:
     """Write ``n`` synthetic objects to ``outdir/images/``, labels to ``outdir/labels.csv``.
@@ -83,6 +84,8 @@ def synthesize(
         Also draw spectral-cube classes (rotating disks, static and infalling cores).
     seed : int
         Seed; the same seed gives byte-identical data.
+    size : int, optional
+        Give every object this side in pixels instead of a random one.
     workers : int, optional
         Worker processes (default: all cores for large sets).
 
@@ -96,7 +99,9 @@ def synthesize(
     outdir = Path(outdir)
     (outdir / "images").mkdir(parents=True, exist_ok=True)
     names = class_names(cubes)
-    job = partial(_write_object, outdir=outdir, names=names, seed=seed)
+    if size is not None and size < 16:
+        raise ValueError(f"size must be at least 16 px, got {size}")
+    job = partial(_write_object, outdir=outdir, names=names, seed=seed, size=size)
     workers = default_workers() if workers is None else workers
     if workers > 1 and n >= 100:
         with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -111,15 +116,17 @@ def synthesize(
     return labels
 
 
-def render(index: int, names: list[str], seed: int = 0) -> tuple[np.ndarray, fits.Header, dict]:
-    """Render object ``index``: its data (as written to FITS), header and label row."""
+def render(
+    index: int, names: list[str], seed: int = 0, size: int | None = None
+) -> tuple[np.ndarray, fits.Header, dict]:
+    """Render object ``index`` (side ``size`` px, or random): data, header and label row."""
     rng = np.random.default_rng([seed, index])
     name = names[index % len(names)]
     is_cube = name in CUBE_MODELS
     family = (CUBE_MODELS if is_cube else MODELS)[name][0]
     if family == "point":
         family = str(rng.choice(["disk", "cloud"]))
-    obs = _sample_observation(rng, family, max_size=96 if is_cube else 256)
+    obs = _sample_observation(rng, family, max_size=96 if is_cube else 256, size=size)
     x, y = _offset_grid(rng, obs)
     velocities = v_sys = None
     if is_cube:
@@ -166,8 +173,10 @@ def render(index: int, names: list[str], seed: int = 0) -> tuple[np.ndarray, fit
     return data.astype(np.float32), header, row
 
 
-def _write_object(index: int, outdir: Path, names: list[str], seed: int) -> dict[str, Any]:
-    data, header, row = render(index, names, seed)
+def _write_object(
+    index: int, outdir: Path, names: list[str], seed: int, size: int | None
+) -> dict[str, Any]:
+    data, header, row = render(index, names, seed, size)
     relative = Path("images") / f"{row['id']}.fits"
     fits.PrimaryHDU(data, header).writeto(outdir / relative, overwrite=True)
     return {**row, "path": relative.as_posix()}
@@ -177,8 +186,11 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
-def _sample_observation(rng: np.random.Generator, family: str, max_size: int) -> Observation:
-    size = round(_log_uniform(rng, 32, max_size))
+def _sample_observation(
+    rng: np.random.Generator, family: str, max_size: int, size: int | None = None
+) -> Observation:
+    drawn = round(_log_uniform(rng, 32, max_size))  # drawn even when fixed: same random stream
+    size = size or drawn
     if family == "disk":  # ALMA continuum: milliarcsec pixels, Jy/beam
         pixel_scale, bunit = _log_uniform(rng, 0.005, 0.03), "Jy/beam"
         lon, lat, galactic = rng.uniform(0, 360), rng.uniform(-70, 30), False
