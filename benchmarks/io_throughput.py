@@ -89,7 +89,9 @@ def main() -> None:
         paths = sorted(folder.glob("*.fits"))
         getdata_loop(paths)  # warm the page cache so every contender reads from memory
         print(f"{args.n} synthetic {args.size}x{args.size} FITS files, {args.workers} worker(s)")
-        bare = best_rate("getdata loop (pixels only)", lambda: getdata_loop(paths), args.n, args.repeat)
+        bare = best_rate(
+            "getdata loop (pixels only)", lambda: getdata_loop(paths), args.n, args.repeat
+        )
         naive = best_rate("naive loop (same work)", lambda: naive_loop(paths), args.n, args.repeat)
         ours = best_rate(
             "morphospace read_many",

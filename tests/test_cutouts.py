@@ -125,13 +125,15 @@ def test_objects_at_the_edge_are_padded_or_skipped_and_reported(tmp_path, cloud_
         assert not corner.exists()
 
 
-def test_outside_position_fails_or_is_skipped(tmp_path, cloud_map):
+def test_outside_position_fails_before_writing_or_is_skipped(tmp_path, cloud_map):
     catalog = tmp_path / "cat.csv"
-    catalog.write_text("name,x,y\nfar,-50,100\n")
-    with pytest.raises(InputError, match=r"row 0 \(far\).*outside the map"):
+    catalog.write_text("name,x,y\ngood,100,100\nfar,-50,100\nfarther,900,100\n")
+    with pytest.raises(InputError, match=r"row 1 \(far\).*outside the map.*1 more rows"):
         cutouts_from_catalog(cloud_map, catalog, tmp_path / "cut", size=16)
+    assert not (tmp_path / "cut" / "good.fits").exists()  # nothing half-written
     result = cutouts_from_catalog(cloud_map, catalog, tmp_path / "cut", size=16, outside="skip")
-    assert result.records[0].status == "skipped" and result.written == []
+    assert [r.status for r in result.records] == ["ok", "skipped", "skipped"]
+    assert [r.name for r in result.written] == ["good"]
 
 
 def test_catalogue_problems_are_clear(tmp_path, cloud_map):

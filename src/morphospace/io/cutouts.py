@@ -19,7 +19,7 @@ import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
-from astropy.nddata.utils import NoOverlapError, overlap_slices
+from astropy.nddata.utils import overlap_slices
 from astropy.table import Table
 from astropy.wcs.utils import skycoord_to_pixel
 from scipy import ndimage
@@ -171,29 +171,40 @@ def cutouts_from_catalog(
         raise InputError(
             catalog, f"no column {name_column!r} (columns: {', '.join(table.colnames)})"
         )
+    names = [
+        str(row[name_column]) if name_column else f"cutout_{i:05d}" for i, row in enumerate(table)
+    ]
+    plane = image.data.shape[-2:]
+    outside_rows = [i for i in range(len(table)) if not _centre_inside(plane, xs[i], ys[i])]
+    outside_set = set(outside_rows)
+    if outside_rows and outside == "fail":
+        # Checked before anything is written, so a bad catalogue leaves no partial output.
+        first = outside_rows[0]
+        raise InputError(
+            catalog,
+            f"row {first} ({names[first]}): position x={xs[first]:.1f}, y={ys[first]:.1f} lies "
+            f"outside the map {Path(map_path).name} ({plane[1]}x{plane[0]} px)"
+            + (f", and {len(outside_rows) - 1} more rows" if len(outside_rows) > 1 else ""),
+        )
     writer = _CutoutWriter(image, Path(outdir), edge)
     for row_index, row in enumerate(table):
-        name = str(row[name_column]) if name_column else f"cutout_{row_index:05d}"
-        box = _box_pixels(image, sizes[row_index], xs[row_index], ys[row_index])
+        name, x, y = names[row_index], xs[row_index], ys[row_index]
+        if row_index in outside_set:
+            writer.record(row_index, name, x, y, "skipped", "outside the map")
+            continue
         extra = [
             *_row_cards(row, table.colnames),
             ("CATROW", row_index, "row of the source catalogue (0-based)"),
             ("CATALOG", Path(catalog).name[:68], "source catalogue"),
         ]
-        try:
-            writer.cut(row_index, name, xs[row_index], ys[row_index], box, extra)
-        except NoOverlapError:
-            message = (
-                f"row {row_index} ({name}): position x={xs[row_index]:.1f}, y={ys[row_index]:.1f} "
-                f"lies outside the map {Path(map_path).name} "
-                f"({image.data.shape[-1]}x{image.data.shape[-2]} px)"
-            )
-            if outside == "fail":
-                raise InputError(catalog, message) from None
-            writer.record(
-                row_index, name, xs[row_index], ys[row_index], "skipped", "outside the map"
-            )
+        writer.cut(row_index, name, x, y, _box_pixels(image, sizes[row_index]), extra)
     return writer.finish()
+
+
+def _centre_inside(plane: tuple[int, ...], x: float, y: float) -> bool:
+    return bool(np.isfinite(x) and np.isfinite(y)) and (
+        0 <= round(x) < plane[1] and 0 <= round(y) < plane[0]
+    )
 
 
 def cutouts_from_mask(
@@ -293,12 +304,8 @@ class _CutoutWriter:
         cards: list[tuple[str, Any, str]],
         blank: np.ndarray | None = None,
     ) -> None:
-        plane_shape = self.image.data.shape[-2:]
-        # overlap_slices raises NoOverlapError when the box misses the map entirely.
-        large, small = overlap_slices(plane_shape, shape, (y, x), mode="partial")
-        inside = 0 <= round(x) < plane_shape[1] and 0 <= round(y) < plane_shape[0]
-        if not inside:
-            raise NoOverlapError
+        # Callers place the centre inside the map, so the box always overlaps it.
+        large, small = overlap_slices(self.image.data.shape[-2:], shape, (y, x), mode="partial")
         partial = any(s.stop - s.start != n for s, n in zip(small, shape, strict=True))
         if partial and self.edge == "skip":
             self.record(index, name, x, y, "skipped", "crosses the map edge")
@@ -523,7 +530,7 @@ def _catalog_sizes(
     return [parse_size(float(v) * unit, catalog) for v in np.asarray(column, dtype=float)]
 
 
-def _box_pixels(image: SkyImage, size: u.Quantity, x: float, y: float) -> tuple[int, int]:
+def _box_pixels(image: SkyImage, size: u.Quantity) -> tuple[int, int]:
     """Cutout (height, width) in pixels; angular sizes use the map's pixel scale."""
     if size.unit == u.pix:
         side = size.value
