@@ -147,18 +147,8 @@ def test_catalogue_position_outside_map(tmp_path, capsys):
     fits.PrimaryHDU(data, celestial_header(data.shape)).writeto(map_path)
     catalog = tmp_path / "cat.csv"
     catalog.write_text("name,x,y\ninside,30,30\nfar,500,30\n")
-    code = main(
-        [
-            "cutouts",
-            str(map_path),
-            "--catalog",
-            str(catalog),
-            "--size",
-            "16",
-            "-o",
-            str(tmp_path / "cut"),
-        ]
-    )
+    out_dir = tmp_path / "cut"
+    code = main(f"cutouts {map_path} --catalog {catalog} --size 16 -o {out_dir}".split())
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err
     assert str(catalog) in err and "row 1 (far)" in err and "outside the map" in err

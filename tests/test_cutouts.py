@@ -205,39 +205,19 @@ def test_mask_shape_mismatch(tmp_path, cloud_map):
         cutouts_from_mask(cloud_map, path, tmp_path / "cut")
 
 
+def _cutouts_cli(*args) -> int:
+    return main(["cutouts", *map(str, args)])
+
+
 def test_cli_cutouts_reports_edge_objects(tmp_path, cloud_map, capsys):
     catalog = tmp_path / "cat.csv"
     catalog.write_text("name,x,y\nmid,150,100\nedge,298,100\n")
-    code = main(
-        [
-            "cutouts",
-            str(cloud_map),
-            "--catalog",
-            str(catalog),
-            "--size",
-            "20",
-            "-o",
-            str(tmp_path / "o"),
-        ]
-    )
+    assert _cutouts_cli(cloud_map, "--catalog", catalog, "--size", 20, "-o", tmp_path / "o") == 0
     out = capsys.readouterr().out
-    assert code == 0
-    assert (
-        "wrote 2 cutouts" in out and "1 objects at the map edge" in out and "edge: x=298.0" in out
-    )
-    code = main(
-        [
-            "cutouts",
-            str(cloud_map),
-            "--catalog",
-            str(catalog),
-            "--size",
-            "20",
-            "--edge",
-            "skip",
-            "-o",
-            str(tmp_path / "s"),
-        ]
+    assert "wrote 2 cutouts" in out and "1 objects at the map edge" in out
+    assert "edge: x=298.0" in out
+    code = _cutouts_cli(
+        cloud_map, "--catalog", catalog, "--size", 20, "--edge", "skip", "-o", tmp_path / "s"
     )
     out = capsys.readouterr().out
     assert code == 0 and "wrote 1 cutouts" in out and "skipped" in out

@@ -191,3 +191,26 @@ def test_sip_distortion_is_kept(write_fits):
     image = read_fits(write_fits("sip.fits", data, header))
     assert image.wcs.sip is not None and image.wcs.sip.a_order == 2
     assert image.meta.pixel_scale == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    ("lon_type", "lat_type", "extra", "frame"),
+    [
+        ("GLON-TAN", "GLAT-TAN", {}, "galactic"),
+        ("RA---TAN", "DEC--TAN", {"RADESYS": "FK5", "EQUINOX": 2000.0}, "fk5"),
+        ("RA---TAN", "DEC--TAN", {"RADESYS": "FK4", "EQUINOX": 1950.0}, "fk4"),
+    ],
+)
+def test_sky_position_matches_astropy_in_every_frame(write_fits, lon_type, lat_type, extra, frame):
+    from astropy.coordinates import SkyCoord
+    from astropy.wcs import WCS
+
+    data = gaussian_blob()
+    header = celestial_header(data.shape, ra=120.0, dec=-30.0)
+    header.update(CTYPE1=lon_type, CTYPE2=lat_type, **extra)
+    del header["RADESYS"]
+    header.update(extra)
+    path = write_fits(f"{frame}.fits", data, header)
+    meta = read_fits(path).meta
+    expected = WCS(fits.getheader(path)).pixel_to_world(23.5, 23.5).icrs
+    assert expected.separation(SkyCoord(meta.ra, meta.dec, unit="deg")).arcsec < 1e-6

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -363,26 +362,26 @@ def _pixel_scale(celestial: WCS | None) -> float | None:
     return scale if np.isfinite(scale) and scale > 0 else None
 
 
-@lru_cache(maxsize=32)
-def _rotation_to_icrs(frame_key: str) -> np.ndarray:
-    """Rotation matrix from a celestial frame to ICRS, from astropy's own transform."""
-    frame = _FRAMES[frame_key]
-    basis = SkyCoord(CartesianRepresentation(np.eye(3)[0], np.eye(3)[1], np.eye(3)[2]), frame=frame)
-    return np.asarray(basis.icrs.cartesian.xyz)
-
-
-_FRAMES: dict[str, Any] = {}
+# Frames whose transform to ICRS is a fixed rotation (FK4 is not: it carries E-terms).
+_ROTATION_FRAMES = ("galactic", "fk5")
+_ICRS_ROTATIONS: dict[str, np.ndarray] = {}
 
 
 def _to_icrs(lon: float, lat: float, celestial: WCS) -> tuple[float, float]:
+    """ICRS position; a SkyCoord transform per file is slow, so rotations are cached per frame."""
     frame = wcs_to_celestial_frame(celestial)
-    key = repr(frame)
     if frame.name == "icrs":
         return lon % 360.0, lat
-    _FRAMES.setdefault(key, frame)
+    if frame.name not in _ROTATION_FRAMES:
+        icrs = SkyCoord(lon * u.deg, lat * u.deg, frame=frame).icrs
+        return float(icrs.ra.deg), float(icrs.dec.deg)
+    key = repr(frame)
+    if key not in _ICRS_ROTATIONS:  # derived from astropy's own transform of the unit vectors
+        basis = SkyCoord(CartesianRepresentation(*np.eye(3)), frame=frame)
+        _ICRS_ROTATIONS[key] = np.asarray(basis.icrs.cartesian.xyz)
     lon_r, lat_r = np.radians(lon), np.radians(lat)
     vector = np.array([np.cos(lat_r) * np.cos(lon_r), np.cos(lat_r) * np.sin(lon_r), np.sin(lat_r)])
-    x, y, z = _rotation_to_icrs(key) @ vector
+    x, y, z = _ICRS_ROTATIONS[key] @ vector
     return float(np.degrees(np.arctan2(y, x)) % 360.0), float(np.degrees(np.arcsin(z)))
 
 
