@@ -6,7 +6,9 @@ code 2, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -171,14 +173,105 @@ def cutouts(
             typer.echo(f"  {r.name}: x={r.x:.1f} y={r.y:.1f}: {r.status}, {r.note}")
 
 
+@app.command()
+def train(
+    data: Annotated[
+        list[str] | None,
+        typer.Argument(help="FITS files, folders, globs or file lists (or data.sources in -c)."),
+    ] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Run folder to write.")] = Path(
+        "run"
+    ),
+    config: Annotated[
+        Path | None, typer.Option("-c", "--config", help="morphospace or astromorph TOML settings.")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Objects per batch (all processes).")
+    ] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
+    backbone: Annotated[
+        str | None,
+        typer.Option(help="astro_cnn, resnet18[:layerN], resnet34, resnet50, amm, timm:NAME."),
+    ] = None,
+    view_size: Annotated[int | None, typer.Option(help="Training view side, px.")] = None,
+    view_mode: Annotated[str | None, typer.Option(help="'fit' (scale-free) or 'native'.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:1, …")] = None,
+    precision: Annotated[str | None, typer.Option(help="auto, fp32, bf16 or fp16.")] = None,
+    workers: Annotated[int | None, typer.Option(help="DataLoader worker processes.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    hdu: HduOpt = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in OUTPUT where it stopped.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a trained model already in OUTPUT.")
+    ] = False,
+    stop_after: Annotated[
+        int | None, typer.Option(help="Train at most N epochs now; --resume continues later.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train a BYOL encoder on your objects; writes RUN/model.safetensors and RUN/model.json."""
+    from morphospace.config import load_settings
+    from morphospace.train import Trainer
+
+    if (output / "model.safetensors").exists() and not (resume or overwrite):
+        raise InputError(
+            str(output), "already holds a trained model; use --resume to continue it or --overwrite"
+        )
+    if config is None and resume and (output / "config.toml").exists():
+        config = output / "config.toml"  # continue with the settings the run started with
+    overrides = {
+        "data.sources": list(data) if data else None,
+        "data.hdu": hdu,
+        "train.epochs": epochs,
+        "train.batch_size": batch_size,
+        "train.learning_rate": lr,
+        "model.backbone": backbone,
+        "augment.view_size": view_size,
+        "augment.view_mode": view_mode,
+        "train.device": device,
+        "train.precision": precision,
+        "train.workers": workers,
+        "train.threads": threads,
+        "train.seed": seed,
+    }
+    settings = load_settings(config, overrides)
+    result = Trainer(
+        settings, output, resume=resume, progress=progress, stop_after=stop_after
+    ).fit()
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun, rank 0 reports for everyone
+    if not result.finished:
+        typer.echo(
+            f"stopped after epoch {result.epochs} of {settings.train.epochs}; "
+            f"continue with: morphospace train -o {output} --resume"
+        )
+    else:
+        val = f", val loss {result.val_loss:.4f}" if result.val_loss is not None else ""
+        typer.echo(
+            f"trained {result.epochs} epochs ({result.steps} steps): "
+            f"train loss {result.train_loss:.4f}{val}, embedding spread {result.spread:.2f}, "
+            f"{result.images_per_second:.0f} images/s"
+        )
+        typer.echo(f"model: {output / 'model.safetensors'} (+ model.json); logs: {output / 'logs'}")
+
+
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> Literal[True]:
     if value not in allowed:
         raise InputError(option, f"must be one of {', '.join(allowed)}, not {value!r}")
     return True
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"morphospace: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for bad input)."""
+    warnings.formatwarning = _one_line_warning  # users see the message, not our source lines
     try:
         app(args=argv, prog_name="morphospace")
     except SystemExit as exc:  # typer's normal way out, usage errors included

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,26 @@ class ImageMeta:
     beam: Beam | None = None
     spectral: SpectralAxis | None = None
     nan_fraction: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form that :meth:`from_dict` turns back into an equal ImageMeta."""
+        out = asdict(self)
+        out["shape"] = list(self.shape)
+        if self.spectral is not None:
+            out["spectral"]["values"] = self.spectral.values.tolist()
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ImageMeta:
+        values = dict(values)
+        values["shape"] = tuple(values["shape"])
+        if values.get("beam") is not None:
+            values["beam"] = Beam(**values["beam"])
+        if values.get("spectral") is not None:
+            spectral = dict(values["spectral"])
+            spectral["values"] = np.asarray(spectral["values"], dtype=float)
+            values["spectral"] = SpectralAxis(**spectral)
+        return cls(**values)
 
     def as_row(self) -> dict[str, Any]:
         """Flat, table-friendly form of the metadata (one row of an inspect or embedding table)."""

@@ -14,12 +14,21 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from morphospace.errors import InputError
 from morphospace.io.fits import MIN_SIDE, SkyImage, read_fits
 
 OnError = Literal["skip", "fail"]
+
+
+class Cache(Protocol):
+    """Keeps the transform's output per file; see :class:`morphospace.dataset.ObjectCache`."""
+
+    def get(self, path: str | Path) -> Any | None: ...
+
+    def put(self, path: str | Path, item: Any) -> None: ...
+
 
 # Below this many files a process pool costs more to start than it saves.
 _PARALLEL_THRESHOLD = 64
@@ -61,6 +70,7 @@ def read_many(
     transform: Callable[[SkyImage], Any] | None = None,
     workers: int | None = None,
     report: str | Path | None = None,
+    cache: Cache | None = None,
 ) -> ReadResult:
     """Read FITS files, optionally transforming each image as it is read.
 
@@ -81,6 +91,8 @@ def read_many(
     report : path, optional
         Where to write a CSV (``path,problem``) of skipped files. Written only when
         something was skipped.
+    cache : Cache, optional
+        Transform outputs kept from an earlier read; a hit skips decoding the file.
 
     Returns
     -------
@@ -88,7 +100,7 @@ def read_many(
     """
     if on_error not in ("skip", "fail"):
         raise InputError("on_error", f"must be 'skip' or 'fail', not {on_error!r}")
-    job = partial(_read_one, hdu=hdu, min_side=min_side, transform=transform)
+    job = partial(_read_one, hdu=hdu, min_side=min_side, transform=transform, cache=cache)
     workers = default_workers() if workers is None else max(1, workers)
     result = ReadResult()
     if workers > 1 and len(paths) >= _PARALLEL_THRESHOLD:
@@ -119,12 +131,18 @@ def _read_one(
     hdu: int | str | None,
     min_side: int,
     transform: Callable[[SkyImage], Any] | None,
+    cache: Cache | None = None,
 ) -> Any | Problem:
+    if cache is not None and (hit := cache.get(path)) is not None:
+        return hit
     try:
         image = read_fits(path, hdu=hdu, min_side=min_side)
-        return transform(image) if transform is not None else image
+        item = transform(image) if transform is not None else image
     except InputError as exc:
         return Problem(path=exc.source, problem=exc.problem)
+    if cache is not None:
+        cache.put(path, item)
+    return item
 
 
 def _collect(outcomes, on_error: OnError, result: ReadResult) -> None:

@@ -1,0 +1,174 @@
+"""Bootstrap Your Own Latent (Grill et al. 2020) as one ``nn.Module``.
+
+The online network (encoder = backbone + projector, then a predictor) learns to predict the
+target network's projection of another view of the same object. The target encoder is an
+exponential moving average (EMA) of the online encoder, with the EMA rate tau rising from
+``base_tau`` to 1 on a cosine schedule. The loss is symmetric in the two views.
+
+    byol = BYOL(build_backbone("resnet18:layer2"), in_channels=1)
+    loss = byol(view_1, view_2)           # two augmented views of the same batch
+    loss.backward(); optimizer.step()
+    byol.update_target(cosine_tau(step, total_steps, byol.base_tau))
+    embeddings = byol.embed(images)       # (B, representation_size)
+"""
+
+from __future__ import annotations
+
+import math
+from copy import deepcopy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def mlp(in_features: int, hidden_features: int, out_features: int) -> nn.Sequential:
+    """The BYOL projector/predictor: Linear, BatchNorm, ReLU, Linear."""
+    return nn.Sequential(
+        nn.Linear(in_features, hidden_features),
+        nn.BatchNorm1d(hidden_features),
+        nn.ReLU(inplace=True),
+        nn.Linear(hidden_features, out_features),
+    )
+
+
+def regression_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """BYOL's normalised MSE, ``2 - 2 cos(p, z)``, per sample."""
+    return 2 - 2 * F.cosine_similarity(prediction, target.detach(), dim=-1)
+
+
+def cosine_tau(step: int, total_steps: int, base_tau: float = 0.99) -> float:
+    """EMA rate at ``step``: ``1 - (1 - base_tau) (cos(pi k / K) + 1) / 2``, from base_tau to 1."""
+    progress = min(max(step / max(total_steps, 1), 0.0), 1.0)
+    return 1.0 - (1.0 - base_tau) * (math.cos(math.pi * progress) + 1.0) / 2.0
+
+
+class HiddenLayer(nn.Module):
+    """Use a named inner layer of a network as the representation (globally pooled if 2-D)."""
+
+    def __init__(self, network: nn.Module, layer: str):
+        super().__init__()
+        modules = dict(network.named_modules())
+        if layer not in modules:
+            names = ", ".join(name for name in modules if name)
+            raise ValueError(f"no layer {layer!r} in the backbone (layers: {names})")
+        self.network = network
+        self.layer = layer
+        self._captured: torch.Tensor | None = None
+        modules[layer].register_forward_hook(self._capture)
+
+    def _capture(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        self._captured = output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._captured = None
+        self.network(x)
+        hidden, self._captured = self._captured, None
+        if hidden is None:
+            raise RuntimeError(f"layer {self.layer!r} was not used in the forward pass")
+        if hidden.ndim == 4:
+            hidden = F.adaptive_avg_pool2d(hidden, 1)
+        return hidden.flatten(1)
+
+
+class Encoder(nn.Module):
+    """Backbone (the representation used for embeddings) followed by the projector MLP."""
+
+    def __init__(self, backbone: nn.Module, projector: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.projector = projector
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.projector(self.backbone(x))
+
+
+class BYOL(nn.Module):
+    """BYOL around any backbone mapping (B, C, H, W) to (B, D), or a named hidden layer of it.
+
+    Parameters
+    ----------
+    backbone : nn.Module
+        The network to train.
+    in_channels : int
+        Input channels, used to probe the representation size.
+    hidden_layer : str, optional
+        Name of an inner module whose (pooled) output is the representation.
+    projection_size, projection_hidden_size : int
+        Projector and predictor output and hidden widths.
+    base_tau : float
+        Starting EMA rate of the target encoder.
+    use_momentum : bool
+        If False the target is the online encoder itself (no EMA), under stop-gradient.
+    probe_size : int
+        Side of the dummy input used to find the representation size.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        in_channels: int = 1,
+        *,
+        hidden_layer: str | None = None,
+        projection_size: int = 256,
+        projection_hidden_size: int = 1024,
+        base_tau: float = 0.99,
+        use_momentum: bool = True,
+        probe_size: int = 64,
+    ):
+        super().__init__()
+        if hidden_layer:
+            backbone = HiddenLayer(backbone, hidden_layer)
+        self.representation_size = _output_size(backbone, in_channels, probe_size)
+        projector = mlp(self.representation_size, projection_hidden_size, projection_size)
+        self.online_encoder = Encoder(backbone, projector)
+        self.online_predictor = mlp(projection_size, projection_hidden_size, projection_size)
+        self.target_encoder = deepcopy(self.online_encoder).requires_grad_(False)
+        self.base_tau = base_tau
+        self.use_momentum = use_momentum
+
+    def forward(self, view_1: torch.Tensor, view_2: torch.Tensor) -> torch.Tensor:
+        """Symmetric BYOL loss of two views of the same batch (mean over the batch)."""
+        views = torch.cat([view_1, view_2])  # one pass: BatchNorm sees both views
+        prediction_1, prediction_2 = self.online_predictor(self.online_encoder(views)).chunk(2)
+        with torch.no_grad():
+            target = self.target_encoder if self.use_momentum else self.online_encoder
+            projection_1, projection_2 = target(views).chunk(2)
+        loss = regression_loss(prediction_1, projection_2) + regression_loss(
+            prediction_2, projection_1
+        )
+        return loss.mean()
+
+    @torch.no_grad()
+    def update_target(self, tau: float) -> None:
+        """EMA step: target <- tau * target + (1 - tau) * online; buffers are copied."""
+        if not self.use_momentum:
+            return
+        online, target = self.online_encoder, self.target_encoder
+        for target_param, online_param in zip(
+            target.parameters(), online.parameters(), strict=True
+        ):
+            target_param.lerp_(online_param, 1.0 - tau)
+        for target_buffer, online_buffer in zip(target.buffers(), online.buffers(), strict=True):
+            target_buffer.copy_(online_buffer)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Representations (backbone outputs) of a batch: the embeddings users get."""
+        return self.online_encoder.backbone(images)
+
+
+@torch.no_grad()
+def _output_size(network: nn.Module, in_channels: int, probe_size: int) -> int:
+    """Run the network once: the representation size can never disagree with a setting."""
+    was_training = network.training
+    network.eval()
+    try:
+        output = network(torch.zeros(2, in_channels, probe_size, probe_size))
+    finally:
+        network.train(was_training)
+    if output.ndim != 2:
+        raise ValueError(
+            f"backbone returns shape {tuple(output.shape)}; it must return (batch, features) "
+            "or name a hidden_layer"
+        )
+    return int(output.shape[1])

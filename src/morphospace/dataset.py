@@ -1,0 +1,190 @@
+"""Objects ready for training: preprocessed once (with an on-disk cache), then kept in a bank.
+
+The bank holds every object resampled to one square size (``bank_size``, a little larger
+than the training view) plus its native height and width. Objects of any size can then sit
+in one batch tensor; the augmenter's affine map uses the native extent to undo the
+resampling, so a view can still span the whole object (``fit``) or a fixed number of
+native pixels (``native``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from morphospace.errors import InputError
+from morphospace.files import atomic_write
+from morphospace.io import ImageMeta, Problem, find_sources, read_many
+from morphospace.preprocess import PreprocessChain
+
+CACHE_VERSION = 1
+
+
+class ObjectCache:
+    """Preprocessed objects on disk, one ``.npy`` + ``.json`` pair per source file.
+
+    An entry is found again only if the file (absolute path, size, modification time), the
+    HDU, the minimum size and the preprocessing chain are all unchanged.
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        chain: PreprocessChain,
+        hdu: int | str | None = None,
+        min_side: int = 16,
+    ):
+        self.folder = Path(folder)
+        self.salt = json.dumps(
+            {"version": CACHE_VERSION, "chain": chain.to_dict(), "hdu": hdu, "min_side": min_side},
+            sort_keys=True,
+        )
+
+    def _stem(self, path: str | Path) -> Path | None:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        identity = f"{self.salt}|{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        return self.folder / hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+    def get(self, path: str | Path) -> tuple[np.ndarray, ImageMeta] | None:
+        stem = self._stem(path)
+        if stem is None or not stem.with_suffix(".json").exists():
+            return None
+        try:
+            meta = ImageMeta.from_dict(json.loads(stem.with_suffix(".json").read_text()))
+            return np.load(stem.with_suffix(".npy"), allow_pickle=False), meta
+        except (OSError, ValueError, TypeError, KeyError):
+            return None  # a damaged entry is simply rebuilt
+
+    def put(self, path: str | Path, item: tuple[np.ndarray, ImageMeta]) -> None:
+        stem = self._stem(path)
+        if stem is None:
+            return
+        array, meta = item
+        # The .json is written last: an entry counts only once both halves are complete.
+        atomic_write(stem.with_suffix(".npy"), lambda temporary: _save_npy(temporary, array))
+        atomic_write(stem.with_suffix(".json"), lambda t: t.write_text(json.dumps(meta.to_dict())))
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with path.open("wb") as handle:  # a file handle: np.save would add ".npy" to a name
+        np.save(handle, array, allow_pickle=False)
+
+
+@dataclass
+class LoadedObjects:
+    """Preprocessed arrays (C, H, W), their metadata, and the files that were skipped."""
+
+    arrays: list[np.ndarray]
+    metas: list[ImageMeta]
+    problems: list[Problem]
+
+
+def load_objects(
+    sources: str | Path | Iterable[str | Path],
+    chain: PreprocessChain,
+    *,
+    hdu: int | str | None = None,
+    min_side: int = 16,
+    on_error: str = "skip",
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+    report: str | Path | None = None,
+) -> LoadedObjects:
+    """Find, read and preprocess every object, decoding each file only once across runs.
+
+    Raises
+    ------
+    InputError
+        If no object could be used.
+    """
+    paths = find_sources(sources)
+    cache = ObjectCache(cache_dir, chain, hdu, min_side) if cache_dir is not None else None
+    result = read_many(
+        paths,
+        hdu=hdu,
+        min_side=min_side,
+        on_error=on_error,  # type: ignore[arg-type]
+        transform=chain,
+        workers=workers,
+        report=report,
+        cache=cache,
+    )
+    if not result.items:
+        first = result.problems[0] if result.problems else None
+        detail = f"; first problem: {first}" if first else ""
+        raise InputError(str(paths[0].parent if paths else sources), f"no usable objects{detail}")
+    arrays = [array for array, _ in result.items]
+    metas = [meta for _, meta in result.items]
+    return LoadedObjects(arrays, metas, result.problems)
+
+
+def to_bank(array: np.ndarray, size: int) -> torch.Tensor:
+    """Resample one (C, H, W) object to (C, size, size), antialiased when shrinking."""
+    tensor = torch.as_tensor(np.ascontiguousarray(array), dtype=torch.float32)[None]
+    shrinking = max(tensor.shape[-2:]) > size
+    return F.interpolate(
+        tensor, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking
+    )[0]
+
+
+@dataclass
+class Batch:
+    """A training batch: bank images, native extents and the objects' indices."""
+
+    images: torch.Tensor
+    extents: torch.Tensor
+    indices: torch.Tensor
+
+
+def keep_batch(batch: Batch) -> Batch:
+    """DataLoader ``collate_fn``: the bank already returns whole batches."""
+    return batch
+
+
+class ObjectBank(Dataset):
+    """All objects of a run at one square size, as a single (N, C, S, S) tensor.
+
+    Parameters
+    ----------
+    arrays : sequence of ndarray (C, H, W)
+        Preprocessed objects, all with the same number of channels.
+    paths : sequence of str
+        The file each object came from (named in warnings).
+    size : int
+        Bank side S in pixels.
+    """
+
+    def __init__(self, arrays: Sequence[np.ndarray], paths: Sequence[str], size: int):
+        channels = {array.shape[0] for array in arrays}
+        if len(channels) != 1:
+            raise ValueError(f"objects have different channel counts {sorted(channels)}")
+        self.size = size
+        self.images = torch.stack([to_bank(array, size) for array in arrays])
+        self.extents = torch.tensor([array.shape[-2:] for array in arrays], dtype=torch.float32)
+        self.paths = [str(path) for path in paths]
+
+    @property
+    def channels(self) -> int:
+        return int(self.images.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> Batch:
+        return self.__getitems__([index])
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
+        index = torch.as_tensor(list(indices), dtype=torch.long)
+        return Batch(self.images[index], self.extents[index], index)

@@ -1,0 +1,96 @@
+"""The BYOL module and the backbones."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from torch import nn
+
+from morphospace.byol import BYOL, cosine_tau
+from morphospace.errors import InputError
+from morphospace.models import build_backbone, parse_backbone
+
+
+@pytest.mark.parametrize(
+    ("spec", "size"),
+    [
+        ("astro_cnn", 256),
+        ("amm", 128),
+        ("resnet18:layer1", 64),
+        ("resnet18:layer2", 128),
+        ("resnet34:layer3", 256),
+    ],
+)
+def test_representation_size_is_found_by_running_the_backbone(spec, size):
+    byol = BYOL(build_backbone(spec, in_channels=2), in_channels=2, projection_hidden_size=32)
+    assert byol.representation_size == size
+    assert byol.embed(torch.randn(3, 2, 40, 40)).shape == (3, size)
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (17, 41), (100, 23)])
+def test_backbones_take_any_size_from_16_px(shape):
+    for spec in ("astro_cnn", "resnet18:layer3", "amm"):
+        out = build_backbone(spec, in_channels=1).eval()(torch.randn(2, 1, *shape))
+        assert out.ndim == 2 and out.shape[0] == 2
+
+
+def test_named_hidden_layer_and_bad_backbones():
+    resnet = build_backbone("resnet18", 1)
+    byol = BYOL(resnet, 1, hidden_layer="layers.1", projection_hidden_size=32)
+    assert byol.representation_size == 128  # layer2 width, pooled
+    with pytest.raises(ValueError, match="no layer 'nope'"):
+        BYOL(build_backbone("resnet18", 1), 1, hidden_layer="nope")
+    with pytest.raises(ValueError, match="must return \\(batch, features\\)"):
+        BYOL(nn.Conv2d(1, 4, 3), 1)
+    with pytest.raises(InputError, match="unknown backbone"):
+        parse_backbone("vgg16")
+    with pytest.raises(InputError, match="cut after"):
+        parse_backbone("resnet18:layer9")
+
+
+def test_tau_schedule_rises_from_base_to_one():
+    taus = [cosine_tau(step, 100, 0.99) for step in range(101)]
+    assert taus[0] == pytest.approx(0.99) and taus[50] == pytest.approx(0.995) and taus[100] == 1.0
+    assert all(b >= a for a, b in itertools.pairwise(taus))
+
+
+def test_ema_update_and_buffer_copy():
+    torch.manual_seed(0)
+    byol = BYOL(build_backbone("amm", 1), 1, projection_hidden_size=32)
+    online = [p.detach().clone() for p in byol.online_encoder.parameters()]
+    with torch.no_grad():
+        for p in byol.online_encoder.parameters():
+            p.add_(1.0)
+        byol.online_encoder.backbone.bn1.running_mean.fill_(3.0)
+    byol.update_target(0.9)
+    for target, before, now in zip(
+        byol.target_encoder.parameters(), online, byol.online_encoder.parameters(), strict=True
+    ):
+        torch.testing.assert_close(target, 0.9 * before + 0.1 * now)
+    assert torch.all(byol.target_encoder.backbone.bn1.running_mean == 3.0)
+    assert not any(p.requires_grad for p in byol.target_encoder.parameters())
+
+
+def test_without_momentum_the_target_is_the_online_encoder():
+    byol = BYOL(build_backbone("amm", 1), 1, projection_hidden_size=32, use_momentum=False)
+    before = [p.clone() for p in byol.target_encoder.parameters()]
+    with torch.no_grad():
+        next(byol.online_encoder.parameters()).add_(1.0)
+    byol.update_target(0.5)
+    assert all(
+        torch.equal(a, b) for a, b in zip(before, byol.target_encoder.parameters(), strict=True)
+    )
+
+
+def test_loss_is_symmetric_and_bounded():
+    torch.manual_seed(1)
+    byol = BYOL(build_backbone("amm", 1), 1, projection_hidden_size=32)
+    a, b = torch.randn(6, 1, 32, 32), torch.randn(6, 1, 32, 32)
+    forward, backward = byol(a, b), byol(b, a)
+    torch.testing.assert_close(forward, backward)
+    assert 0.0 <= float(forward.detach()) <= 8.0
+    forward.backward()
+    assert all(p.grad is None for p in byol.target_encoder.parameters())
+    assert byol.online_predictor[0].weight.grad is not None

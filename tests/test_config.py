@@ -1,0 +1,118 @@
+"""Settings: TOML, CLI overrides, unknown-key suggestions and astromorph settings files."""
+
+from __future__ import annotations
+
+import pytest
+
+from morphospace.config import Settings, load_settings, validate_settings
+from morphospace.errors import InputError
+
+ASTROMORPH_SETTINGS = """
+datafile = "{datafile}"
+epochs = 3
+network_name = "n_layer_resnet"
+core_limit = 2
+learning_rate = 1e-4
+exponential_lr = true
+gamma = 0.9
+batch_size = 8
+
+[network_settings]
+last_layer = "layer3"
+
+[byol_settings]
+representation_size = 128   # astromorph's own example: wrong for layer3, which gives 256
+projection_size = 64
+projection_hidden_size = 256
+use_momentum = false
+
+[data_settings]
+stacksize = 3
+"""
+
+
+def test_toml_sections_and_round_trip(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        '[data]\nsources = ["a/", "b.txt"]\n[model]\nbackbone = "resnet18:layer2"\n'
+        "[train]\nepochs = 7\n[augment]\nview_size = 48\n"
+        '[[preprocess.steps]]\nstep = "resample"\nscale = "0.25 beam"\n'
+    )
+    settings = load_settings(path)
+    assert settings.data.sources == ["a/", "b.txt"] and settings.train.epochs == 7
+    assert settings.augment.view_size == 48 and settings.model.backbone == "resnet18:layer2"
+    assert [s.step for s in settings.preprocess.steps] == ["channels", "resample"]
+    again = tmp_path / "again.toml"
+    again.write_text(settings.to_toml())
+    assert load_settings(again) == settings
+
+
+def test_cli_overrides_win_over_the_file(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text("[train]\nepochs = 7\nbatch_size = 32\n")
+    settings = load_settings(
+        path, {"train.epochs": 2, "train.batch_size": None, "model.backbone": "amm"}
+    )
+    assert (
+        settings.train.epochs == 2
+        and settings.train.batch_size == 32
+        and settings.model.backbone == "amm"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[train]\nepoch = 3\n", "unknown key 'train.epoch'; did you mean 'epochs'?"),
+        ("[trian]\nepochs = 3\n", "unknown key 'trian'; did you mean 'train'?"),
+        ("[augment]\nview_sise = 3\n", "did you mean 'view_size'?"),
+        ('[[preprocess.steps]]\nstep = "fill"\nmethd = "zero"\n', "did you mean 'method'?"),
+        ("[train]\nepochs = -1\n", "invalid value for 'train.epochs'"),
+        ("[train\n", "not valid TOML"),
+    ],
+)
+def test_bad_settings_name_the_key(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        load_settings(path)
+    assert message in str(info.value) and str(path) in str(info.value)
+
+
+def test_astromorph_settings_file_is_mapped_with_one_warning(tmp_path):
+    listing = tmp_path / "files.txt"
+    listing.write_text("a.fits\n")
+    path = tmp_path / "astromorph.toml"
+    path.write_text(ASTROMORPH_SETTINGS.format(datafile=listing))
+    with pytest.warns(UserWarning) as caught:
+        settings = load_settings(path)
+    assert len(caught) == 1
+    assert "representation_size (found by running the backbone)" in str(caught[0].message)
+    assert settings.data.sources == [str(listing)]
+    assert settings.model.backbone == "resnet18:layer3"
+    assert settings.model.projection_size == 64 and settings.model.projection_hidden_size == 256
+    assert settings.model.use_momentum is False
+    assert (settings.train.epochs, settings.train.batch_size, settings.train.threads) == (3, 8, 2)
+    assert settings.train.lr_schedule == "exponential" and settings.train.gamma == 0.9
+    assert settings.train.learning_rate == 1e-4
+    channels = settings.preprocess.steps[0]
+    assert (channels.mode, channels.n_channels) == ("bin", 3)
+
+
+def test_astromorph_amm_and_unknown_network(tmp_path):
+    path = tmp_path / "amm.toml"
+    path.write_text(
+        'datafile = "x.txt"\nnetwork_name = "amm"\nnetwork_settings = {}\nbyol_settings = {}\n'
+    )
+    assert load_settings(path).model.backbone == "amm"
+    path.write_text(
+        'datafile = "x.txt"\nnetwork_name = "vgg"\nnetwork_settings = {}\nbyol_settings = {}\n'
+    )
+    with pytest.raises(InputError, match="unknown astromorph network_name 'vgg'"):
+        load_settings(path)
+
+
+def test_defaults_are_valid():
+    settings = validate_settings({})
+    assert settings == Settings()
+    assert settings.train.batch_size >= 64

@@ -1,0 +1,186 @@
+"""Training on the CPU with tiny data: loss, files, resume, poisoning, CLI, astromorph, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from astropy.io import fits
+
+from conftest import celestial_header
+from morphospace.cli import main
+from morphospace.config import validate_settings
+from morphospace.dataset import ObjectBank
+from morphospace.synth import synthesize
+from morphospace.train import Trainer, load_model
+from morphospace.train.checkpoint import load_checkpoint
+from test_config import ASTROMORPH_SETTINGS
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("train_data")
+    synthesize(root, 48, seed=3, workers=1)
+    return root / "images"
+
+
+def tiny(sources, **train) -> object:
+    """Settings small enough to train in seconds on one CPU core."""
+    return validate_settings(
+        {
+            "data": {"sources": [str(s) for s in sources]},
+            "model": {"backbone": "amm", "projection_size": 32, "projection_hidden_size": 64},
+            "augment": {"view_size": 32},
+            "train": {"epochs": 3, "batch_size": 16, "warmup_epochs": 0.5, "log_every": 1, **train},
+        }
+    )
+
+
+def test_loss_falls_and_run_files_round_trip(tmp_path, images):
+    run = tmp_path / "run"
+    result = Trainer(tiny([images], epochs=8), run, progress=False).fit()
+    losses = [record["train_loss"] for record in result.history]
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert result.finished and result.skipped_steps == 0
+    for name in (
+        "model.safetensors",
+        "model.json",
+        "config.toml",
+        "checkpoints/last.pt",
+        "logs/steps.csv",
+        "logs/epochs.csv",
+    ):
+        assert (run / name).exists(), name
+    assert any(p.name.startswith("events.out.tfevents") for p in (run / "logs").iterdir())
+    info = json.loads((run / "model.json").read_text())
+    assert (
+        info["backbone"] == "amm"
+        and info["in_channels"] == 1
+        and info["representation_size"] == 128
+    )
+    assert info["preprocess"] == tiny([images]).preprocess.to_dict()
+    assert {"torch", "morphospace", "numpy"} <= set(info["versions"])
+    # The shareable model and the resumable state hold the same online weights.
+    byol, _ = load_model(run)
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    for name, tensor in byol.online_encoder.state_dict().items():
+        torch.testing.assert_close(tensor, state["model"][f"online_encoder.{name}"], rtol=0, atol=0)
+    assert byol.embed(torch.randn(2, 1, 40, 50)).shape == (2, 128)
+    torch.load(run / "checkpoints" / "last.pt", weights_only=True)  # no pickled objects inside
+
+
+def test_interrupted_run_resumes_to_identical_weights(tmp_path, images):
+    straight = Trainer(tiny([images]), tmp_path / "straight", progress=False).fit()
+    first = Trainer(tiny([images]), tmp_path / "resumed", progress=False, stop_after=2).fit()
+    assert not first.finished and first.epochs == 2
+    assert not (tmp_path / "resumed" / "model.safetensors").exists()
+    second = Trainer(tiny([images]), tmp_path / "resumed", progress=False, resume=True).fit()
+    assert second.finished and second.steps == straight.steps
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")["model"]
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _bank_with(extra: np.ndarray | None = None) -> ObjectBank:
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=(1, 40, 40)).astype(np.float32) for _ in range(23)]
+    names = [f"obj{i}.fits" for i in range(23)]
+    if extra is not None:
+        arrays, names = [*arrays, extra], [*names, "odd.fits"]
+    return ObjectBank(arrays, names, 48)
+
+
+def _all_finite(run: Path) -> bool:
+    byol, _ = load_model(run)
+    return all(bool(torch.isfinite(t).all()) for t in byol.state_dict().values())
+
+
+def test_an_object_full_of_nan_cannot_poison_training(tmp_path):
+    bank = _bank_with(np.full((1, 40, 40), np.nan, np.float32))
+    settings = tiny(["unused"], epochs=2, batch_size=8, val_fraction=0.0)
+    result = Trainer(settings, tmp_path / "run", progress=False).fit(bank=bank)
+    assert result.skipped_steps == 0 and np.isfinite(result.train_loss)
+    assert _all_finite(tmp_path / "run")
+
+
+def test_non_finite_steps_are_skipped_and_never_corrupt_the_weights(tmp_path):
+    # An absurd learning rate drives BatchNorm statistics and the loss to inf/NaN.
+    settings = tiny(["unused"], epochs=3, batch_size=8, val_fraction=0.0, learning_rate=1e12)
+    settings.train.warmup_epochs, settings.train.grad_clip = 0.0, 0.0
+    with pytest.warns(
+        UserWarning, match=r"non-finite loss or gradient, step skipped; batch files: obj"
+    ):
+        result = Trainer(settings, tmp_path / "run", progress=False).fit(bank=_bank_with())
+    assert 1 <= result.skipped_steps < result.steps
+    assert _all_finite(tmp_path / "run")
+
+
+def test_empty_constant_and_almost_empty_cutouts_train_cleanly(tmp_path, images):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    header = celestial_header((40, 40))
+    almost_empty = np.zeros((40, 40), np.float32)
+    almost_empty[20, 20] = 1e-3
+    for name, data in (
+        ("zeros", np.zeros((40, 40))),
+        ("constant", np.full((40, 40), 7.0)),
+        ("dot", almost_empty),
+    ):
+        fits.PrimaryHDU(np.asarray(data, np.float32), header).writeto(folder / f"{name}.fits")
+    result = Trainer(tiny([images, folder], epochs=2), tmp_path / "run", progress=False).fit()
+    assert result.skipped_steps == 0 and np.isfinite(result.train_loss)
+
+
+def test_cli_train_needs_no_config_and_protects_a_trained_model(tmp_path, images, capsys):
+    run = tmp_path / "run"
+    args = ["train", str(images), "-o", str(run), "--epochs", "1", "--backbone", "amm"]
+    args += ["--view-size", "32", "--batch-size", "16", "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "trained 1 epochs" in out and (run / "model.safetensors").exists()
+    assert main(args) == 2
+    assert "already holds a trained model" in capsys.readouterr().err
+    assert main(["train", "-o", str(run), "--resume", "--epochs", "2", "--no-progress"]) == 0
+    assert "trained 2 epochs" in capsys.readouterr().out
+    history = json.loads((run / "model.json").read_text())["training"]["history"]
+    assert [record["epoch"] for record in history] == [1, 2]
+
+
+def test_astromorph_settings_file_runs_unchanged(tmp_path, images, capsys):
+    listing = tmp_path / "files.txt"
+    listing.write_text("\n".join(str(p) for p in sorted(images.glob("*.fits"))[:24]))
+    settings = ASTROMORPH_SETTINGS.format(datafile=listing).replace('"layer3"', '"layer1"')
+    settings = settings.replace("epochs = 3", "epochs = 1")
+    path = tmp_path / "astromorph.toml"
+    path.write_text(settings)
+    with pytest.warns(UserWarning, match="no longer matter") as caught:
+        assert main(["train", "-c", str(path), "-o", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert sum("no longer matter" in str(w.message) for w in caught) == 1  # warned once
+    assert "trained 1 epochs" in capsys.readouterr().out
+    info = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert info["backbone"] == "resnet18:layer1" and info["in_channels"] == 3
+
+
+def test_two_process_ddp_ends_with_identical_weights(tmp_path, images):
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "morphospace", "train", str(images), "-o", str(run), "--epochs", "2",
+        "--backbone", "amm", "--view-size", "32", "--batch-size", "16", "--no-progress",
+    ]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    digests = dict(re.findall(r"rank (\d)/2 finished, weights sha256=([0-9a-f]{64})", proc.stdout))
+    assert set(digests) == {"0", "1"}
+    assert digests["0"] == digests["1"]
+    assert (run / "model.safetensors").exists()
+    assert proc.stdout.count("trained 2 epochs") == 1  # rank 0 reports for both
