@@ -63,7 +63,7 @@ class DataSettings(_Section):
 class ModelSettings(_Section):
     """The backbone and the BYOL heads."""
 
-    backbone: str = "resnet18:layer3"
+    backbone: str = "resnet18:layer2"
     hidden_layer: str | None = None
     projection_size: int = Field(default=256, ge=1)
     projection_hidden_size: int = Field(default=1024, ge=1)

@@ -64,7 +64,7 @@ def synthesize(
     *,
     cubes: bool = False,
     seed: int = 0,
-    size: int | None = None,
+    size: int | tuple[int, int] | None = None,
     workers: int | None = None,
 ) -> Path:
     """Write ``n`` synthetic objects to ``outdir/images/``, labels to ``outdir/labels.csv``.
@@ -84,8 +84,9 @@ def synthesize(
         Also draw spectral-cube classes (rotating disks, static and infalling cores).
     seed : int
         Seed; the same seed gives byte-identical data.
-    size : int, optional
-        Give every object this side in pixels instead of a random one.
+    size : int or (int, int), optional
+        Give every object this side in pixels, or draw it log-uniformly from a
+        (smallest, largest) range, instead of the default 32-256 px (cubes 32-96 px).
     workers : int, optional
         Worker processes (default: all cores for large sets).
 
@@ -99,8 +100,9 @@ def synthesize(
     outdir = Path(outdir)
     (outdir / "images").mkdir(parents=True, exist_ok=True)
     names = class_names(cubes)
-    if size is not None and size < 16:
-        raise ValueError(f"size must be at least 16 px, got {size}")
+    low, high = (size, size) if isinstance(size, int) else (size or (16, 16))
+    if low < 16 or high < low:
+        raise ValueError(f"image sides must be at least 16 px and ordered, got {size}")
     job = partial(_write_object, outdir=outdir, names=names, seed=seed, size=size)
     workers = default_workers() if workers is None else workers
     if workers > 1 and n >= 100:
@@ -117,7 +119,7 @@ def synthesize(
 
 
 def render(
-    index: int, names: list[str], seed: int = 0, size: int | None = None
+    index: int, names: list[str], seed: int = 0, size: int | tuple[int, int] | None = None
 ) -> tuple[np.ndarray, fits.Header, dict]:
     """Render object ``index`` (side ``size`` px, or random): data, header and label row."""
     rng = np.random.default_rng([seed, index])
@@ -174,7 +176,7 @@ def render(
 
 
 def _write_object(
-    index: int, outdir: Path, names: list[str], seed: int, size: int | None
+    index: int, outdir: Path, names: list[str], seed: int, size: int | tuple[int, int] | None
 ) -> dict[str, Any]:
     data, header, row = render(index, names, seed, size)
     relative = Path("images") / f"{row['id']}.fits"
@@ -187,10 +189,14 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 
 
 def _sample_observation(
-    rng: np.random.Generator, family: str, max_size: int, size: int | None = None
+    rng: np.random.Generator, family: str, max_size: int, size: int | tuple[int, int] | None = None
 ) -> Observation:
-    drawn = round(_log_uniform(rng, 32, max_size))  # drawn even when fixed: same random stream
-    size = size or drawn
+    drawn = _log_uniform(rng, 32, max_size)  # drawn whatever the setting: same random stream
+    if size is None:
+        size = round(drawn)
+    elif not isinstance(size, int):  # a range: reuse the draw's quantile
+        quantile = np.log(drawn / 32) / np.log(max_size / 32)
+        size = round(size[0] * (size[1] / size[0]) ** quantile)
     if family == "disk":  # ALMA continuum: milliarcsec pixels, Jy/beam
         pixel_scale, bunit = _log_uniform(rng, 0.005, 0.03), "Jy/beam"
         lon, lat, galactic = rng.uniform(0, 360), rng.uniform(-70, 30), False
