@@ -121,17 +121,15 @@ def main() -> None:
     print(f"morphospace median: {statistics.median(ours):.2f} objects/s")
     if ratios:
         print(f"astromorph median:  {statistics.median(theirs):.2f} objects/s")
-        print(
-            f"ratio morphospace / astromorph 0.1.2 (median of rounds): {statistics.median(ratios):.1f}x"
-        )
+        ratio = statistics.median(ratios)
+        print(f"ratio morphospace / astromorph 0.1.2 (median of rounds): {ratio:.1f}x")
     peak = matmul_flop_rate()
     per_object = training_flops_per_object(args.view_size)
     achieved = per_object * statistics.median(ours)
     print(f"training FLOPs per object: {per_object / 1e9:.2f} GFLOP")
     print(f"achieved {achieved / 1e9:.1f} GFLOP/s")
-    print(
-        f"CPU matmul rate {peak / 1e9:.1f} GFLOP/s (best size); training reaches {achieved / peak:.0%} of it"
-    )
+    print(f"CPU matmul rate {peak / 1e9:.1f} GFLOP/s (best size)")
+    print(f"training reaches {achieved / peak:.0%} of it")
 
 
 if __name__ == "__main__":
