@@ -152,6 +152,8 @@ def test_cli_train_needs_no_config_and_protects_a_trained_model(tmp_path, images
     assert "trained 2 epochs" in capsys.readouterr().out
     history = json.loads((run / "model.json").read_text())["training"]["history"]
     assert [record["epoch"] for record in history] == [1, 2]
+    assert main(["train", "-o", str(tmp_path / "empty"), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
 
 
 def test_astromorph_settings_file_runs_unchanged(tmp_path, images, capsys):

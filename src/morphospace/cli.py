@@ -221,6 +221,8 @@ def train(
         raise InputError(
             str(output), "already holds a trained model; use --resume to continue it or --overwrite"
         )
+    if resume and not (output / "checkpoints" / "last.pt").exists():
+        raise InputError(str(output), "nothing to resume: no checkpoints/last.pt in this folder")
     if config is None and resume and (output / "config.toml").exists():
         config = output / "config.toml"  # continue with the settings the run started with
     overrides = {

@@ -131,7 +131,7 @@ def load_settings(
     InputError
         For an unreadable file, an unknown key (with a suggestion) or an invalid value.
     """
-    source = str(path) if path is not None else "settings"
+    source = str(path) if path is not None else "command line"
     raw: dict[str, Any] = {}
     if path is not None:
         raw = _read_toml(Path(path))
