@@ -154,6 +154,10 @@ def test_cli_train_needs_no_config_and_protects_a_trained_model(tmp_path, images
     assert [record["epoch"] for record in history] == [1, 2]
     assert main(["train", "-o", str(tmp_path / "empty"), "--resume"]) == 2
     assert "nothing to resume" in capsys.readouterr().err
+    # The resumed run appended to the epoch log; --overwrite starts a new one.
+    assert len((run / "logs" / "epochs.csv").read_text().splitlines()) == 1 + 2
+    assert main([*args, "--overwrite"]) == 0
+    assert len((run / "logs" / "epochs.csv").read_text().splitlines()) == 1 + 1
 
 
 def test_astromorph_settings_file_runs_unchanged(tmp_path, images, capsys):

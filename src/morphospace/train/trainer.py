@@ -213,6 +213,8 @@ class Trainer:
         if dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.toml").write_text(s.to_toml())
+            if not self.resume:  # a fresh run over an old one: no stale report
+                (self.run_dir / "skipped.csv").unlink(missing_ok=True)
         dist.barrier()
 
         # Data: every object preprocessed once, then held in one bank tensor.
@@ -255,7 +257,7 @@ class Trainer:
         if t.compile:
             model = torch.compile(model)
 
-        logs = _Logs(self.run_dir / "logs") if dist.is_main else None
+        logs = _Logs(self.run_dir / "logs", append=self.resume) if dist.is_main else None
         images_per_second = 0.0
         end_epoch = (
             t.epochs if self.stop_after is None else min(t.epochs, start_epoch + self.stop_after)
@@ -497,14 +499,18 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
 
 
 class _Logs:
-    """CSV logs (steps and epochs) and TensorBoard scalars under ``RUN/logs``."""
+    """CSV logs (steps and epochs) and TensorBoard scalars under ``RUN/logs``.
 
-    def __init__(self, folder: Path):
+    A resumed run appends to its CSV files; a fresh run starts them anew.
+    """
+
+    def __init__(self, folder: Path, append: bool):
         from torch.utils.tensorboard import SummaryWriter
 
         folder.mkdir(parents=True, exist_ok=True)
-        self.steps = (folder / "steps.csv").open("a", newline="")
-        self.epochs = (folder / "epochs.csv").open("a", newline="")
+        mode = "a" if append else "w"
+        self.steps = (folder / "steps.csv").open(mode, newline="")
+        self.epochs = (folder / "epochs.csv").open(mode, newline="")
         self.step_writer = csv.writer(self.steps)
         self.epoch_writer: csv.DictWriter | None = None
         if self.steps.tell() == 0:
