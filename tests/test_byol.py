@@ -50,6 +50,14 @@ def test_named_hidden_layer_and_bad_backbones():
         parse_backbone("resnet18:layer9")
 
 
+def test_any_timm_model_with_any_channels():
+    byol = BYOL(build_backbone("timm:resnet18", in_channels=3), 3, projection_hidden_size=32)
+    assert byol.representation_size == 512
+    assert byol.embed(torch.randn(2, 3, 20, 33)).shape == (2, 512)
+    with pytest.raises(InputError, match="timm:no_such_model"):
+        build_backbone("timm:no_such_model", 1)
+
+
 def test_tau_schedule_rises_from_base_to_one():
     taus = [cosine_tau(step, 100, 0.99) for step in range(101)]
     assert taus[0] == pytest.approx(0.99) and taus[50] == pytest.approx(0.995) and taus[100] == 1.0
