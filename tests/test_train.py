@@ -77,7 +77,8 @@ def test_loss_falls_and_run_files_round_trip(tmp_path, images):
 
 
 def test_interrupted_run_resumes_to_identical_weights(tmp_path, images):
-    straight = Trainer(tiny([images]), tmp_path / "straight", progress=False).fit()
+    # DataLoader workers (here in the uninterrupted run only) must not change the result.
+    straight = Trainer(tiny([images], workers=1), tmp_path / "straight", progress=False).fit()
     first = Trainer(tiny([images]), tmp_path / "resumed", progress=False, stop_after=2).fit()
     assert not first.finished and first.epochs == 2
     assert not (tmp_path / "resumed" / "model.safetensors").exists()
@@ -190,3 +191,19 @@ def test_two_process_ddp_ends_with_identical_weights(tmp_path, images):
     assert digests["0"] == digests["1"]
     assert (run / "model.safetensors").exists()
     assert proc.stdout.count("trained 2 epochs") == 1  # rank 0 reports for both
+
+
+def test_sync_batchnorm_on_cpu_processes_is_a_clear_error(tmp_path, images):
+    settings = tmp_path / "sync.toml"
+    settings.write_text("[train]\nsync_batchnorm = true\n")
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "morphospace", "train", str(images), "-o", str(tmp_path / "run"), "-c", str(settings),
+        "--epochs", "1", "--backbone", "amm", "--view-size", "32", "--no-progress",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode != 0
+    # Each process ends with our one-line error (torchrun then adds its own failure report).
+    message = "morphospace: error: train.sync_batchnorm: SyncBatchNorm works on GPUs only"
+    assert proc.stderr.count(message) == 2

@@ -177,6 +177,10 @@ class Trainer:
             probe_size=self.settings.augment.view_size,
         )
         if dist.enabled and self.settings.train.sync_batchnorm:
+            if device.type != "cuda":
+                raise InputError(
+                    "train.sync_batchnorm", "SyncBatchNorm works on GPUs only; set it false on CPUs"
+                )
             byol = torch.nn.SyncBatchNorm.convert_sync_batchnorm(byol)
         byol = byol.to(device)
         if self.settings.train.channels_last:  # NHWC: faster convolutions on CPUs and GPUs alike
