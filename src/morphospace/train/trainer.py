@@ -300,7 +300,7 @@ class Trainer:
 
                 # A non-finite loss (or gradient) skips the step on every rank: weights stay clean.
                 # (BatchNorm can overflow to an infinite variance while the loss stays finite.)
-                finite = bool(torch.isfinite(loss)) and _all_finite(byol.buffers())
+                finite = _all_finite([loss, *byol.buffers()])
                 bad, unscaled = dist.any(not finite, device), False
                 if not bad:
                     scaler.scale(loss).backward()
@@ -483,7 +483,9 @@ def weights_digest(byol: BYOL) -> str:
 
 
 def _all_finite(tensors) -> bool:
-    return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
+    """One reduction and one host sync for all tensors (a sync per tensor stalls a GPU)."""
+    checks = [torch.isfinite(t).all() for t in tensors if t.is_floating_point()]
+    return bool(torch.stack(checks).all())
 
 
 @contextmanager
