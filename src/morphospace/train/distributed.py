@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from morphospace.io.reader import default_workers
+
 
 @dataclass(frozen=True)
 class Distributed:
@@ -24,6 +26,11 @@ class Distributed:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    @property
+    def cores_per_process(self) -> int:
+        """This machine's cores shared evenly between the processes of the job."""
+        return max(1, default_workers() // self.world_size)
 
     @classmethod
     def from_environment(cls, device_type: str) -> Distributed:

@@ -26,7 +26,7 @@ from morphospace.byol import BYOL, cosine_tau
 from morphospace.config import Settings
 from morphospace.dataset import ObjectBank, keep_batch, load_objects
 from morphospace.errors import InputError
-from morphospace.io.reader import default_workers, write_problems
+from morphospace.io.reader import write_problems
 from morphospace.models import build_backbone
 from morphospace.train.checkpoint import (
     load_checkpoint,
@@ -115,7 +115,7 @@ class Trainer:
             raise InputError(
                 "data.sources", "no data given: name FITS files, folders, globs or a file list"
             )
-        workers = max(1, default_workers() // dist.world_size)
+        workers = dist.cores_per_process
         loaded = load_objects(
             s.data.sources,
             s.preprocess,
@@ -205,7 +205,7 @@ class Trainer:
             device = torch.device("cuda", dist.local_rank)
             torch.cuda.set_device(device)
         if t.threads or (dist.enabled and device.type == "cpu"):
-            torch.set_num_threads(t.threads or max(1, default_workers() // dist.world_size))
+            torch.set_num_threads(t.threads or dist.cores_per_process)
         random.seed(t.seed)
         try:
             return self._fit(device, dist, bank)
