@@ -100,9 +100,10 @@ def synthesize(
     outdir = Path(outdir)
     (outdir / "images").mkdir(parents=True, exist_ok=True)
     names = class_names(cubes)
-    low, high = (size, size) if isinstance(size, int) else (size or (16, 16))
-    if low < 16 or high < low:
-        raise ValueError(f"image sides must be at least 16 px and ordered, got {size}")
+    if size is not None:
+        low, high = (size, size) if isinstance(size, int) else size
+        if low < 16 or high < low:
+            raise ValueError(f"image sides must be at least 16 px and ordered, got {size}")
     job = partial(_write_object, outdir=outdir, names=names, seed=seed, size=size)
     workers = default_workers() if workers is None else workers
     if workers > 1 and n >= 100:
