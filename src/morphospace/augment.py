@@ -159,11 +159,32 @@ class Augmenter:
 
     def geometry(self, images: torch.Tensor, extents: torch.Tensor, generator=None) -> torch.Tensor:
         """Crop, zoom, rotate and flip every image in one ``grid_sample``."""
-        s = self.settings
-        theta = self.affine(extents, generator)
-        size = (images.shape[0], images.shape[1], s.view_size, s.view_size)
-        grid = F.affine_grid(theta, size, align_corners=False)
-        if s.view_mode == "native":
+        return self._sample(images, self.affine(extents, generator), self.settings.view_size)
+
+    def frame(self, images: torch.Tensor, extents: torch.Tensor, size: int) -> torch.Tensor:
+        """The whole of each object, unrotated, in a ``size`` px square (the inference input).
+
+        The square spans the object's longer side, centred, with the short side padded as in
+        training (reflection in ``fit`` mode, the image's median sky in ``native`` mode).
+        """
+        extents = extents.to(images.device, images.dtype)
+        height, width = extents[:, 0], extents[:, 1]
+        side = torch.maximum(height, width)
+        zero = torch.zeros_like(side)
+        theta = torch.stack(
+            [
+                torch.stack([side / width, zero, zero], 1),
+                torch.stack([zero, side / height, zero], 1),
+            ],
+            1,
+        )
+        return self._sample(images, theta, size)
+
+    def _sample(self, images: torch.Tensor, theta: torch.Tensor, size: int) -> torch.Tensor:
+        grid = F.affine_grid(
+            theta, (images.shape[0], images.shape[1], size, size), align_corners=False
+        )
+        if self.settings.view_mode == "native":
             # Outside the object is sky: pad with each image's median, not with mirrored emission.
             background = images.flatten(1).median(dim=1).values.view(-1, 1, 1, 1)
             views = F.grid_sample(

@@ -22,11 +22,11 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from morphospace.errors import InputError
-from morphospace.files import atomic_write
+from morphospace.files import atomic_write, save_npy
 from morphospace.io import ImageMeta, Problem, find_sources, read_many
 from morphospace.preprocess import PreprocessChain
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 class ObjectCache:
@@ -73,13 +73,8 @@ class ObjectCache:
             return
         array, meta = item
         # The .json is written last: an entry counts only once both halves are complete.
-        atomic_write(stem.with_suffix(".npy"), lambda temporary: _save_npy(temporary, array))
+        atomic_write(stem.with_suffix(".npy"), lambda temporary: save_npy(temporary, array))
         atomic_write(stem.with_suffix(".json"), lambda t: t.write_text(json.dumps(meta.to_dict())))
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with path.open("wb") as handle:  # a file handle: np.save would add ".npy" to a name
-        np.save(handle, array, allow_pickle=False)
 
 
 @dataclass

@@ -7,6 +7,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Write through ``write(temporary_path)``, then rename over ``path`` in one step."""
@@ -19,3 +21,9 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """``np.save`` to exactly ``path`` (np.save would append ".npy" to a bare name)."""
+    with Path(path).open("wb") as handle:
+        np.save(handle, array, allow_pickle=False)

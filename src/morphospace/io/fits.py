@@ -111,11 +111,14 @@ class ImageMeta:
     beam: Beam | None = None
     spectral: SpectralAxis | None = None
     nan_fraction: float = 0.0
+    cutout: tuple[str, int, int] | None = None  # (map file, x0, y0) of a morphospace cutout
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form that :meth:`from_dict` turns back into an equal ImageMeta."""
         out = asdict(self)
         out["shape"] = list(self.shape)
+        if self.cutout is not None:
+            out["cutout"] = list(self.cutout)
         if self.spectral is not None:
             out["spectral"]["values"] = self.spectral.values.tolist()
         return out
@@ -124,6 +127,8 @@ class ImageMeta:
     def from_dict(cls, values: dict[str, Any]) -> ImageMeta:
         values = dict(values)
         values["shape"] = tuple(values["shape"])
+        if values.get("cutout") is not None:
+            values["cutout"] = tuple(values["cutout"])
         if values.get("beam") is not None:
             values["beam"] = Beam(**values["beam"])
         if values.get("spectral") is not None:
@@ -151,6 +156,9 @@ class ImageMeta:
             "spectral_unit": self.spectral.unit if self.spectral else None,
             "shape": "x".join(str(n) for n in self.shape),
             "nan_fraction": self.nan_fraction,
+            "cutout_map": self.cutout[0] if self.cutout else None,
+            "cutout_x0": self.cutout[1] if self.cutout else None,
+            "cutout_y0": self.cutout[2] if self.cutout else None,
         }
 
 
@@ -477,5 +485,14 @@ def _make_image(
         beam=beam,
         spectral=_spectral_axis(wcs, data.shape[0], restfrq) if data.ndim == 3 else None,
         nan_fraction=float(mask.mean()),
+        cutout=_cutout_box(header),
     )
     return SkyImage(data=data, mask=mask, meta=meta, wcs=wcs)
+
+
+def _cutout_box(header) -> tuple[str, int, int] | None:
+    """Where a cutout written by ``morphospace cutouts`` sits in its map (CUTMAP/CUTX0/CUTY0)."""
+    try:
+        return str(header["CUTMAP"]), int(header["CUTX0"]), int(header["CUTY0"])
+    except (KeyError, ValueError, TypeError):
+        return None

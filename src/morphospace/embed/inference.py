@@ -1,0 +1,209 @@
+"""Inference: one embedding per object, fed exactly as the model was trained.
+
+Every object goes through the preprocessing chain recorded in ``model.json``, then is framed
+whole (never cropped) the way training views were framed:
+
+- ``fit`` models saw views spanning (most of) each object at ``view_size`` pixels, so each
+  object is shown whole at ``view_size`` pixels: objects of any size share one batch.
+- ``native`` models saw views at the objects' own pixel scale, so each object is shown
+  whole at its full resolution. Objects are batched by size: each is resampled to the
+  nearest rung of a ladder of sides 12.5 % apart, well inside the 0.8-1.25 zoom range
+  the network was trained on.
+
+With test-time averaging (``tta``), the embedding is the mean over the eight rotations by
+90° and flips of the input, so it does not depend on the object's orientation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from morphospace.augment import AugmentSettings, Augmenter, standardise
+from morphospace.byol import BYOL
+from morphospace.dataset import LoadedObjects, load_objects, to_bank
+from morphospace.embed.table import EmbeddingTable, unique_ids
+from morphospace.errors import InputError
+from morphospace.io import Problem
+from morphospace.preprocess import PreprocessChain
+from morphospace.train.checkpoint import load_model
+
+LADDER_STEP = 1.125
+
+
+def size_bucket(side: int, smallest: int = 16) -> int:
+    """The ladder rung (sides 12.5 % apart, from ``smallest``) nearest to ``side`` pixels."""
+    if side <= smallest:
+        return smallest
+    rung = round(math.log(side / smallest) / math.log(LADDER_STEP))
+    return int(round(smallest * LADDER_STEP**rung))
+
+
+def dihedral(images: torch.Tensor) -> list[torch.Tensor]:
+    """The eight rotations by multiples of 90° and their mirror images."""
+    rotations = [torch.rot90(images, k, dims=(-2, -1)) for k in range(4)]
+    return rotations + [torch.flip(view, dims=(-1,)) for view in rotations]
+
+
+class Embedder:
+    """Turns objects into embeddings with a trained run's model.
+
+    Parameters
+    ----------
+    byol : BYOL
+        The trained model (see :func:`morphospace.train.load_model`).
+    info : dict
+        Its ``model.json`` description.
+    tta : bool
+        Average over the eight 90° rotations and flips (orientation-free embeddings).
+    batch_size : int
+        Objects per forward pass.
+    device : str
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, …
+    """
+
+    def __init__(
+        self,
+        byol: BYOL,
+        info: dict[str, Any],
+        *,
+        tta: bool = True,
+        batch_size: int = 256,
+        device: str = "auto",
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        self.byol = byol.eval().to(self.device)
+        self.info = info
+        views = info["views"]
+        self.view_mode: str = views["view_mode"]
+        self.view_size: int = int(views["view_size"])
+        self.bank_size: int = int(views["bank_size"])
+        self.framer = Augmenter(AugmentSettings(view_size=self.view_size, view_mode=self.view_mode))
+        self.chain = PreprocessChain.from_dict(info["preprocess"])
+        self.tta = tta
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, **options: Any) -> Embedder:
+        """The embedder of a trained run folder (``model.safetensors`` + ``model.json``)."""
+        byol, info = load_model(run_dir)
+        return cls(byol, {**info, "run": str(Path(run_dir).resolve())}, **options)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What produced the embeddings: stored in the Parquet metadata."""
+        info = self.info
+        return {
+            "model_sha256": info.get("weights_sha256"),
+            "run": info.get("run"),
+            "backbone": info["backbone"],
+            "hidden_layer": info.get("hidden_layer"),
+            "representation_size": info["representation_size"],
+            "in_channels": info["in_channels"],
+            "preprocess": info["preprocess"],
+            "views": info["views"],
+            "tta": self.tta,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": info.get("versions", {}),
+        }
+
+    def input_size(self, shape: Sequence[int]) -> int:
+        """Side of the square the network sees for an object of (C, H, W) ``shape``."""
+        if self.view_mode == "fit":
+            return self.view_size
+        return size_bucket(max(shape[-2:]))
+
+    def transform(
+        self,
+        arrays: Sequence[np.ndarray],
+        paths: Sequence[str] | None = None,
+        progress: bool = False,
+    ) -> np.ndarray:
+        """Embed preprocessed (C, H, W) arrays; returns (N, representation_size) float32."""
+        channels = int(self.info["in_channels"])
+        groups: dict[int, list[int]] = {}
+        for index, array in enumerate(arrays):
+            if array.ndim != 3 or array.shape[0] != channels:
+                source = paths[index] if paths is not None else f"object {index}"
+                raise InputError(
+                    source,
+                    f"has shape {tuple(array.shape)} after preprocessing; the model takes "
+                    f"{channels} channel(s)",
+                )
+            groups.setdefault(self.input_size(array.shape), []).append(index)
+        out = np.zeros((len(arrays), self.byol.representation_size), dtype=np.float32)
+        batches = [
+            (size, members[start : start + self.batch_size])
+            for size, members in sorted(groups.items())
+            for start in range(0, len(members), self.batch_size)
+        ]
+        for size, members in tqdm(batches, desc="embed", unit="batch", disable=not progress):
+            # fit: resample to the bank size first, exactly as training did
+            side = self.bank_size if self.view_mode == "fit" else size
+            images = torch.stack([to_bank(arrays[i], side) for i in members]).to(self.device)
+            extents = torch.tensor([arrays[i].shape[-2:] for i in members], dtype=torch.float32)
+            inputs = standardise(self.framer.frame(images, extents, size))
+            out[members] = self._forward(inputs).cpu().numpy()
+        return out
+
+    @torch.inference_mode()
+    def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+        if not self.tta:
+            return self.byol.embed(inputs).float()
+        total = sum(self.byol.embed(view).float() for view in dihedral(inputs))
+        return total / 8
+
+    def load(
+        self,
+        sources: str | Path | Iterable[str | Path],
+        *,
+        on_error: str = "skip",
+        cache_dir: str | Path | None = None,
+        workers: int | None = None,
+        report: str | Path | None = None,
+    ) -> LoadedObjects:
+        """Read and preprocess objects with the run's recorded chain and HDU."""
+        data = self.info.get("data", {})
+        return load_objects(
+            sources,
+            self.chain,
+            hdu=data.get("hdu"),
+            min_side=data.get("min_side", 16),
+            on_error=on_error,
+            cache_dir=cache_dir,
+            workers=workers,
+            report=report,
+        )
+
+    def embed(
+        self,
+        sources: str | Path | Iterable[str | Path],
+        *,
+        progress: bool = False,
+        **load_options: Any,
+    ) -> tuple[EmbeddingTable, list[Problem]]:
+        """Read, preprocess and embed FITS files: the table and the files that were skipped.
+
+        ``load_options`` go to :meth:`load` (``on_error``, ``cache_dir``, ``workers``,
+        ``report``). Files that cannot be used are skipped (or fail, with
+        ``on_error="fail"``); at least one must work.
+        """
+        objects = self.load(sources, **load_options)
+        paths = [meta.path for meta in objects.metas]
+        vectors = self.transform(objects.arrays, paths, progress=progress)
+        rows = pd.DataFrame([meta.as_row() for meta in objects.metas])
+        rows.insert(0, "id", unique_ids(paths, [meta.hdu for meta in objects.metas]))
+        return EmbeddingTable(rows, vectors, self.settings), objects.problems

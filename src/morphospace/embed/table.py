@@ -1,0 +1,176 @@
+"""``EmbeddingTable``: one row per object, written to and read from Parquet.
+
+Columns: ``id``, ``path``, ``hdu``, the cutout box (``cutout_map``, ``cutout_x0``,
+``cutout_y0``, with ``shape`` giving its size), the header metadata (``object``, ``ra``,
+``dec``, ``restfrq``, ``bmaj``, ``bmin``, ``bpa``, ``pixel_scale``, ``shape``, …) and
+``embedding`` (``list<float32>``). ``report`` adds ``x``, ``y``, ``cluster`` and anomaly
+columns. The model hash and the embedding settings travel in the file's metadata under the
+key ``morphospace``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from morphospace.errors import InputError
+from morphospace.files import atomic_write, save_npy
+
+TABLE_FORMAT = "morphospace-embeddings/1"
+METADATA_KEY = b"morphospace"
+
+
+class EmbeddingTable:
+    """Embeddings of a set of objects with their identifiers and metadata.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        One row per object; must hold ``id`` and ``path``.
+    embeddings : ndarray, shape (N, D)
+        One embedding per row.
+    info : dict
+        Provenance (model hash, backbone, embedding settings), kept in the Parquet metadata.
+    """
+
+    def __init__(self, rows: pd.DataFrame, embeddings: np.ndarray, info: dict[str, Any]):
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        if embeddings.ndim != 2 or len(embeddings) != len(rows):
+            raise ValueError(
+                f"need one embedding per row: {len(rows)} rows, embeddings {embeddings.shape}"
+            )
+        for column in ("id", "path"):
+            if column not in rows.columns:
+                raise ValueError(f"the table needs an {column!r} column")
+        self.rows = rows.reset_index(drop=True)
+        self.embeddings = embeddings
+        self.info = dict(info)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def ids(self) -> list[str]:
+        return self.rows["id"].astype(str).tolist()
+
+    def with_columns(self, columns: dict[str, Any]) -> EmbeddingTable:
+        """A copy with columns added or replaced (each one value per row)."""
+        rows = self.rows.copy()
+        for name, values in columns.items():
+            if name == "embedding":
+                raise ValueError("'embedding' is reserved")
+            rows[name] = values
+        return EmbeddingTable(rows, self.embeddings, self.info)
+
+    def find(self, query: str) -> int:
+        """Row index of an object given by id, OBJECT name or file name (case-insensitive).
+
+        Raises
+        ------
+        KeyError
+            If nothing matches, or a name matches several objects.
+        """
+        wanted = query.strip().casefold()
+        for column in ("id", "object", "path"):
+            if column not in self.rows.columns:
+                continue
+            values = self.rows[column].astype(str).str.casefold()
+            if column == "path":
+                values = values.map(lambda p: Path(p).name)
+            matches = np.flatnonzero(values.to_numpy() == wanted)
+            if len(matches) == 1:
+                return int(matches[0])
+            if len(matches) > 1:
+                raise KeyError(f"{query!r} matches {len(matches)} objects by {column}; use an id")
+        raise KeyError(f"no object with id, name or file name {query!r}")
+
+    def write(self, path: str | Path) -> Path:
+        """Write Parquet atomically: an existing file is replaced only once the new one is complete."""
+        path = Path(path)
+        table = pa.Table.from_pandas(self.rows, preserve_index=False)
+        flat = pa.array(self.embeddings.reshape(-1), type=pa.float32())
+        offsets = pa.array(np.arange(len(self) + 1) * self.embeddings.shape[1], type=pa.int32())
+        table = table.append_column("embedding", pa.ListArray.from_arrays(offsets, flat))
+        info = {"format": TABLE_FORMAT, **self.info}
+        metadata = dict(table.schema.metadata or {})
+        metadata[METADATA_KEY] = json.dumps(info).encode()
+        table = table.replace_schema_metadata(metadata)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda temporary: pq.write_table(table, temporary))
+        return path
+
+    @classmethod
+    def read(cls, path: str | Path) -> EmbeddingTable:
+        """Read a table written by :meth:`write`.
+
+        Raises
+        ------
+        InputError
+            If the file is missing, not Parquet, or not a morphospace embedding table.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise InputError(path, "no such file (make one with 'morphospace embed')")
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:
+            raise InputError(path, f"not a readable Parquet file ({_short(exc)})") from None
+        raw = (table.schema.metadata or {}).get(METADATA_KEY)
+        if raw is None or "embedding" not in table.column_names:
+            raise InputError(path, "not a morphospace embedding table (no embedding column)")
+        info = json.loads(raw)
+        if info.pop("format", None) != TABLE_FORMAT:
+            raise InputError(path, "unknown embedding table format")
+        column = table.column("embedding").combine_chunks()
+        sizes = set(column.value_lengths().to_numpy(zero_copy_only=False).tolist())
+        if len(sizes) > 1:
+            raise InputError(path, f"embeddings of different lengths {sorted(sizes)}")
+        width = sizes.pop() if sizes else 0
+        values = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        embeddings = values.reshape(len(table), width)
+        rows = table.drop(["embedding"]).to_pandas()
+        return cls(rows, embeddings, info)
+
+    def save_npy(self, path: str | Path) -> Path:
+        """Write the embeddings alone as a (N, D) float32 ``.npy`` file, rows in table order."""
+        path = Path(path)
+        atomic_write(path, lambda temporary: save_npy(temporary, self.embeddings))
+        return path
+
+
+def unique_ids(paths: Sequence[str | Path], hdus: Sequence[int]) -> list[str]:
+    """Readable, unique object ids: the file stem, made unique with the HDU or a counter."""
+    stems = [_stem(Path(p)) for p in paths]
+    counts: dict[str, int] = {}
+    for stem in stems:
+        counts[stem] = counts.get(stem, 0) + 1
+    ids, used = [], set()
+    for stem, hdu in zip(stems, hdus, strict=True):
+        candidate = stem if counts[stem] == 1 else f"{stem}[{hdu}]"
+        n = 1
+        base = candidate
+        while candidate in used:
+            n += 1
+            candidate = f"{base}_{n}"
+        used.add(candidate)
+        ids.append(candidate)
+    return ids
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".fits.gz", ".fits.fz", ".fits", ".fit", ".fz", ".fts"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _short(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200]
