@@ -3,4 +3,4 @@
 from morphospace.embed.inference import Embedder, dihedral, size_bucket
 from morphospace.embed.table import EmbeddingTable, unique_ids
 
-__all__ = ["EmbeddingTable", "Embedder", "dihedral", "size_bucket", "unique_ids"]
+__all__ = ["Embedder", "EmbeddingTable", "dihedral", "size_bucket", "unique_ids"]

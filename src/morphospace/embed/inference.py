@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from morphospace.augment import AugmentSettings, Augmenter, standardise
+from morphospace.augment import Augmenter, AugmentSettings, standardise
 from morphospace.byol import BYOL
 from morphospace.dataset import LoadedObjects, load_objects, to_bank
 from morphospace.embed.table import EmbeddingTable, unique_ids
@@ -44,7 +44,7 @@ def size_bucket(side: int, smallest: int = 16) -> int:
     if side <= smallest:
         return smallest
     rung = round(math.log(side / smallest) / math.log(LADDER_STEP))
-    return int(round(smallest * LADDER_STEP**rung))
+    return round(smallest * LADDER_STEP**rung)
 
 
 def dihedral(images: torch.Tensor) -> list[torch.Tensor]:

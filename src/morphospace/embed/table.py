@@ -92,7 +92,7 @@ class EmbeddingTable:
         raise KeyError(f"no object with id, name or file name {query!r}")
 
     def write(self, path: str | Path) -> Path:
-        """Write Parquet atomically: an existing file is replaced only once the new one is complete."""
+        """Write Parquet atomically: an existing file is replaced only by a complete new one."""
         path = Path(path)
         table = pa.Table.from_pandas(self.rows, preserve_index=False)
         flat = pa.array(self.embeddings.reshape(-1), type=pa.float32())
