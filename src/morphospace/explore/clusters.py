@@ -1,0 +1,78 @@
+"""Clusters and the class hierarchy.
+
+- k-means on the unit-normalised embeddings, with k chosen by the silhouette score;
+- HDBSCAN, which also marks objects that belong to no group (label -1);
+- agglomerative (Ward) clustering, whose linkage tree is the class hierarchy drawn as a
+  dendrogram; it is cut at the same k as k-means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from sklearn.cluster import HDBSCAN, KMeans
+from sklearn.metrics import silhouette_score
+
+from morphospace.explore.search import normalise
+
+WARD_LIMIT = 20_000
+MICRO_CLUSTERS = 500
+
+
+@dataclass
+class Clusters:
+    """Cluster labels from three methods, the chosen k and the hierarchy."""
+
+    kmeans: np.ndarray
+    hdbscan: np.ndarray
+    agglomerative: np.ndarray
+    k: int
+    silhouettes: dict[int, float] = field(default_factory=dict)  # k -> silhouette score
+    linkage: np.ndarray | None = None  # scipy linkage matrix (Ward)
+    leaf_of: np.ndarray | None = None  # each object's leaf in the linkage: itself, or its
+    # k-means micro-cluster when N > WARD_LIMIT
+
+
+def choose_k(x: np.ndarray, k_max: int = 15, seed: int = 0, sample: int = 5000) -> tuple[int, dict]:
+    """The k in 2..k_max with the best silhouette score (cosine), on a sample for large N."""
+    n = len(x)
+    rng = np.random.default_rng(seed)
+    subset = x[rng.permutation(n)[:sample]] if n > sample else x
+    scores: dict[int, float] = {}
+    for k in range(2, min(k_max, len(subset) - 1) + 1):
+        labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(subset)
+        if len(np.unique(labels)) > 1:
+            scores[k] = float(silhouette_score(subset, labels, metric="cosine"))
+    if not scores:
+        return 1, scores
+    return max(scores, key=scores.get), scores
+
+
+def cluster(
+    embeddings: np.ndarray, k: int | None = None, k_max: int = 15, seed: int = 0
+) -> Clusters:
+    """Cluster (N, D) embeddings with k-means (k by silhouette unless given), HDBSCAN and Ward."""
+    x = normalise(embeddings)
+    n = len(x)
+    if n < 4:
+        ones = np.zeros(n, dtype=int)
+        return Clusters(ones, ones.copy(), ones.copy(), 1)
+    silhouettes: dict[int, float] = {}
+    if k is None:
+        k, silhouettes = choose_k(x, k_max, seed)
+    k = max(1, min(k, n - 1))
+    kmeans = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(x)
+    hdbscan = HDBSCAN(min_cluster_size=max(5, n // 100), copy=True).fit_predict(x)
+    if n <= WARD_LIMIT:
+        tree = linkage(x, method="ward")
+        agglomerative = fcluster(tree, t=k, criterion="maxclust") - 1
+        leaf_of = np.arange(n)
+    else:
+        # Ward needs N^2 memory: build the hierarchy over k-means micro-clusters instead.
+        micro = KMeans(n_clusters=MICRO_CLUSTERS, n_init=1, random_state=seed).fit(x)
+        tree = linkage(micro.cluster_centers_, method="ward")
+        leaf_of = micro.labels_
+        agglomerative = (fcluster(tree, t=k, criterion="maxclust") - 1)[leaf_of]
+    return Clusters(kmeans, hdbscan, agglomerative, k, silhouettes, tree, leaf_of)

@@ -1,0 +1,240 @@
+"""``morphospace report``: explore an embedding table and write the figures and the page.
+
+The map coordinates, cluster labels and anomaly scores are written back into the
+embedding table as columns (``x``, ``y``, ``cluster``, ``cluster_hdbscan``,
+``cluster_agglomerative``, ``anomaly``, ``anomaly_rank``, …), atomically.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from morphospace.embed import EmbeddingTable
+from morphospace.errors import InputError
+from morphospace.explore import Clusters, SimilarityIndex, anomaly_scores, cluster, project
+from morphospace.explore.search import normalise
+from morphospace.report import figures
+from morphospace.report.html import colour_column, write_page
+from morphospace.report.tensorboard import export_projector
+from morphospace.report.thumbnails import load_thumbnails
+
+CATEGORICAL = ("cluster", "cluster_hdbscan", "cluster_agglomerative")
+# metadata worth colouring by when present and not constant
+METADATA_COLOURS = ("pixel_scale", "bmaj", "restfrq", "nan_fraction", "spectral_type")
+DETAILS = ("object", "path", "ra", "dec", "shape", "pixel_scale", "bmaj", "bmin", "restfrq")
+
+
+@dataclass
+class ReportResult:
+    """The table with its new columns, the files written and any thumbnail problems."""
+
+    table: EmbeddingTable
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def explore(
+    table: EmbeddingTable, *, method: str = "umap", k: int | None = None, seed: int = 0
+) -> tuple[EmbeddingTable, Clusters]:
+    """Add the 2-D map, the clusters and the anomaly scores to a table."""
+    if len(table) == 0:
+        raise InputError("embeddings", "the table is empty")
+    xy = project(table.embeddings, method, seed)
+    groups = cluster(table.embeddings, k=k, seed=seed)
+    scores = anomaly_scores(table.embeddings, seed=seed)
+    columns = {
+        "x": xy[:, 0],
+        "y": xy[:, 1],
+        "cluster": groups.kmeans,
+        "cluster_hdbscan": groups.hdbscan,
+        "cluster_agglomerative": groups.agglomerative,
+        **{name: scores[name].to_numpy() for name in scores.columns},
+    }
+    explored = table.with_columns(columns)
+    explored.info = {**table.info, "map": method, "k": groups.k}
+    return explored, groups
+
+
+def join_columns(table: EmbeddingTable, path: str | Path) -> EmbeddingTable:
+    """Add the columns of a CSV (e.g. labels or catalogue values), matched by ``id``, or by
+    file name through a ``path`` column."""
+    path = Path(path)
+    try:
+        extra = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            path, f"cannot read the table ({' '.join(str(exc).split())[:150]})"
+        ) from None
+    rows = table.rows
+    if "id" in extra.columns and rows["id"].astype(str).isin(extra["id"].astype(str)).any():
+        key = rows["id"].astype(str)
+        extra = extra.assign(_key=extra["id"].astype(str))
+    elif "path" in extra.columns:
+        key = rows["path"].map(lambda p: Path(str(p)).name)
+        extra = extra.assign(_key=extra["path"].map(lambda p: Path(str(p)).name))
+    else:
+        raise InputError(path, "needs an 'id' or 'path' column matching the embedded objects")
+    extra = extra.drop_duplicates("_key").set_index("_key")
+    if not key.isin(extra.index).any():
+        raise InputError(path, "no row matches any embedded object by id or file name")
+    new = [c for c in extra.columns if c not in rows.columns and c not in ("id", "path")]
+    return table.with_columns({c: extra[c].reindex(key).to_numpy() for c in new})
+
+
+def exemplar(embeddings: np.ndarray, members: np.ndarray) -> int:
+    """The member nearest (by cosine) to the mean direction of the group."""
+    x = normalise(embeddings[members])
+    centre = normalise(x.mean(axis=0, keepdims=True))[0]
+    return int(members[np.argmax(x @ centre)])
+
+
+def central_members(embeddings: np.ndarray, members: np.ndarray, count: int) -> list[int]:
+    """Up to ``count`` members, most typical first (nearest the group's mean direction)."""
+    x = normalise(embeddings[members])
+    centre = normalise(x.mean(axis=0, keepdims=True))[0]
+    order = np.argsort(-(x @ centre))
+    return [int(i) for i in members[order[:count]]]
+
+
+def build_report(
+    table_path: str | Path,
+    out_dir: str | Path,
+    *,
+    method: str = "umap",
+    k: int | None = None,
+    colour_by: list[str] | None = None,
+    join: str | Path | None = None,
+    tensorboard: bool = False,
+    neighbours: int = 12,
+    seed: int = 0,
+    workers: int | None = None,
+    update_table: bool = True,
+) -> ReportResult:
+    """Explore the embeddings in ``table_path`` and write the report into ``out_dir``.
+
+    Parameters
+    ----------
+    table_path : path
+        An embedding table from ``morphospace embed``.
+    out_dir : path
+        Folder for ``index.html`` and the PNG figures.
+    method : {"umap", "tsne", "pca"}
+        The 2-D map.
+    k : int, optional
+        Number of k-means clusters; chosen by silhouette score when not given.
+    colour_by : list of str, optional
+        Extra columns to colour the maps by (any column of the table or of ``join``).
+    join : path, optional
+        A CSV whose columns are added to the table (matched by ``id`` or file name).
+    tensorboard : bool
+        Also write a TensorBoard projector log into ``out_dir/tensorboard``.
+    update_table : bool
+        Write the new columns back into ``table_path``.
+    """
+    table_path, out = Path(table_path), Path(out_dir)
+    table = EmbeddingTable.read(table_path)
+    if join is not None:
+        table = join_columns(table, join)
+    missing = [c for c in colour_by or [] if c not in table.rows.columns and c not in CATEGORICAL]
+    if missing:
+        known = ", ".join(c for c in table.rows.columns if c != "id")
+        raise InputError(table_path, f"no column {missing[0]!r} to colour by (columns: {known})")
+    table, groups = explore(table, method=method, k=k, seed=seed)
+    if update_table:
+        table.write(table_path)
+    rows = table.rows
+    out.mkdir(parents=True, exist_ok=True)
+    thumbs, problems = load_thumbnails(
+        rows["path"].astype(str).tolist(), rows["hdu"].astype(int).tolist(), workers=workers
+    )
+    result = ReportResult(table, out, problems=problems)
+    xy = rows[["x", "y"]].to_numpy(dtype=float)
+    emb = table.embeddings
+
+    result.files.append(figures.thumbnail_map(xy, thumbs, out / "thumbnail_map.png"))
+    colours = _colour_columns(rows, colour_by or [])
+    for name in ["cluster", "anomaly", *(colour_by or [])]:
+        result.files.append(
+            figures.scatter_map(
+                xy,
+                rows[name].to_numpy(),
+                out / f"map_{_slug(name)}.png",
+                name,
+                colours[name]["kind"] == "category",
+            )
+        )
+    clusters = sorted(np.unique(groups.kmeans))
+    rows_of = [central_members(emb, np.flatnonzero(groups.kmeans == c), 8) for c in clusters]
+    sizes = [int(np.sum(groups.kmeans == c)) for c in clusters]
+    result.files.append(
+        figures.gallery(
+            thumbs,
+            rows_of,
+            out / "clusters.png",
+            f"k-means clusters (k = {groups.k}), most typical members first",
+            [f"cluster {c}\nn={s}" for c, s in zip(clusters, sizes, strict=True)],
+        )
+    )
+    if groups.linkage is not None and len(groups.linkage) >= 1:
+        result.files.append(
+            figures.hierarchy_figure(
+                groups.linkage,
+                groups.leaf_of,
+                thumbs,
+                lambda members: exemplar(emb, members),
+                out / "hierarchy.png",
+            )
+        )
+    top = np.argsort(rows["anomaly_rank"].to_numpy())[:24]
+    result.files.append(
+        figures.gallery(
+            thumbs,
+            [list(top[i : i + 8]) for i in range(0, len(top), 8)],
+            out / "anomalies.png",
+            "most anomalous objects (combined rank of isolation forest, LOF and k-NN distance)",
+            captions={int(i): f"#{rows['anomaly_rank'][i]} {rows['id'][i]}"[:22] for i in top},
+        )
+    )
+    index = SimilarityIndex(emb)
+    near, similarity = index.neighbours(min(neighbours, max(len(table) - 1, 0)))
+    details = rows[[c for c in (*DETAILS, "cluster", "anomaly_rank") if c in rows.columns]]
+    result.files.append(
+        write_page(
+            out / "index.html",
+            title=f"morphospace: {table_path.stem} ({len(table)} objects)",
+            ids=rows["id"].astype(str).tolist(),
+            names=rows["object"].tolist() if "object" in rows else [None] * len(rows),
+            xy=xy,
+            thumbs=thumbs,
+            neighbours=near,
+            similarity=similarity,
+            colours=colours,
+            details=details,
+        )
+    )
+    if tensorboard:
+        meta_columns = [c for c in ("id", "object", "cluster", "anomaly_rank") if c in rows]
+        meta_columns += [c for c in colour_by or [] if c not in meta_columns]
+        result.files.append(export_projector(out / "tensorboard", emb, rows[meta_columns], thumbs))
+    return result
+
+
+def _colour_columns(rows: pd.DataFrame, extra: list[str]) -> dict[str, dict]:
+    names = ["cluster", "cluster_hdbscan", "cluster_agglomerative", "anomaly", *extra]
+    names += [c for c in METADATA_COLOURS if c in rows and rows[c].nunique(dropna=True) > 1]
+    colours = {}
+    for name in dict.fromkeys(names):
+        values = rows[name]
+        categorical = name in CATEGORICAL or not pd.api.types.is_numeric_dtype(values)
+        colours[name] = colour_column(values, categorical)
+    return colours
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
