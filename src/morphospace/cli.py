@@ -173,49 +173,41 @@ def cutouts(
             typer.echo(f"  {r.name}: x={r.x:.1f} y={r.y:.1f}: {r.status}, {r.note}")
 
 
-@app.command()
-def train(
-    data: Annotated[
-        list[str] | None,
-        typer.Argument(help="FITS files, folders, globs or file lists (or data.sources in -c)."),
-    ] = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Run folder to write.")] = Path(
-        "run"
-    ),
-    config: Annotated[
-        Path | None, typer.Option("-c", "--config", help="morphospace or astromorph TOML settings.")
-    ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
-    batch_size: Annotated[
-        int | None, typer.Option(help="Objects per batch (all processes).")
-    ] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
-    backbone: Annotated[
-        str | None,
-        typer.Option(help="astro_cnn, resnet18[:layerN], resnet34, resnet50, amm, timm:NAME."),
-    ] = None,
-    view_size: Annotated[int | None, typer.Option(help="Training view side, px.")] = None,
-    view_mode: Annotated[str | None, typer.Option(help="'fit' (scale-free) or 'native'.")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:1, …")] = None,
-    precision: Annotated[str | None, typer.Option(help="auto, fp32, bf16 or fp16.")] = None,
-    workers: Annotated[int | None, typer.Option(help="DataLoader worker processes.")] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-    hdu: HduOpt = None,
-    resume: Annotated[
-        bool, typer.Option(help="Continue the run in OUTPUT where it stopped.")
-    ] = False,
-    overwrite: Annotated[
-        bool, typer.Option(help="Replace a trained model already in OUTPUT.")
-    ] = False,
-    stop_after: Annotated[
-        int | None, typer.Option(help="Train at most N epochs now; --resume continues later.")
-    ] = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-) -> None:
-    """Train a BYOL encoder on your objects; writes RUN/model.safetensors and RUN/model.json."""
+ConfigOpt = Annotated[
+    Path | None, typer.Option("-c", "--config", help="morphospace or astromorph TOML settings.")
+]
+EpochsOpt = Annotated[int | None, typer.Option(help="Training epochs.")]
+BatchOpt = Annotated[int | None, typer.Option(help="Objects per batch (all processes).")]
+BackboneOpt = Annotated[
+    str | None,
+    typer.Option(help="astro_cnn, resnet18[:layerN], resnet34, resnet50, amm, timm:NAME."),
+]
+DeviceOpt = Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:1, …")]
+SeedOpt = Annotated[int | None, typer.Option(help="Random seed.")]
+ResumeOpt = Annotated[bool, typer.Option(help="Continue the run in OUTPUT where it stopped.")]
+OverwriteOpt = Annotated[bool, typer.Option(help="Replace a trained model already in OUTPUT.")]
+ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars.")]
+TtaOpt = Annotated[
+    bool, typer.Option(help="Average over 90° rotations and flips (orientation-free).")
+]
+MapOpt = Annotated[str, typer.Option("--map", help="2-D map: umap, tsne or pca.")]
+ClustersOpt = Annotated[
+    int | None, typer.Option("-k", "--clusters", help="k-means clusters (default: by silhouette).")
+]
+ColourOpt = Annotated[
+    list[str] | None, typer.Option("--colour-by", help="Also colour the maps by this column.")
+]
+JoinOpt = Annotated[
+    Path | None, typer.Option(help="CSV of extra columns (e.g. labels), matched by id or file.")
+]
+TensorboardOpt = Annotated[
+    bool, typer.Option(help="Also write a TensorBoard projector log (report/tensorboard).")
+]
+
+
+def _training_settings(config: Path | None, output: Path, resume: bool, overwrite: bool, **values):
+    """Resolved settings for a training run in ``output``, after checking that nothing is lost."""
     from morphospace.config import load_settings
-    from morphospace.train import Trainer
 
     if (output / "model.safetensors").exists() and not (resume or overwrite):
         raise InputError(
@@ -225,22 +217,62 @@ def train(
         raise InputError(str(output), "nothing to resume: no checkpoints/last.pt in this folder")
     if config is None and resume and (output / "config.toml").exists():
         config = output / "config.toml"  # continue with the settings the run started with
-    overrides = {
-        "data.sources": list(data) if data else None,
-        "data.hdu": hdu,
-        "train.epochs": epochs,
-        "train.batch_size": batch_size,
-        "train.learning_rate": lr,
-        "model.backbone": backbone,
-        "augment.view_size": view_size,
-        "augment.view_mode": view_mode,
-        "train.device": device,
-        "train.precision": precision,
-        "train.workers": workers,
-        "train.threads": threads,
-        "train.seed": seed,
-    }
-    settings = load_settings(config, overrides)
+    return load_settings(config, values)
+
+
+@app.command()
+def train(
+    data: Annotated[
+        list[str] | None,
+        typer.Argument(help="FITS files, folders, globs or file lists (or data.sources in -c)."),
+    ] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Run folder to write.")] = Path(
+        "run"
+    ),
+    config: ConfigOpt = None,
+    epochs: EpochsOpt = None,
+    batch_size: BatchOpt = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
+    backbone: BackboneOpt = None,
+    view_size: Annotated[int | None, typer.Option(help="Training view side, px.")] = None,
+    view_mode: Annotated[str | None, typer.Option(help="'fit' (scale-free) or 'native'.")] = None,
+    device: DeviceOpt = None,
+    precision: Annotated[str | None, typer.Option(help="auto, fp32, bf16 or fp16.")] = None,
+    workers: Annotated[int | None, typer.Option(help="DataLoader worker processes.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+    seed: SeedOpt = None,
+    hdu: HduOpt = None,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
+    stop_after: Annotated[
+        int | None, typer.Option(help="Train at most N epochs now; --resume continues later.")
+    ] = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Train a BYOL encoder on your objects; writes RUN/model.safetensors and RUN/model.json."""
+    from morphospace.train import Trainer
+
+    settings = _training_settings(
+        config,
+        output,
+        resume,
+        overwrite,
+        **{
+            "data.sources": list(data) if data else None,
+            "data.hdu": hdu,
+            "train.epochs": epochs,
+            "train.batch_size": batch_size,
+            "train.learning_rate": lr,
+            "model.backbone": backbone,
+            "augment.view_size": view_size,
+            "augment.view_mode": view_mode,
+            "train.device": device,
+            "train.precision": precision,
+            "train.workers": workers,
+            "train.threads": threads,
+            "train.seed": seed,
+        },
+    )
     result = Trainer(
         settings, output, resume=resume, progress=progress, stop_after=stop_after
     ).fit()
@@ -252,13 +284,236 @@ def train(
             f"continue with: morphospace train -o {output} --resume"
         )
     else:
-        val = f", val loss {result.val_loss:.4f}" if result.val_loss is not None else ""
-        typer.echo(
-            f"trained {result.epochs} epochs ({result.steps} steps): "
-            f"train loss {result.train_loss:.4f}{val}, embedding spread {result.spread:.2f}, "
-            f"{result.images_per_second:.0f} images/s"
-        )
-        typer.echo(f"model: {output / 'model.safetensors'} (+ model.json); logs: {output / 'logs'}")
+        _echo_training(result, output)
+
+
+def _echo_training(result, output: Path) -> None:
+    val = f", val loss {result.val_loss:.4f}" if result.val_loss is not None else ""
+    typer.echo(
+        f"trained {result.epochs} epochs ({result.steps} steps): "
+        f"train loss {result.train_loss:.4f}{val}, embedding spread {result.spread:.2f}, "
+        f"{result.images_per_second:.0f} images/s"
+    )
+    typer.echo(f"model: {output / 'model.safetensors'} (+ model.json); logs: {output / 'logs'}")
+
+
+@app.command()
+def embed(
+    run: Annotated[Path, typer.Argument(help="A trained run folder (holds model.json).")],
+    data: Annotated[
+        list[str] | None,
+        typer.Argument(help="Objects to embed (default: the run's training data)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Parquet table (default RUN/embeddings.parquet)."),
+    ] = None,
+    tta: TtaOpt = True,
+    npy: Annotated[bool, typer.Option(help="Also write the embeddings as a .npy file.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Objects per forward pass.", min=1)] = 256,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, …")] = "auto",
+    workers: Annotated[int | None, typer.Option(help="Reader processes.")] = None,
+    on_error: Annotated[str, typer.Option(help="skip (warn and go on) or fail.")] = "skip",
+    progress: ProgressOpt = True,
+) -> None:
+    """Embed objects with a trained model: one row per object in a Parquet table."""
+    from morphospace.pipeline import embed_run
+
+    _choice("--on-error", on_error, ("skip", "fail"))
+    result = embed_run(
+        run,
+        list(data) if data else None,
+        output,
+        npy=npy,
+        workers=workers,
+        on_error=on_error,
+        progress=progress,
+        tta=tta,
+        batch_size=batch_size,
+        device=device,
+    )
+    _echo_embedding(result)
+
+
+def _echo_embedding(result) -> None:
+    for problem in result.problems[:5]:
+        warnings.warn(f"skipped {problem}", stacklevel=1)
+    more = f" ({len(result.problems)} skipped, listed in embed_skipped.csv)"
+    typer.echo(
+        f"embedded {len(result.table)} objects ({result.table.embeddings.shape[1]} dimensions)"
+        f"{more if result.problems else ''}: {result.path}"
+    )
+
+
+@app.command()
+def report(
+    embeddings: Annotated[Path, typer.Argument(help="An embedding table (.parquet).")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Report folder (default: beside it).")
+    ] = None,
+    map_method: MapOpt = "umap",
+    clusters: ClustersOpt = None,
+    colour_by: ColourOpt = None,
+    join: JoinOpt = None,
+    tensorboard: TensorboardOpt = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Maps, clusters, anomalies, figures and the interactive page for an embedding table."""
+    from morphospace.report import build_report
+
+    _choice("--map", map_method, ("umap", "tsne", "pca"))
+    output = output or embeddings.parent / "report"
+    result = build_report(
+        embeddings,
+        output,
+        method=map_method,
+        k=clusters,
+        colour_by=colour_by,
+        join=join,
+        tensorboard=tensorboard,
+        seed=seed,
+    )
+    _echo_report(result)
+
+
+def _echo_report(result) -> None:
+    for problem in result.problems[:5]:
+        warnings.warn(f"no thumbnail for {problem}", stacklevel=1)
+    k = result.table.info.get("k")
+    typer.echo(
+        f"{len(result.table)} objects, {k} clusters; wrote {len(result.files)} files to "
+        f"{result.folder}"
+    )
+    typer.echo(f"open {result.folder / 'index.html'} in a browser")
+
+
+@app.command()
+def similar(
+    embeddings: Annotated[Path, typer.Argument(help="An embedding table (.parquet).")],
+    query: Annotated[str, typer.Argument(help="Object id or OBJECT name, or a FITS file.")],
+    k: Annotated[int, typer.Option("-k", help="Number of neighbours.", min=1)] = 12,
+    run: Annotated[
+        Path | None,
+        typer.Option(help="Run whose model embeds a new FITS file (default: recorded)."),
+    ] = None,
+    gallery: Annotated[
+        Path | None,
+        typer.Option("-o", "--gallery", help="Gallery PNG (default: beside the table)."),
+    ] = None,
+) -> None:
+    """The objects most similar to one of interest (cosine similarity of embeddings)."""
+    from morphospace.report.queries import similar_to
+
+    found = similar_to(embeddings, query, k, run=run, gallery=gallery)
+    typer.echo(found.format())
+    typer.echo(f"gallery: {found.gallery}")
+
+
+@app.command()
+def anomalies(
+    embeddings: Annotated[Path, typer.Argument(help="An embedding table (.parquet).")],
+    n: Annotated[int, typer.Option("-n", help="How many to list.", min=1)] = 50,
+    gallery: Annotated[
+        Path | None,
+        typer.Option("-o", "--gallery", help="Gallery PNG (default: beside the table)."),
+    ] = None,
+) -> None:
+    """The most unusual objects, ranked (isolation forest, LOF and k-NN distance combined)."""
+    from morphospace.report.queries import top_anomalies
+
+    found = top_anomalies(embeddings, n, gallery=gallery)
+    typer.echo(found.format())
+    typer.echo(f"gallery: {found.gallery}")
+
+
+@app.command()
+def run(
+    data: Annotated[
+        list[str] | None,
+        typer.Argument(help="FITS files, folders, globs or file lists (or data.sources in -c)."),
+    ] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Run folder to write.")] = Path(
+        "run"
+    ),
+    config: ConfigOpt = None,
+    epochs: EpochsOpt = None,
+    batch_size: BatchOpt = None,
+    backbone: BackboneOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    hdu: HduOpt = None,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
+    tta: TtaOpt = True,
+    map_method: MapOpt = "umap",
+    clusters: ClustersOpt = None,
+    colour_by: ColourOpt = None,
+    join: JoinOpt = None,
+    tensorboard: TensorboardOpt = False,
+    progress: ProgressOpt = True,
+) -> None:
+    """Train, embed and report in one go: RUN/model.*, RUN/embeddings.parquet, RUN/report/."""
+    from morphospace.pipeline import run_pipeline
+
+    _choice("--map", map_method, ("umap", "tsne", "pca"))
+    settings = _training_settings(
+        config,
+        output,
+        resume,
+        overwrite,
+        **{
+            "data.sources": list(data) if data else None,
+            "data.hdu": hdu,
+            "train.epochs": epochs,
+            "train.batch_size": batch_size,
+            "model.backbone": backbone,
+            "train.device": device,
+            "train.seed": seed,
+        },
+    )
+    result = run_pipeline(
+        settings,
+        output,
+        resume=resume,
+        progress=progress,
+        embed_options={"tta": tta},
+        report_options={
+            "method": map_method,
+            "k": clusters,
+            "colour_by": colour_by,
+            "join": join,
+            "tensorboard": tensorboard,
+        },
+    )
+    _echo_pipeline(result)
+
+
+def _echo_pipeline(result) -> None:
+    _echo_training(result.training, result.run_dir)
+    _echo_embedding(result.embeddings)
+    _echo_report(result.report)
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for everything.")] = Path(
+        "demo-output"
+    ),
+    n: Annotated[int | None, typer.Option("-n", help="Synthetic objects [400].", min=20)] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs [30].", min=1)] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    progress: ProgressOpt = True,
+) -> None:
+    """Synthetic data, then train, embed and report: the whole package in a few minutes."""
+    import time
+
+    from morphospace.pipeline import demo as run_demo
+
+    start = time.perf_counter()
+    sizes = {name: value for name, value in (("n", n), ("epochs", epochs)) if value is not None}
+    result = run_demo(output, seed=seed, progress=progress, **sizes)
+    _echo_pipeline(result)
+    typer.echo(f"demo finished in {time.perf_counter() - start:.0f} s")
 
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> Literal[True]:

@@ -1,0 +1,144 @@
+"""The whole pipeline in one call: train, embed, report (``morphospace run``), and the demo.
+
+result = run_pipeline(load_settings(None, {"data.sources": ["data/"]}), "runs/disks")
+print(result.report / "index.html")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from morphospace.config import Settings, load_settings
+from morphospace.embed import Embedder, EmbeddingTable
+from morphospace.errors import InputError
+from morphospace.io import Problem, write_problems
+from morphospace.report import ReportResult, build_report
+from morphospace.train import Trainer, TrainResult
+
+
+@dataclass
+class EmbedResult:
+    """Where the table went, the table itself and the files that were skipped."""
+
+    path: Path
+    table: EmbeddingTable
+    problems: list[Problem]
+
+
+@dataclass
+class RunResult:
+    """Everything one ``run`` produced."""
+
+    run_dir: Path
+    training: TrainResult
+    embeddings: EmbedResult
+    report: ReportResult
+
+
+def training_sources(run_dir: Path) -> list[str]:
+    """The data a run was trained on, from its ``config.toml``."""
+    config = run_dir / "config.toml"
+    if not config.exists():
+        raise InputError(run_dir, "no config.toml, so no recorded data: name the DATA to embed")
+    sources = load_settings(config).data.sources
+    if not sources:
+        raise InputError(config, "records no data sources: name the DATA to embed")
+    return sources
+
+
+def embed_run(
+    run_dir: str | Path,
+    sources: list[str] | None = None,
+    output: str | Path | None = None,
+    *,
+    npy: bool = False,
+    workers: int | None = None,
+    on_error: str = "skip",
+    progress: bool = False,
+    **embedder_options: Any,
+) -> EmbedResult:
+    """Embed objects with a trained run's model and write the Parquet table.
+
+    ``sources`` default to the run's training data; ``output`` to
+    ``RUN/embeddings.parquet``. Preprocessed objects are shared with training through
+    ``RUN/cache``. Skipped files are listed in ``embed_skipped.csv`` beside the table.
+    """
+    run_dir = Path(run_dir)
+    embedder = Embedder.from_run(run_dir, **embedder_options)
+    sources = sources or training_sources(run_dir)
+    output = Path(output) if output is not None else run_dir / "embeddings.parquet"
+    if output.suffix.lower() != ".parquet":
+        raise InputError(output, "the embedding table must be a .parquet file")
+    table, problems = embedder.embed(
+        sources,
+        progress=progress,
+        on_error=on_error,
+        cache_dir=run_dir / "cache",
+        workers=workers,
+    )
+    table.write(output)
+    if npy:
+        table.save_npy(output.with_suffix(".npy"))
+    if problems:
+        write_problems(problems, output.parent / "embed_skipped.csv")
+    return EmbedResult(output, table, problems)
+
+
+def run_pipeline(
+    settings: Settings,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    report_options: dict[str, Any] | None = None,
+    embed_options: dict[str, Any] | None = None,
+) -> RunResult:
+    """Train on ``settings.data.sources``, embed the same objects and write the report."""
+    run_dir = Path(run_dir)
+    training = Trainer(settings, run_dir, resume=resume, progress=progress).fit()
+    embedded = embed_run(
+        run_dir,
+        settings.data.sources,
+        workers=None,
+        on_error=settings.data.on_error,
+        progress=progress,
+        **(embed_options or {}),
+    )
+    report = build_report(embedded.path, run_dir / "report", **(report_options or {}))
+    return RunResult(run_dir, training, embedded, report)
+
+
+DEMO_OBJECTS = 400
+DEMO_EPOCHS = 30
+
+
+def demo(
+    output: str | Path = "demo-output",
+    *,
+    n: int = DEMO_OBJECTS,
+    epochs: int = DEMO_EPOCHS,
+    seed: int = 0,
+    progress: bool = False,
+) -> RunResult:
+    """Synthetic disks, clouds and cubes, then train, embed and report on them.
+
+    Writes ``OUTPUT/data`` (FITS files and ``labels.csv``) and ``OUTPUT/run`` (the model,
+    ``embeddings.parquet`` and ``report/index.html``); the report is coloured by the true
+    classes too, so the maps can be checked by eye.
+    """
+    from morphospace.synth import synthesize
+
+    output = Path(output)
+    labels = synthesize(output / "data", n, cubes=True, seed=seed)
+    settings = load_settings(
+        None,
+        {"data.sources": [str(output / "data" / "images")], "train.epochs": epochs},
+    )
+    return run_pipeline(
+        settings,
+        output / "run",
+        progress=progress,
+        report_options={"join": labels, "colour_by": ["class"]},
+    )

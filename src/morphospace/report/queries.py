@@ -1,0 +1,150 @@
+"""Answers to single questions: "what looks like this object?" and "what is unusual?".
+
+Each answer is a ranked table (printed by the CLI) and a gallery PNG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from morphospace.embed import Embedder, EmbeddingTable
+from morphospace.errors import InputError
+from morphospace.explore import SimilarityIndex, anomaly_scores
+from morphospace.io import read_fits
+from morphospace.report import figures
+from morphospace.report.thumbnails import load_thumbnails, thumbnail
+
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz", ".fz")
+
+
+@dataclass
+class Answer:
+    """A ranked table of objects and the gallery drawn of them."""
+
+    rows: pd.DataFrame
+    gallery: Path
+    title: str
+
+    def format(self) -> str:
+        """The table as aligned text, for the terminal."""
+        return f"{self.title}\n{self.rows.to_string(index=False, float_format=_fmt)}"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def _columns(rows: pd.DataFrame, first: list[str]) -> list[str]:
+    return [c for c in (*first, "id", "object", "cluster", "path") if c in rows.columns]
+
+
+def similar_to(
+    table_path: str | Path,
+    query: str,
+    k: int = 12,
+    *,
+    run: str | Path | None = None,
+    gallery: str | Path | None = None,
+    method: str = "auto",
+) -> Answer:
+    """The ``k`` objects most similar to ``query``: an id or OBJECT name in the table, or a
+    FITS file, which is embedded on the fly with the run's model (``run``, by default the
+    one recorded in the table)."""
+    table_path = Path(table_path)
+    table = EmbeddingTable.read(table_path)
+    index = SimilarityIndex(table.embeddings, method)
+    if _looks_like_file(query):
+        vector, query_thumb, label = _embed_file(table, Path(query), run)
+        near, score = index.query(vector, k)
+    else:
+        try:
+            row = table.find(query)
+        except KeyError as exc:
+            raise InputError(table_path, str(exc.args[0])) from None
+        near, score = index.query(table.embeddings[row], k, exclude=np.array([row]))
+        query_thumb = None
+        label = str(table.rows["id"][row])
+    near, score = near[0], score[0]
+    rows = table.rows.iloc[near].copy()
+    rows.insert(0, "similarity", score)
+    rows.insert(0, "rank", np.arange(1, len(near) + 1))
+    rows = rows[_columns(rows, ["rank", "similarity"])]
+    thumbs, _ = load_thumbnails(
+        table.rows["path"].iloc[near].astype(str).tolist(),
+        table.rows["hdu"].iloc[near].astype(int).tolist(),
+    )
+    if query_thumb is None:
+        query_thumb = load_thumbnails([table.rows["path"][row]], [int(table.rows["hdu"][row])])[0][
+            0
+        ]
+    all_thumbs = np.concatenate([query_thumb[None], thumbs])
+    captions = {0: f"query: {label}"[:24]}
+    captions.update(
+        {i + 1: f"{s:.3f} {n}"[:24] for i, (s, n) in enumerate(zip(score, rows["id"], strict=True))}
+    )
+    order = list(range(len(all_thumbs)))
+    path = Path(gallery) if gallery else table_path.parent / f"similar_{_slug(label)}.png"
+    figures.gallery(
+        all_thumbs,
+        [order[i : i + 7] for i in range(0, len(order), 7)],
+        path,
+        f"objects most similar to {label} (cosine similarity)",
+        captions=captions,
+    )
+    return Answer(rows, path, f"{len(rows)} objects most similar to {label}:")
+
+
+def top_anomalies(
+    table_path: str | Path, n: int = 50, *, gallery: str | Path | None = None
+) -> Answer:
+    """The ``n`` most anomalous objects; scores come from the table when ``report`` has run."""
+    table_path = Path(table_path)
+    table = EmbeddingTable.read(table_path)
+    rows = table.rows
+    if "anomaly_rank" not in rows.columns:
+        rows = pd.concat([rows, anomaly_scores(table.embeddings)], axis=1)
+    top = np.argsort(rows["anomaly_rank"].to_numpy(), kind="stable")[:n]
+    ranked = rows.iloc[top]
+    ranked = ranked[_columns(ranked, ["anomaly_rank", "anomaly", "anomaly_knn"])]
+    thumbs, _ = load_thumbnails(
+        rows["path"].iloc[top].astype(str).tolist(), rows["hdu"].iloc[top].astype(int).tolist()
+    )
+    path = Path(gallery) if gallery else table_path.parent / "anomalies_top.png"
+    captions = {
+        i: f"#{r} {name}"[:24]
+        for i, (r, name) in enumerate(zip(ranked["anomaly_rank"], ranked["id"], strict=True))
+    }
+    order = list(range(len(top)))
+    figures.gallery(
+        thumbs,
+        [order[i : i + 8] for i in range(0, len(order), 8)],
+        path,
+        f"the {len(top)} most anomalous objects",
+        captions=captions,
+    )
+    return Answer(ranked, path, f"{len(ranked)} most anomalous of {len(rows)} objects:")
+
+
+def _looks_like_file(query: str) -> bool:
+    return query.lower().endswith(FITS_SUFFIXES) or Path(query).is_file()
+
+
+def _embed_file(table: EmbeddingTable, path: Path, run: str | Path | None):
+    run = run or table.info.get("run")
+    if not run or not (Path(run) / "model.json").exists():
+        raise InputError(path, "cannot embed a new file: name the trained run with --run RUN/")
+    embedder = Embedder.from_run(run, tta=bool(table.info.get("tta", True)))
+    objects = embedder.load([path], on_error="fail", workers=1)
+    recorded = table.info.get("model_sha256")
+    if recorded and embedder.info.get("weights_sha256") != recorded:
+        raise InputError(run, "is not the model these embeddings were made with")
+    vector = embedder.transform(objects.arrays, [str(path)])
+    return vector, thumbnail(read_fits(path, hdu=objects.metas[0].hdu)), path.name
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
