@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from morphospace.config import validate_settings
 from morphospace.synth import synthesize
 
 PIXEL_DEG = 0.1 / 3600  # 0.1 arcsec pixels
@@ -68,3 +69,15 @@ def synth_set(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synth")
     synthesize(root, 26, cubes=True, seed=7, workers=1)
     return root
+
+
+def tiny(sources, **train) -> object:
+    """Settings small enough to train in seconds on one CPU core."""
+    return validate_settings(
+        {
+            "data": {"sources": [str(s) for s in sources]},
+            "model": {"backbone": "amm", "projection_size": 32, "projection_hidden_size": 64},
+            "augment": {"view_size": 32},
+            "train": {"epochs": 3, "batch_size": 16, "warmup_epochs": 0.5, "log_every": 1, **train},
+        }
+    )

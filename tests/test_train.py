@@ -14,9 +14,8 @@ import pytest
 import torch
 from astropy.io import fits
 
-from conftest import celestial_header
+from conftest import celestial_header, tiny
 from morphospace.cli import main
-from morphospace.config import validate_settings
 from morphospace.dataset import ObjectBank
 from morphospace.synth import synthesize
 from morphospace.train import Trainer, load_model
@@ -29,18 +28,6 @@ def images(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("train_data")
     synthesize(root, 48, seed=3, workers=1)
     return root / "images"
-
-
-def tiny(sources, **train) -> object:
-    """Settings small enough to train in seconds on one CPU core."""
-    return validate_settings(
-        {
-            "data": {"sources": [str(s) for s in sources]},
-            "model": {"backbone": "amm", "projection_size": 32, "projection_hidden_size": 64},
-            "augment": {"view_size": 32},
-            "train": {"epochs": 3, "batch_size": 16, "warmup_epochs": 0.5, "log_every": 1, **train},
-        }
-    )
 
 
 def test_loss_falls_and_run_files_round_trip(tmp_path, images):

@@ -1,0 +1,142 @@
+"""Embedding: the Parquet table, recorded preprocessing, size batching and rotation averaging."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+from astropy.io import fits
+
+from conftest import celestial_header, gaussian_blob, tiny
+from morphospace.byol import BYOL
+from morphospace.cli import main
+from morphospace.embed import Embedder, EmbeddingTable, dihedral, size_bucket
+from morphospace.models import build_backbone
+from morphospace.pipeline import embed_run
+from morphospace.synth import synthesize
+from morphospace.train import Trainer
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, Path]:
+    """A run trained for two epochs on 30 synthetic images: (run folder, images folder)."""
+    root = tmp_path_factory.mktemp("embed")
+    synthesize(root / "data", 30, seed=11, workers=1)
+    images = root / "data" / "images"
+    Trainer(tiny([images], epochs=2), root / "run", progress=False).fit()
+    return root / "run", images
+
+
+def test_parquet_schema_and_provenance(trained, tmp_path):
+    run, images = trained
+    out = tmp_path / "emb.parquet"
+    result = embed_run(run, [str(images)], out, npy=True, workers=1)
+    schema = pq.read_schema(out)
+    for column in (
+        "id", "path", "hdu", "cutout_map", "cutout_x0", "cutout_y0", "object", "ra", "dec",
+        "restfrq", "bmaj", "bmin", "pixel_scale", "shape", "embedding",
+    ):  # fmt: skip
+        assert column in schema.names, column
+    embedding_type = schema.field("embedding").type
+    assert pa.types.is_list(embedding_type) and embedding_type.value_type == pa.float32()
+    info = json.loads(schema.metadata[b"morphospace"])
+    model = json.loads((run / "model.json").read_text())
+    assert info["model_sha256"] == model["weights_sha256"]
+    assert info["tta"] is True and info["backbone"] == model["backbone"]
+    assert info["preprocess"] == model["preprocess"]
+
+    table = EmbeddingTable.read(out)
+    assert len(table) == 30 and len(set(table.ids)) == 30
+    assert table.embeddings.shape == (30, model["representation_size"])
+    assert np.isfinite(table.embeddings).all()
+    assert table.rows["ra"].notna().all() and table.rows["pixel_scale"].gt(0).all()
+    assert np.array_equal(np.load(out.with_suffix(".npy")), table.embeddings)
+    assert np.allclose(table.embeddings, result.table.embeddings)
+
+
+def test_a_cutouts_box_is_recorded(trained, tmp_path, write_fits):
+    run, _ = trained
+    header = celestial_header((40, 40))
+    header["CUTMAP"], header["CUTX0"], header["CUTY0"] = "survey.fits", 120, 340
+    path = write_fits("clump_7.fits", gaussian_blob(40), header)
+    table = embed_run(run, [str(path)], tmp_path / "one.parquet", workers=1).table
+    row = table.rows.iloc[0]
+    assert (row["cutout_map"], row["cutout_x0"], row["cutout_y0"]) == ("survey.fits", 120, 340)
+    assert row["shape"] == "40x40" and row["id"] == "clump_7"
+
+
+def test_rotated_copy_has_the_original_as_nearest_neighbour(trained, tmp_path):
+    run, images = trained
+    originals = sorted(images.glob("*.fits"))
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    for path in originals[:5]:
+        with fits.open(path) as hdul:
+            hdul[0].data = np.rot90(hdul[0].data).copy()
+            hdul.writeto(copies / f"rotated_{path.name}")
+    table = embed_run(run, [str(images), str(copies)], tmp_path / "rot.parquet", workers=1).table
+    x = table.embeddings / np.linalg.norm(table.embeddings, axis=1, keepdims=True)
+    similarity = x @ x.T
+    np.fill_diagonal(similarity, -np.inf)
+    for path in originals[:5]:
+        rotated = table.find(f"rotated_{path.stem}")
+        nearest = int(np.argmax(similarity[rotated]))
+        assert table.ids[nearest] == path.stem
+        assert similarity[rotated, nearest] > 0.999
+
+
+def test_embedding_does_not_depend_on_batch_company(tmp_path):
+    """Native-mode models see each object at full resolution, batched by size bucket."""
+    torch.manual_seed(0)
+    byol = BYOL(build_backbone("amm", 1), 1, projection_size=16, projection_hidden_size=32)
+    info = {
+        "backbone": "amm",
+        "in_channels": 1,
+        "representation_size": byol.representation_size,
+        "preprocess": {"steps": []},
+        "views": {"view_size": 32, "view_mode": "native", "bank_size": 48},
+    }
+    rng = np.random.default_rng(0)
+    arrays = [
+        rng.normal(size=(1, h, w)).astype(np.float32) for h, w in ((30, 30), (90, 60), (41, 41))
+    ]
+    together = Embedder(byol, info, tta=False, batch_size=8).transform(arrays)
+    alone = np.concatenate([Embedder(byol, info, tta=False).transform([a]) for a in arrays])
+    assert np.allclose(together, alone, atol=1e-5)
+    assert size_bucket(10) == size_bucket(16) == 16
+    for side in range(17, 600):  # the nearest rung is never more than half a step away
+        assert abs(size_bucket(side) / side - 1) < 0.07
+    assert len({size_bucket(side) for side in range(16, 600)}) < 40
+    with pytest.raises(ValueError, match="channel"):
+        Embedder(byol, info).transform([np.zeros((2, 32, 32), np.float32)])
+
+
+def test_dihedral_views_are_the_eight_symmetries():
+    image = torch.arange(16.0).view(1, 1, 4, 4)
+    views = dihedral(image)
+    assert len(views) == 8
+    assert len({tuple(v.flatten().tolist()) for v in views}) == 8
+
+
+def test_cli_embed_reports_problems_in_one_line(trained, tmp_path, capsys):
+    run, images = trained
+    out = tmp_path / "cli.parquet"
+    broken = tmp_path / "broken.fits"
+    broken.write_bytes(b"SIMPLE  = T" + b" " * 100)
+    with pytest.warns(UserWarning, match="broken.fits"):
+        code = main(["embed", str(run), str(images), str(broken), "-o", str(out), "--no-progress"])
+    assert code == 0 and "embedded 30 objects" in capsys.readouterr().out
+    assert (tmp_path / "embed_skipped.csv").exists()
+    before = out.read_bytes()
+    # a folder that is not a run: one line, exit 2, and the existing table is untouched
+    assert main(["embed", str(tmp_path), str(images), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.json" in err[0]
+    assert main(["embed", str(run), str(images), "-o", str(tmp_path / "table.csv")]) == 2
+    assert ".parquet" in capsys.readouterr().err
+    assert out.read_bytes() == before
