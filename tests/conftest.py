@@ -10,6 +10,7 @@ from astropy.io import fits
 
 from morphospace.config import validate_settings
 from morphospace.synth import synthesize
+from morphospace.train import Trainer
 
 PIXEL_DEG = 0.1 / 3600  # 0.1 arcsec pixels
 
@@ -81,3 +82,13 @@ def tiny(sources, **train) -> object:
             "train": {"epochs": 3, "batch_size": 16, "warmup_epochs": 0.5, "log_every": 1, **train},
         }
     )
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> tuple[Path, Path]:
+    """A run trained for two epochs on 30 synthetic images: (run folder, images folder)."""
+    root = tmp_path_factory.mktemp("embed")
+    synthesize(root / "data", 30, seed=11, workers=1)
+    images = root / "data" / "images"
+    Trainer(tiny([images], epochs=2), root / "run", progress=False).fit()
+    return root / "run", images

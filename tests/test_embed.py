@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -12,24 +11,12 @@ import pytest
 import torch
 from astropy.io import fits
 
-from conftest import celestial_header, gaussian_blob, tiny
+from conftest import celestial_header, gaussian_blob
 from morphospace.byol import BYOL
 from morphospace.cli import main
 from morphospace.embed import Embedder, EmbeddingTable, dihedral, size_bucket
 from morphospace.models import build_backbone
 from morphospace.pipeline import embed_run
-from morphospace.synth import synthesize
-from morphospace.train import Trainer
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> tuple[Path, Path]:
-    """A run trained for two epochs on 30 synthetic images: (run folder, images folder)."""
-    root = tmp_path_factory.mktemp("embed")
-    synthesize(root / "data", 30, seed=11, workers=1)
-    images = root / "data" / "images"
-    Trainer(tiny([images], epochs=2), root / "run", progress=False).fit()
-    return root / "run", images
 
 
 def test_parquet_schema_and_provenance(trained, tmp_path):

@@ -1,0 +1,70 @@
+"""Maps, clusters, anomaly scores and similarity search on embeddings with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from morphospace.explore import SimilarityIndex, anomaly_scores, cluster, project
+from morphospace.explore.search import FAISS_FROM
+
+
+def blobs(n_per: int = 60, centres: int = 3, dim: int = 16, spread: float = 0.05, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    directions = np.eye(dim)[:centres] * 3
+    x = np.concatenate([d + spread * rng.normal(size=(n_per, dim)) for d in directions])
+    return x.astype(np.float32), np.repeat(np.arange(centres), n_per)
+
+
+def test_clusters_find_separated_groups_and_their_hierarchy():
+    x, truth = blobs()
+    found = cluster(x, seed=0)
+    assert found.k == 3
+    assert adjusted_rand_score(truth, found.kmeans) == pytest.approx(1.0)
+    assert adjusted_rand_score(truth, found.agglomerative) == pytest.approx(1.0)
+    assert adjusted_rand_score(truth[found.hdbscan >= 0], found.hdbscan[found.hdbscan >= 0]) > 0.9
+    assert found.linkage.shape == (len(x) - 1, 4)
+    assert max(found.silhouettes, key=found.silhouettes.get) == 3
+
+
+def test_an_outlier_ranks_first():
+    x, _ = blobs()
+    outlier = np.zeros((1, x.shape[1]), np.float32)
+    outlier[0, -1] = 3.0  # a direction no other object has
+    scores = anomaly_scores(np.concatenate([x, outlier]))
+    assert scores["anomaly_rank"].iloc[-1] == 1
+    assert sorted(scores["anomaly_rank"]) == list(range(1, len(x) + 2))
+    assert scores["anomaly"].between(0, 1).all()
+
+
+def test_maps_keep_groups_apart():
+    x, truth = blobs()
+    for method in ("pca", "tsne", "umap"):
+        xy = project(x, method)
+        assert xy.shape == (len(x), 2) and np.isfinite(xy).all()
+        centres = np.array([xy[truth == c].mean(0) for c in range(3)])
+        inside = max(np.linalg.norm(xy[truth == c] - centres[c], axis=1).mean() for c in range(3))
+        between = min(
+            np.linalg.norm(centres[a] - centres[b]) for a in range(3) for b in range(a + 1, 3)
+        )
+        assert between > 2 * inside, method
+    with pytest.raises(ValueError, match="umap, tsne, pca"):
+        project(x, "isomap")
+
+
+def test_exact_search_and_faiss_give_the_same_answers():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3000, 32)).astype(np.float32)
+    exact = SimilarityIndex(x, "exact")
+    assert exact.method == "exact"
+    fast = SimilarityIndex(x, "faiss")
+    assert fast.method == "faiss"
+    i1, s1 = exact.neighbours(10)
+    i2, s2 = fast.neighbours(10)
+    assert np.array_equal(i1, i2)
+    assert np.allclose(s1, s2, atol=1e-5)
+    assert (i1 != np.arange(len(x))[:, None]).all()  # never its own neighbour
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)  # brute force by hand
+    assert np.array_equal(exact.query(unit[:3], 5)[0], np.argsort(-(unit[:3] @ unit.T), 1)[:, :5])
+    assert SimilarityIndex(x[:10]).method == "exact" and FAISS_FROM == 200_000

@@ -1,0 +1,187 @@
+"""The report: columns written back, figures that are not blank, the HTML page in a real
+browser, similarity and anomaly queries, and the one-command demo."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from morphospace.cli import main
+from morphospace.embed import EmbeddingTable
+from morphospace.pipeline import embed_run
+from morphospace.report import build_report, thumbnail
+
+FIGURES = ("thumbnail_map", "map_cluster", "map_anomaly", "map_class", "clusters", "hierarchy",
+           "anomalies")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def reported(trained, tmp_path_factory):
+    """An embedding table with its report (PCA map, to keep the test fast)."""
+    run, images = trained
+    folder = tmp_path_factory.mktemp("report")
+    table = embed_run(run, [str(images)], folder / "emb.parquet", workers=1).path
+    result = build_report(
+        table,
+        folder / "report",
+        method="pca",
+        join=images.parent / "labels.csv",
+        colour_by=["class"],
+        tensorboard=True,
+        workers=1,
+    )
+    return table, result
+
+
+def test_report_writes_columns_and_figures_that_are_not_blank(reported):
+    table_path, result = reported
+    table = EmbeddingTable.read(table_path)
+    columns = ["x", "y", "cluster", "cluster_hdbscan", "cluster_agglomerative", "class"]
+    columns += ["anomaly", "anomaly_rank", "anomaly_iforest", "anomaly_lof", "anomaly_knn"]
+    for column in columns:
+        assert column in table.rows.columns, column
+    assert np.allclose(table.embeddings, result.table.embeddings)
+    assert sorted(table.rows["anomaly_rank"]) == list(range(1, len(table) + 1))
+    for name in FIGURES:
+        pixels = np.asarray(Image.open(result.folder / f"{name}.png").convert("L"), dtype=float)
+        assert pixels.shape[0] > 200 and pixels.std() > 10, name  # real content, not one colour
+    page = (result.folder / "index.html").read_text()
+    assert "http://" not in page and "https://" not in page  # nothing fetched: works offline
+    projector = result.folder / "tensorboard"
+    assert list(projector.rglob("projector_config.pbtxt")) and list(projector.rglob("sprite.png"))
+    assert list(projector.rglob("metadata.tsv"))
+
+
+def test_thumbnails_stretch_each_object_and_show_cubes_as_moment_0():
+    faint = np.zeros((40, 60), np.float32)
+    faint[15:25, 20:40] = 1e-6
+    bright = faint * 1e6
+    assert np.array_equal(thumbnail(faint, 32), thumbnail(bright, 32))  # per-object stretch
+    assert thumbnail(faint, 32).max() == 255 and thumbnail(faint, 32)[0].max() == 0  # padded
+    cube = np.zeros((5, 30, 30), np.float32)
+    cube[2, 10:20, 10:20] = 1.0
+    cube[:, 0, 0] = np.nan
+    assert np.array_equal(thumbnail(cube, 30), thumbnail(cube[2], 30) * (thumbnail(cube, 30) > 0))
+    assert thumbnail(np.zeros((20, 20), np.float32), 16).max() == 0  # constant: black, no NaN
+
+
+def _launch_chromium():
+    """Headless Chromium through Playwright and the system browser; skipped only outside CI."""
+    browser_path = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if browser_path is None or sync_playwright is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the browser test: install Debian's chromium and playwright")
+        pytest.skip("no chromium or playwright here")
+    return sync_playwright, browser_path
+
+
+def test_html_page_in_a_real_browser(reported):
+    _, result = reported
+    sync_playwright, browser_path = _launch_chromium()
+    page_uri = (result.folder / "index.html").resolve().as_uri()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=browser_path,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            errors, requests = [], []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(page_uri)
+            assert page.evaluate("window.morphospaceReport.n") == len(result.table)
+
+            box = page.locator("#map").bounding_box()
+            x, y = page.evaluate("window.morphospaceReport.toScreen(3)")
+            page.mouse.move(box["x"] + x, box["y"] + y)
+            tooltip = page.locator("#tooltip")
+            assert tooltip.is_visible()
+            assert tooltip.locator("img").get_attribute("src").startswith("data:image/png;base64,")
+            assert result.table.ids[3] in tooltip.inner_text()
+
+            page.mouse.click(box["x"] + x, box["y"] + y)
+            neighbours = page.locator(".neighbour")
+            assert neighbours.count() == min(12, len(result.table) - 1)
+            assert neighbours.first.locator("img").get_attribute("src").startswith("data:image/png")
+            assert result.table.ids[3] in page.locator("#selected").inner_text()
+
+            page.select_option("#colour", "class")
+            assert "smooth_disk" in page.locator("#legend").inner_text()
+
+            wanted = result.table.ids[7]
+            page.fill("#search", wanted)
+            page.press("#search", "Enter")
+            assert wanted in page.locator("#selected h3").inner_text()
+            assert errors == []
+            assert all(url.startswith(("file:", "data:")) for url in requests), requests
+        finally:
+            browser.close()
+
+
+def test_similar_by_id_and_by_new_file(reported, trained, tmp_path, capsys):
+    table_path, result = reported
+    _, images = trained
+    some = result.table.ids[0]
+    gallery = tmp_path / "near.png"
+    assert main(["similar", str(table_path), some, "-k", "5", "-o", str(gallery)]) == 0
+    out = capsys.readouterr().out
+    assert "5 objects most similar to" in out and gallery.exists()
+    assert some not in out.split("\n", 2)[2]  # the query is not its own neighbour
+    # a FITS file that is not in the table is embedded with the run's model
+    copy = tmp_path / "new_object.fits"
+    shutil.copy(images / f"{some}.fits", copy)
+    assert main(["similar", str(table_path), str(copy), "-k", "3"]) == 0
+    out = capsys.readouterr().out
+    first = out.splitlines()[2].split()
+    assert first[0] == "1" and first[2] == some and float(first[1]) > 0.999
+    assert main(["similar", str(table_path), "no_such_object"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no_such_object" in err[0]
+
+
+def test_anomalies_table_and_gallery(reported, capsys):
+    table_path, _ = reported
+    assert main(["anomalies", str(table_path), "-n", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("4 most anomalous of 30 objects")
+    assert [int(line.split()[0]) for line in lines[2:6]] == [1, 2, 3, 4]
+    assert (table_path.parent / "anomalies_top.png").exists()
+
+
+def test_a_bad_table_is_one_line_and_harms_nothing(reported, tmp_path, capsys):
+    table_path, _ = reported
+    before = table_path.read_bytes()
+    fake = tmp_path / "fake.parquet"
+    fake.write_text("not parquet")
+    for argv in (
+        ["report", str(fake)],
+        ["report", str(tmp_path / "missing.parquet")],
+        ["anomalies", str(fake)],
+        ["report", str(table_path), "--colour-by", "no_such_column"],
+        ["report", str(table_path), "--map", "isomap"],
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("morphospace: error:"), (argv, err)
+    assert table_path.read_bytes() == before
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out), "-n", "40", "--epochs", "1", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "index.html" in printed and "demo finished" in printed
+    table = EmbeddingTable.read(out / "run" / "embeddings.parquet")
+    assert len(table) == 40 and "class" in table.rows.columns and "x" in table.rows.columns
+    assert (out / "run" / "report" / "index.html").stat().st_size > 10_000
