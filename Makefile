@@ -23,12 +23,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# Until `morphospace demo` exists, the main job makes a synthetic set, inspects it and
-# trains a short BYOL run on it.
+# The main job: synthetic disks, clouds and cubes -> train -> embed -> report.
 demo: $(VENV)/.installed
-	$(BIN)/morphospace synth -o $(DEMO)/data -n 300 --cubes --seed 0
-	$(BIN)/morphospace inspect $(DEMO)/data/images --table $(DEMO)/inventory.csv
-	$(BIN)/morphospace train $(DEMO)/data/images -o $(DEMO)/run --epochs 5 --overwrite
+	$(BIN)/morphospace demo -o $(DEMO)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
