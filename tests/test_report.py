@@ -13,7 +13,7 @@ from PIL import Image
 from morphospace.cli import main
 from morphospace.embed import EmbeddingTable
 from morphospace.pipeline import embed_run
-from morphospace.report import build_report, thumbnail
+from morphospace.report import build_report, join_columns, thumbnail
 
 FIGURES = ("thumbnail_map", "map_cluster", "map_anomaly", "map_class", "clusters", "hierarchy",
            "anomalies")  # fmt: skip
@@ -185,3 +185,26 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     table = EmbeddingTable.read(out / "run" / "embeddings.parquet")
     assert len(table) == 40 and "class" in table.rows.columns and "x" in table.rows.columns
     assert (out / "run" / "report" / "index.html").stat().st_size > 10_000
+
+
+def test_run_checks_report_options_before_training(trained, tmp_path, capsys):
+    _, images = trained
+    labels = tmp_path / "labels.csv"
+    labels.write_text("source,class\na,disk\n")  # no column that names objects
+    out = tmp_path / "run"
+    assert main(["run", str(images), "-o", str(out), "--join", str(labels)]) == 2
+    assert "needs a column naming the objects" in capsys.readouterr().err
+    labels.write_text("name,class\nsynth_00001,disk\n")
+    argv = ["run", str(images), "-o", str(out), "--join", str(labels), "--colour-by", "klass"]
+    assert main(argv) == 2
+    assert "'klass'" in capsys.readouterr().err
+    assert not (out / "model.safetensors").exists()  # nothing was trained
+
+
+def test_join_matches_catalogue_names_to_cutout_files(reported, tmp_path):
+    table_path, result = reported
+    catalogue = tmp_path / "catalogue.csv"
+    ids = result.table.ids
+    catalogue.write_text("name,peak_mjy\n" + "".join(f"{i},{n}\n" for n, i in enumerate(ids)))
+    joined = join_columns(EmbeddingTable.read(table_path), catalogue)
+    assert joined.rows["peak_mjy"].tolist() == list(range(len(ids)))

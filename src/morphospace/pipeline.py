@@ -15,6 +15,7 @@ from morphospace.embed import Embedder, EmbeddingTable
 from morphospace.errors import InputError
 from morphospace.io import Problem, write_problems
 from morphospace.report import ReportResult, build_report
+from morphospace.report.build import check_report_options
 from morphospace.train import Trainer, TrainResult
 
 
@@ -97,6 +98,8 @@ def run_pipeline(
 ) -> RunResult:
     """Train on ``settings.data.sources``, embed the same objects and write the report."""
     run_dir = Path(run_dir)
+    options = report_options or {}
+    check_report_options(options.get("join"), options.get("colour_by"))
     training = Trainer(settings, run_dir, resume=resume, progress=progress).fit()
     embedded = embed_run(
         run_dir,
@@ -106,7 +109,7 @@ def run_pipeline(
         progress=progress,
         **(embed_options or {}),
     )
-    report = build_report(embedded.path, run_dir / "report", **(report_options or {}))
+    report = build_report(embedded.path, run_dir / "report", **options)
     return RunResult(run_dir, training, embedded, report)
 
 

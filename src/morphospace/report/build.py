@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from morphospace.embed import EmbeddingTable
+from morphospace.embed import EmbeddingTable, unique_ids
 from morphospace.errors import InputError
 from morphospace.explore import Clusters, SimilarityIndex, anomaly_scores, cluster, project
 from morphospace.explore.search import normalise
+from morphospace.io import ImageMeta
 from morphospace.report import figures
 from morphospace.report.html import colour_column, write_page
 from morphospace.report.tensorboard import export_projector
@@ -26,6 +27,17 @@ from morphospace.report.thumbnails import load_thumbnails
 CATEGORICAL = ("cluster", "cluster_hdbscan", "cluster_agglomerative")
 # metadata worth colouring by when present and not constant
 METADATA_COLOURS = ("pixel_scale", "bmaj", "restfrq", "nan_fraction", "spectral_type")
+STANDARD_COLUMNS = (
+    *ImageMeta("", 0, "", ()).as_row(),
+    "id",
+    "cluster",
+    "cluster_hdbscan",
+    "cluster_agglomerative",
+    "anomaly",
+    "anomaly_rank",
+    "x",
+    "y",
+)
 DETAILS = ("object", "path", "ra", "dec", "shape", "pixel_scale", "bmaj", "bmin", "restfrq")
 
 
@@ -61,30 +73,52 @@ def explore(
     return explored, groups
 
 
-def join_columns(table: EmbeddingTable, path: str | Path) -> EmbeddingTable:
-    """Add the columns of a CSV (e.g. labels or catalogue values), matched by ``id``, or by
-    file name through a ``path`` column."""
+JOIN_KEYS = ("id", "name", "object", "path", "file")
+
+
+def read_join_table(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    """A CSV of extra columns and the columns that may identify objects in it."""
     path = Path(path)
     try:
         extra = pd.read_csv(path)
     except (OSError, ValueError) as exc:
-        raise InputError(
-            path, f"cannot read the table ({' '.join(str(exc).split())[:150]})"
-        ) from None
+        problem = " ".join(str(exc).split())[:150]
+        raise InputError(path, f"cannot read the table ({problem})") from None
+    keys = [c for c in JOIN_KEYS if c in extra.columns]
+    if not keys:
+        raise InputError(path, f"needs a column naming the objects: one of {', '.join(JOIN_KEYS)}")
+    return extra, keys
+
+
+def join_columns(table: EmbeddingTable, path: str | Path) -> EmbeddingTable:
+    """Add the columns of a CSV (labels, catalogue values) to a table.
+
+    Rows are matched by object id (the file name without its FITS suffix) through whichever
+    of the CSV's ``id``, ``name``, ``object``, ``path`` or ``file`` columns matches most.
+    """
+    extra, keys = read_join_table(path)
+    ids = table.rows["id"].astype(str)
+    best, best_hits = None, 0
+    for column in keys:
+        stems = extra[column].map(lambda v: unique_ids([str(v)], [0])[0])
+        hits = int(ids.isin(set(stems)).sum())
+        if hits > best_hits:
+            best, best_hits = stems, hits
+    if best is None:
+        raise InputError(path, f"no row names an embedded object (tried columns {', '.join(keys)})")
+    extra = extra.assign(_key=best).drop_duplicates("_key").set_index("_key")
     rows = table.rows
-    if "id" in extra.columns and rows["id"].astype(str).isin(extra["id"].astype(str)).any():
-        key = rows["id"].astype(str)
-        extra = extra.assign(_key=extra["id"].astype(str))
-    elif "path" in extra.columns:
-        key = rows["path"].map(lambda p: Path(str(p)).name)
-        extra = extra.assign(_key=extra["path"].map(lambda p: Path(str(p)).name))
-    else:
-        raise InputError(path, "needs an 'id' or 'path' column matching the embedded objects")
-    extra = extra.drop_duplicates("_key").set_index("_key")
-    if not key.isin(extra.index).any():
-        raise InputError(path, "no row matches any embedded object by id or file name")
-    new = [c for c in extra.columns if c not in rows.columns and c not in ("id", "path")]
-    return table.with_columns({c: extra[c].reindex(key).to_numpy() for c in new})
+    new = [c for c in extra.columns if c not in rows.columns and c not in JOIN_KEYS]
+    return table.with_columns({c: extra[c].reindex(ids).to_numpy() for c in new})
+
+
+def check_report_options(join: str | Path | None, colour_by: list[str] | None) -> None:
+    """Fail early (before any training) on a join table or colour column that cannot work."""
+    columns = set(read_join_table(join)[0].columns) if join is not None else set()
+    known = columns | set(STANDARD_COLUMNS)
+    for name in colour_by or []:
+        if name not in known:
+            raise InputError(str(join or "--colour-by"), f"no column {name!r} to colour by")
 
 
 def exemplar(embeddings: np.ndarray, members: np.ndarray) -> int:
