@@ -50,9 +50,7 @@ def main() -> None:
         box = int(3 * radius / PIXEL_ARCSEC)
         y0, x0 = int(cy) - box, int(cx) - box
         yy, xx = np.mgrid[y0 : y0 + 2 * box, x0 : x0 + 2 * box].astype(float)
-        model, _ = MODELS[kind][1](
-            (cx - xx) * PIXEL_ARCSEC, (yy - cy) * PIXEL_ARCSEC, rng, radius
-        )
+        model, _ = MODELS[kind][1]((cx - xx) * PIXEL_ARCSEC, (yy - cy) * PIXEL_ARCSEC, rng, radius)
         sky[y0 : y0 + 2 * box, x0 : x0 + 2 * box] += (
             model / max(model.max(), 1e-12) * rng.uniform(0.5, 2.0)
         )
