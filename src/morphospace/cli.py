@@ -359,9 +359,10 @@ def report(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Maps, clusters, anomalies, figures and the interactive page for an embedding table."""
+    from morphospace.explore.maps import METHODS
     from morphospace.report import build_report
 
-    _choice("--map", map_method, ("umap", "tsne", "pca"))
+    _choice("--map", map_method, METHODS)
     output = output or embeddings.parent / "report"
     result = build_report(
         embeddings,
@@ -453,9 +454,10 @@ def run(
     progress: ProgressOpt = True,
 ) -> None:
     """Train, embed and report in one go: RUN/model.*, RUN/embeddings.parquet, RUN/report/."""
+    from morphospace.explore.maps import METHODS
     from morphospace.pipeline import run_pipeline
 
-    _choice("--map", map_method, ("umap", "tsne", "pca"))
+    _choice("--map", map_method, METHODS)
     settings = _training_settings(
         config,
         output,

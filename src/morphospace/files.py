@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,11 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def safe_filename(text: str) -> str:
+    """``text`` usable in a file name: runs of other characters become one underscore."""
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", text)
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:

@@ -1,6 +1,6 @@
 """Embeddings: a trained model applied to objects, and the table that holds the results."""
 
 from morphospace.embed.inference import Embedder, dihedral, size_bucket
-from morphospace.embed.table import EmbeddingTable, unique_ids
+from morphospace.embed.table import EmbeddingTable, object_id, unique_ids
 
-__all__ = ["Embedder", "EmbeddingTable", "dihedral", "size_bucket", "unique_ids"]
+__all__ = ["Embedder", "EmbeddingTable", "dihedral", "object_id", "size_bucket", "unique_ids"]

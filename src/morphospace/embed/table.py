@@ -147,7 +147,7 @@ class EmbeddingTable:
 
 def unique_ids(paths: Sequence[str | Path], hdus: Sequence[int]) -> list[str]:
     """Readable, unique object ids: the file stem, made unique with the HDU or a counter."""
-    stems = [_stem(Path(p)) for p in paths]
+    stems = [object_id(p) for p in paths]
     counts: dict[str, int] = {}
     for stem in stems:
         counts[stem] = counts.get(stem, 0) + 1
@@ -164,12 +164,13 @@ def unique_ids(paths: Sequence[str | Path], hdus: Sequence[int]) -> list[str]:
     return ids
 
 
-def _stem(path: Path) -> str:
-    name = path.name
+def object_id(path: str | Path) -> str:
+    """An object's id: its file name without the FITS suffix."""
+    name = Path(path).name
     for suffix in (".fits.gz", ".fits.fz", ".fits", ".fit", ".fz", ".fts"):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
-    return path.stem
+    return Path(name).stem
 
 
 def _short(exc: Exception) -> str:

@@ -25,6 +25,7 @@ from astropy.wcs.utils import skycoord_to_pixel
 from scipy import ndimage
 
 from morphospace.errors import InputError
+from morphospace.files import safe_filename
 from morphospace.io.fits import MIN_SIDE, SkyImage, read_fits
 
 EdgePolicy = Literal["pad", "skip"]
@@ -331,7 +332,7 @@ class _CutoutWriter:
         )
 
     def _filename(self, name: str) -> str:
-        stem = re.sub(r"[^A-Za-z0-9_.+-]+", "_", name).strip("._") or "cutout"
+        stem = safe_filename(name).strip("._") or "cutout"
         candidate, n = stem, 1
         while candidate in self.used_names:
             n += 1

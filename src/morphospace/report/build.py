@@ -7,22 +7,22 @@ embedding table as columns (``x``, ``y``, ``cluster``, ``cluster_hdbscan``,
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from morphospace.embed import EmbeddingTable, unique_ids
+from morphospace.embed import EmbeddingTable, object_id
 from morphospace.errors import InputError
 from morphospace.explore import Clusters, SimilarityIndex, anomaly_scores, cluster, project
 from morphospace.explore.search import normalise
+from morphospace.files import safe_filename
 from morphospace.io import ImageMeta
 from morphospace.report import figures
 from morphospace.report.html import colour_column, write_page
 from morphospace.report.tensorboard import export_projector
-from morphospace.report.thumbnails import load_thumbnails
+from morphospace.report.thumbnails import thumbnails_of
 
 CATEGORICAL = ("cluster", "cluster_hdbscan", "cluster_agglomerative")
 # metadata worth colouring by when present and not constant
@@ -100,7 +100,7 @@ def join_columns(table: EmbeddingTable, path: str | Path) -> EmbeddingTable:
     ids = table.rows["id"].astype(str)
     best, best_hits = None, 0
     for column in keys:
-        stems = extra[column].map(lambda v: unique_ids([str(v)], [0])[0])
+        stems = extra[column].map(lambda v: object_id(str(v)))
         hits = int(ids.isin(set(stems)).sum())
         if hits > best_hits:
             best, best_hits = stems, hits
@@ -119,13 +119,6 @@ def check_report_options(join: str | Path | None, colour_by: list[str] | None) -
     for name in colour_by or []:
         if name not in known:
             raise InputError(str(join or "--colour-by"), f"no column {name!r} to colour by")
-
-
-def exemplar(embeddings: np.ndarray, members: np.ndarray) -> int:
-    """The member nearest (by cosine) to the mean direction of the group."""
-    x = normalise(embeddings[members])
-    centre = normalise(x.mean(axis=0, keepdims=True))[0]
-    return int(members[np.argmax(x @ centre)])
 
 
 def central_members(embeddings: np.ndarray, members: np.ndarray, count: int) -> list[int]:
@@ -184,9 +177,7 @@ def build_report(
         table.write(table_path)
     rows = table.rows
     out.mkdir(parents=True, exist_ok=True)
-    thumbs, problems = load_thumbnails(
-        rows["path"].astype(str).tolist(), rows["hdu"].astype(int).tolist(), workers=workers
-    )
+    thumbs, problems = thumbnails_of(rows, workers)
     result = ReportResult(table, out, problems=problems)
     xy = rows[["x", "y"]].to_numpy(dtype=float)
     emb = table.embeddings
@@ -198,7 +189,7 @@ def build_report(
             figures.scatter_map(
                 xy,
                 rows[name].to_numpy(),
-                out / f"map_{_slug(name)}.png",
+                out / f"map_{safe_filename(name)}.png",
                 name,
                 colours[name]["kind"] == "category",
             )
@@ -221,7 +212,7 @@ def build_report(
                 groups.linkage,
                 groups.leaf_of,
                 thumbs,
-                lambda members: exemplar(emb, members),
+                lambda members: central_members(emb, members, 1)[0],
                 out / "hierarchy.png",
             )
         )
@@ -229,7 +220,7 @@ def build_report(
     result.files.append(
         figures.gallery(
             thumbs,
-            [list(top[i : i + 8]) for i in range(0, len(top), 8)],
+            figures.in_rows(top, 8),
             out / "anomalies.png",
             "most anomalous objects (combined rank of isolation forest, LOF and k-NN distance)",
             captions={int(i): f"#{rows['anomaly_rank'][i]} {rows['id'][i]}"[:22] for i in top},
@@ -268,7 +259,3 @@ def _colour_columns(rows: pd.DataFrame, extra: list[str]) -> dict[str, dict]:
         categorical = name in CATEGORICAL or not pd.api.types.is_numeric_dtype(values)
         colours[name] = colour_column(values, categorical)
     return colours
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)

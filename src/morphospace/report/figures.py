@@ -58,7 +58,7 @@ def scatter_map(
     figure, axes = plt.subplots(figsize=(9, 8))
     if categorical:
         labels = np.asarray(values).astype(str)
-        for label in sorted(set(labels), key=_natural):
+        for label in sorted(set(labels), key=natural_key):
             members = labels == label
             axes.scatter(xy[members, 0], xy[members, 1], s=8, label=label)
         if len(set(labels)) <= 20:
@@ -153,5 +153,12 @@ def _branch_leaves(linkage: np.ndarray) -> dict[int, list[int]]:
     return below
 
 
-def _natural(label: str):
-    return (0, int(label)) if label.lstrip("-").isdigit() else (1, label)
+def natural_key(label: str) -> tuple:
+    """Sort key putting numeric labels first, in numeric order ("2" before "10")."""
+    return (0, int(label), "") if label.lstrip("-").isdigit() else (1, 0, label)
+
+
+def in_rows(indices, per_row: int) -> list[list[int]]:
+    """Split a sequence of object indices into gallery rows of ``per_row``."""
+    indices = [int(i) for i in indices]
+    return [indices[i : i + per_row] for i in range(0, len(indices), per_row)]

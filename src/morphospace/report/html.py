@@ -6,6 +6,7 @@ JavaScript in ``page.html``, and every thumbnail is a ``data:`` URI.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from importlib.resources import files
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from morphospace.files import atomic_write
+from morphospace.report.figures import natural_key
 from morphospace.report.thumbnails import png_data_uri
 
 
@@ -35,7 +37,7 @@ def colour_column(values: pd.Series, categorical: bool) -> dict:
     """A colouring choice for the page: category levels, or a numeric range."""
     if categorical:
         labels = [None if pd.isna(v) else str(v) for v in values]
-        levels = sorted({v for v in labels if v is not None}, key=_natural)
+        levels = sorted({v for v in labels if v is not None}, key=natural_key)
         return {"kind": "category", "values": labels, "levels": levels}
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     finite = numbers[np.isfinite(numbers)]
@@ -73,14 +75,8 @@ def write_page(
     }
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     template = files("morphospace.report").joinpath("page.html").read_text(encoding="utf-8")
-    page = template.replace("__TITLE__", _escape(title)).replace("__DATA__", payload)
+    page = template.replace("__TITLE__", html.escape(title, quote=False)).replace(
+        "__DATA__", payload
+    )
     atomic_write(path, lambda temporary: temporary.write_text(page, encoding="utf-8"))
     return path
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _natural(label: str):
-    return (0, int(label), "") if label.lstrip("-").isdigit() else (1, 0, label)

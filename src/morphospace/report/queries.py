@@ -14,9 +14,10 @@ import pandas as pd
 from morphospace.embed import Embedder, EmbeddingTable
 from morphospace.errors import InputError
 from morphospace.explore import SimilarityIndex, anomaly_scores
+from morphospace.files import safe_filename
 from morphospace.io import read_fits
 from morphospace.report import figures
-from morphospace.report.thumbnails import load_thumbnails, thumbnail
+from morphospace.report.thumbnails import thumbnail, thumbnails_of
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz", ".fz")
 
@@ -60,37 +61,29 @@ def similar_to(
     if _looks_like_file(query):
         vector, query_thumb, label = _embed_file(table, Path(query), run)
         near, score = index.query(vector, k)
+        near, score = near[0], score[0]
+        thumbs = np.concatenate([query_thumb[None], thumbnails_of(table.rows.iloc[near])[0]])
     else:
         try:
             row = table.find(query)
         except KeyError as exc:
             raise InputError(table_path, str(exc.args[0])) from None
         near, score = index.query(table.embeddings[row], k, exclude=np.array([row]))
-        query_thumb = None
+        near, score = near[0], score[0]
+        thumbs = thumbnails_of(table.rows.iloc[[row, *near]])[0]  # the query first
         label = str(table.rows["id"][row])
-    near, score = near[0], score[0]
     rows = table.rows.iloc[near].copy()
     rows.insert(0, "similarity", score)
     rows.insert(0, "rank", np.arange(1, len(near) + 1))
     rows = rows[_columns(rows, ["rank", "similarity"])]
-    thumbs, _ = load_thumbnails(
-        table.rows["path"].iloc[near].astype(str).tolist(),
-        table.rows["hdu"].iloc[near].astype(int).tolist(),
-    )
-    if query_thumb is None:
-        query_thumb = load_thumbnails([table.rows["path"][row]], [int(table.rows["hdu"][row])])[0][
-            0
-        ]
-    all_thumbs = np.concatenate([query_thumb[None], thumbs])
     captions = {0: f"query: {label}"[:24]}
     captions.update(
         {i + 1: f"{s:.3f} {n}"[:24] for i, (s, n) in enumerate(zip(score, rows["id"], strict=True))}
     )
-    order = list(range(len(all_thumbs)))
-    path = Path(gallery) if gallery else table_path.parent / f"similar_{_slug(label)}.png"
+    path = Path(gallery) if gallery else table_path.parent / f"similar_{safe_filename(label)}.png"
     figures.gallery(
-        all_thumbs,
-        [order[i : i + 7] for i in range(0, len(order), 7)],
+        thumbs,
+        figures.in_rows(range(len(thumbs)), 7),
         path,
         f"objects most similar to {label} (cosine similarity)",
         captions=captions,
@@ -110,18 +103,15 @@ def top_anomalies(
     top = np.argsort(rows["anomaly_rank"].to_numpy(), kind="stable")[:n]
     ranked = rows.iloc[top]
     ranked = ranked[_columns(ranked, ["anomaly_rank", "anomaly", "anomaly_knn"])]
-    thumbs, _ = load_thumbnails(
-        rows["path"].iloc[top].astype(str).tolist(), rows["hdu"].iloc[top].astype(int).tolist()
-    )
+    thumbs, _ = thumbnails_of(rows.iloc[top])
     path = Path(gallery) if gallery else table_path.parent / "anomalies_top.png"
     captions = {
         i: f"#{r} {name}"[:24]
         for i, (r, name) in enumerate(zip(ranked["anomaly_rank"], ranked["id"], strict=True))
     }
-    order = list(range(len(top)))
     figures.gallery(
         thumbs,
-        [order[i : i + 8] for i in range(0, len(order), 8)],
+        figures.in_rows(range(len(top)), 8),
         path,
         f"the {len(top)} most anomalous objects",
         captions=captions,
@@ -144,7 +134,3 @@ def _embed_file(table: EmbeddingTable, path: Path, run: str | Path | None):
         raise InputError(run, "is not the model these embeddings were made with")
     vector = embedder.transform(objects.arrays, [str(path)])
     return vector, thumbnail(read_fits(path, hdu=objects.metas[0].hdu)), path.name
-
-
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)

@@ -96,6 +96,12 @@ def load_thumbnails(
     return out, problems
 
 
+def thumbnails_of(rows, workers: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Thumbnails of the objects in rows of an embedding table (``path`` and ``hdu``)."""
+    paths, hdus = rows["path"].astype(str).tolist(), rows["hdu"].astype(int).tolist()
+    return load_thumbnails(paths, hdus, workers=workers)
+
+
 def png_data_uri(pixels: np.ndarray) -> str:
     """A ``data:image/png;base64,…`` URI of a uint8 image, for self-contained HTML."""
     buffer = io.BytesIO()
