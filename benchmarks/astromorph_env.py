@@ -9,6 +9,7 @@ registry. astromorph declares Python 3.12 but runs on 3.11, hence
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import sysconfig
@@ -42,3 +43,28 @@ def astromorph_python() -> Path:
     )  # fmt: skip
     marker.touch()
     return python
+
+
+def run_harness(script: str, *args: object) -> dict[str, float]:
+    """Run a harness script of this folder in the astromorph venv; its ``name=value`` prints."""
+    path = Path(__file__).with_name(script)
+    proc = subprocess.run(
+        [str(astromorph_python()), str(path), *map(str, args)],
+        capture_output=True,
+        text=True,
+    )
+    figures = {name: float(value) for name, value in re.findall(r"(\w+)=([0-9.]+)", proc.stdout)}
+    if proc.returncode != 0 or "objects_per_second" not in figures:
+        raise SystemExit(f"astromorph run failed:\n{proc.stderr[-3000:]}")
+    return figures
+
+
+def shared_objects(root: Path, n: int) -> tuple[Path, Path]:
+    """The benchmarks' synthetic set (n objects of 48-128 px) and an astromorph file list of it."""
+    from morphospace.synth import synthesize
+
+    synthesize(root, n, size=(48, 128), seed=0)
+    images = root / "images"
+    filelist = root / "files.txt"
+    filelist.write_text("\n".join(str(p) for p in sorted(images.glob("*.fits"))) + "\n")
+    return images, filelist

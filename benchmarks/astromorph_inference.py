@@ -16,24 +16,14 @@ import sys
 import time
 
 import torch
-from astromorph.byol import ByolTrainer, MinMaxNorm
 from astromorph.datasets import FitsFilelistDataset
-from astromorph.models import DEFAULT_MODELS
-from torch import nn
+
+from astromorph_network import one_channel_trainer
 
 
 def main() -> None:
     filelist, workdir = sys.argv[1], sys.argv[2]
-    torch.manual_seed(0)
-    network = DEFAULT_MODELS["n_layer_resnet"](last_layer="layer2")
-    network.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
-    trainer = ByolTrainer(
-        network=network,
-        hidden_layer="avgpool",
-        representation_size=128,
-        normalization_function=MinMaxNorm(),
-        device="cpu",
-    )
+    trainer = one_channel_trainer()
     model_path = os.path.join(workdir, "astromorph_model.pt")
     torch.save(trainer, model_path)
 

@@ -17,32 +17,23 @@ the blur is drawn. (Its training pipeline's own augmentation adds ``ColorJitter`
 import sys
 import time
 
-import torch
-from astromorph.byol import ByolTrainer, MinMaxNorm
 from astromorph.datasets import FitsFilelistDataset
-from astromorph.models import DEFAULT_MODELS
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 from torchvision import transforms as T
 
+from astromorph_network import one_channel_trainer
+
 
 def main() -> None:
     filelist, n_objects = sys.argv[1], int(sys.argv[2])
-    torch.manual_seed(0)
-    network = DEFAULT_MODELS["n_layer_resnet"](last_layer="layer2")
-    network.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
-    trainer = ByolTrainer(
-        network=network,
-        hidden_layer="avgpool",
-        representation_size=128,  # the value that matches layer2
+    trainer = one_channel_trainer(
         augmentation_function=nn.Sequential(
             T.RandomHorizontalFlip(),
             T.RandomRotation(degrees=(0, 360)),
             T.RandomApply([T.GaussianBlur((3, 3), (1.0, 2.0))], p=0.2),
         ),
-        normalization_function=MinMaxNorm(),
         learning_rate=1e-4,
-        device="cpu",
     )
     dataset = FitsFilelistDataset(filelist)
     warm_up = DataLoader(Subset(dataset, range(8)), batch_size=1, shuffle=True)

@@ -13,9 +13,7 @@ Run: ``python benchmarks/embed_throughput.py`` (first run installs astromorph 0.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -23,9 +21,9 @@ from pathlib import Path
 import torch
 from astropy.io import fits
 
+from astromorph_env import run_harness, shared_objects
 from morphospace.config import validate_settings
 from morphospace.embed import Embedder
-from morphospace.synth import synthesize
 from morphospace.train import Trainer
 
 BACKBONE = "resnet18:layer2"
@@ -58,18 +56,8 @@ def time_morphospace(
 
 
 def time_astromorph(filelist: Path, workdir: Path) -> tuple[float, float]:
-    from astromorph_env import astromorph_python
-
-    script = Path(__file__).with_name("astromorph_inference.py")
-    proc = subprocess.run(
-        [str(astromorph_python()), str(script), str(filelist), str(workdir)],
-        capture_output=True,
-        text=True,
-    )
-    rates = dict(re.findall(r"(\w+)=([0-9.]+)", proc.stdout))
-    if proc.returncode != 0 or "objects_per_second" not in rates:
-        raise SystemExit(f"astromorph run failed:\n{proc.stderr[-3000:]}")
-    return float(rates["objects_per_second"]), float(rates["model_objects_per_second"])
+    rates = run_harness("astromorph_inference.py", filelist, workdir)
+    return rates["objects_per_second"], rates["model_objects_per_second"]
 
 
 def main() -> None:
@@ -80,10 +68,7 @@ def main() -> None:
     plain, averaged, cached, theirs = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        synthesize(root, args.n, size=(48, 128), seed=0)
-        images = root / "images"
-        filelist = root / "files.txt"
-        filelist.write_text("\n".join(str(p) for p in sorted(images.glob("*.fits"))) + "\n")
+        images, filelist = shared_objects(root, args.n)
         train_tiny(images, root / "run")
         embedder = Embedder.from_run(root / "run")
         embedder.load([images], cache_dir=root / "cache")  # fill the cache, as training does

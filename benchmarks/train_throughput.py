@@ -12,9 +12,7 @@ Run: ``python benchmarks/train_throughput.py`` (first run installs astromorph 0.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -22,11 +20,11 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from astromorph_env import run_harness, shared_objects
 from morphospace.augment import AugmentSettings
 from morphospace.byol import BYOL
 from morphospace.config import validate_settings
 from morphospace.models import build_backbone
-from morphospace.synth import synthesize
 from morphospace.train import Trainer
 
 BACKBONE = "resnet18:layer2"
@@ -70,18 +68,7 @@ def run_morphospace(images: Path, run: Path, epochs: int, batch: int, view_size:
 
 
 def run_astromorph(filelist: Path, n_objects: int) -> float:
-    from astromorph_env import astromorph_python
-
-    script = Path(__file__).with_name("astromorph_train_loop.py")
-    proc = subprocess.run(
-        [str(astromorph_python()), str(script), str(filelist), str(n_objects)],
-        capture_output=True,
-        text=True,
-    )
-    match = re.search(r"objects_per_second=([0-9.]+)", proc.stdout)
-    if proc.returncode != 0 or not match:
-        raise SystemExit(f"astromorph run failed:\n{proc.stderr[-3000:]}")
-    return float(match.group(1))
+    return run_harness("astromorph_train_loop.py", filelist, n_objects)["objects_per_second"]
 
 
 def main() -> None:
@@ -97,10 +84,7 @@ def main() -> None:
     ours, theirs, ratios = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        synthesize(root, args.n, size=(48, 128), seed=0)
-        images = root / "images"
-        filelist = root / "files.txt"
-        filelist.write_text("\n".join(str(p) for p in sorted(images.glob("*.fits"))) + "\n")
+        images, filelist = shared_objects(root, args.n)
         print(f"{args.n} synthetic objects, 48-128 px; {BACKBONE}, 1 channel; "
               f"{torch.get_num_threads()} CPU threads; morphospace: batch {args.batch_size}, "
               f"two {args.view_size} px views per object; astromorph: one object + 3 flipped "
