@@ -428,6 +428,59 @@ def anomalies(
 
 
 @app.command()
+def evaluate(
+    embeddings: Annotated[Path, typer.Argument(help="An embedding table (.parquet).")],
+    labels: Annotated[
+        str | None, typer.Option(help="Classes to score against, as labels.csv:COLUMN.")
+    ] = None,
+    params: Annotated[
+        str | None,
+        typer.Option(help="Continuous parameters, as labels.csv:radius,inclination,flux."),
+    ] = None,
+    baselines: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated: pixel_pca, random, supervised (or 'all')."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Folder for evaluation.json/.md [beside the table]."),
+    ] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option("--run", help="The run's folder [as recorded in the table].")
+    ] = None,
+    invariance: Annotated[
+        bool, typer.Option(help="Measure orientation invariance (needs the run and files).")
+    ] = True,
+    supervised_epochs: Annotated[
+        int, typer.Option(help="Epochs per fold of the supervised baseline.", min=1)
+    ] = 20,
+    seed: Annotated[int, typer.Option(help="Seed for the folds and baselines.")] = 0,
+) -> None:
+    """Figures of merit: k-NN and linear probe, silhouette, ARI/NMI, R², invariance."""
+    from morphospace.evaluate.scorecard import BASELINES, evaluate_table, read_columns
+
+    names = [b.strip() for b in (baselines or "").split(",") if b.strip()]
+    names = list(BASELINES) if names == ["all"] else names
+    label_spec = read_columns(labels, "--labels")
+    if label_spec is not None and len(label_spec[1]) != 1:
+        raise InputError(labels, "--labels takes one column")
+    card = evaluate_table(
+        embeddings,
+        labels=(label_spec[0], label_spec[1][0]) if label_spec else None,
+        params=read_columns(params, "--params"),
+        baselines=names,
+        run_dir=run_dir,
+        invariance=invariance,
+        supervised_epochs=supervised_epochs,
+        seed=seed,
+        progress=lambda message: typer.echo(f"… {message}", err=True),
+    )
+    written = card.write(output or embeddings.parent / "evaluation")
+    typer.echo(card.to_markdown())
+    typer.echo(f"written: {written[0]} and {written[1]}")
+
+
+@app.command()
 def run(
     data: Annotated[
         list[str] | None,

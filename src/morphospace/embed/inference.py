@@ -17,7 +17,7 @@ With test-time averaging (``tta``), the embedding is the mean over the eight rot
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -132,6 +132,18 @@ class Embedder:
         progress: bool = False,
     ) -> np.ndarray:
         """Embed preprocessed (C, H, W) arrays; returns (N, representation_size) float32."""
+        out = np.zeros((len(arrays), self.byol.representation_size), dtype=np.float32)
+        for members, inputs in self.inputs(arrays, paths, progress):
+            out[members] = self._forward(inputs).cpu().numpy()
+        return out
+
+    def inputs(
+        self,
+        arrays: Sequence[np.ndarray],
+        paths: Sequence[str] | None = None,
+        progress: bool = False,
+    ) -> Iterator[tuple[list[int], torch.Tensor]]:
+        """Batches of network inputs: (object indices, standardised framed images)."""
         channels = int(self.info["in_channels"])
         groups: dict[int, list[int]] = {}
         for index, array in enumerate(arrays):
@@ -143,7 +155,6 @@ class Embedder:
                     f"{channels} channel(s)",
                 )
             groups.setdefault(self.input_size(array.shape), []).append(index)
-        out = np.zeros((len(arrays), self.byol.representation_size), dtype=np.float32)
         batches = [
             (size, members[start : start + self.batch_size])
             for size, members in sorted(groups.items())
@@ -154,9 +165,7 @@ class Embedder:
             side = self.bank_size if self.view_mode == "fit" else size
             images = torch.stack([to_bank(arrays[i], side) for i in members]).to(self.device)
             extents = torch.tensor([arrays[i].shape[-2:] for i in members], dtype=torch.float32)
-            inputs = standardise(self.framer.frame(images, extents, size))
-            out[members] = self._forward(inputs).cpu().numpy()
-        return out
+            yield members, standardise(self.framer.frame(images, extents, size))
 
     @torch.inference_mode()
     def _forward(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -222,6 +222,31 @@ class Stretch(_Step):
         return replace(frame, data=ops.stretch(frame.data, self.kind, self.softening, per_channel))
 
 
+class Crop(_Step):
+    """Crop to the significant emission, so each object fills its frame whatever its cutout."""
+
+    step: Literal["crop"] = "crop"
+    threshold: float = Field(default=3.0, gt=0)  # noise sigmas, on the lightly smoothed image
+    margin: float = Field(default=0.25, ge=0)  # fraction of the emission's size on each side
+    min_side: int = Field(default=16, ge=4)
+
+    def __call__(self, frame: Frame) -> Frame:
+        data = ops.crop_to_emission(frame.data, self.threshold, self.margin, self.min_side)
+        return replace(frame, data=data)
+
+
+class NoiseStretch(_Step):
+    """asinh stretch in units of each object's own noise, background subtracted."""
+
+    step: Literal["noise_stretch"] = "noise_stretch"
+    knee: float = Field(default=3.0, gt=0)  # noise sigmas where asinh turns logarithmic
+    per_channel: bool | None = None
+
+    def __call__(self, frame: Frame) -> Frame:
+        per_channel = self._per_channel(frame, self.per_channel)
+        return replace(frame, data=ops.noise_stretch(frame.data, self.knee, per_channel))
+
+
 class Normalise(_Step):
     """Normalise intensities (zscore or minmax); safe for constant images."""
 
@@ -235,7 +260,7 @@ class Normalise(_Step):
 
 
 Step = Annotated[
-    Channels | Resample | CapSize | Fill | Clip | Stretch | Normalise,
+    Channels | Resample | CapSize | Fill | Crop | Clip | Stretch | NoiseStretch | Normalise,
     Field(discriminator="step"),
 ]
 

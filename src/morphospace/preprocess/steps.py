@@ -190,3 +190,96 @@ def cap_size(data: np.ndarray, max_side: int) -> np.ndarray:
     if longest <= max_side:
         return _as_float32(data)
     return resample(data, max_side / longest)
+
+
+def background_and_noise(plane: np.ndarray) -> tuple[float, float]:
+    """Robust background (median) and noise (1.4826 × MAD) of a 2-D image.
+
+    Where more than half of the pixels share one value (a background clipped to zero, a
+    constant cutout), the MAD is zero; the noise then comes from the other pixels. A
+    constant image has zero noise.
+    """
+    values = plane[np.isfinite(plane)]
+    if values.size == 0:
+        return 0.0, 0.0
+    background = float(np.median(values))
+    deviation = np.abs(values - background)
+    noise = 1.4826 * float(np.median(deviation))
+    if noise == 0.0:
+        varying = deviation[deviation > 0]
+        noise = 1.4826 * float(np.median(varying)) if varying.size else 0.0
+    return background, noise
+
+
+def emission_box(
+    plane: np.ndarray, threshold: float = 3.0, smoothing: float = 1.0
+) -> tuple[int, int, int, int] | None:
+    """Bounding box ``(y0, y1, x0, x1)`` of the significant emission in a 2-D image.
+
+    The image is smoothed by a Gaussian of ``smoothing`` px, and pixels above
+    ``threshold`` times the smoothed noise form islands. Islands that reach the brightest
+    one's peak within a factor of 10 (and at least twice the threshold) are kept: the
+    object and its bright companions, not noise peaks. ``None`` when nothing is significant.
+    """
+    background, _ = background_and_noise(plane)
+    smooth = ndimage.gaussian_filter(np.nan_to_num(plane - background), smoothing)
+    _, noise = background_and_noise(smooth)
+    if noise == 0.0:
+        noise = float(np.abs(smooth).max()) * 1e-3
+        if noise == 0.0:
+            return None
+    islands, count = ndimage.label(smooth > threshold * noise)
+    if count == 0:
+        return None
+    peaks = ndimage.maximum(smooth, islands, index=np.arange(1, count + 1))
+    keep = np.flatnonzero(peaks >= max(2 * threshold * noise, 0.1 * peaks.max())) + 1
+    if keep.size == 0:
+        return None
+    rows, cols = np.nonzero(np.isin(islands, keep))
+    return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+
+
+def crop_to_emission(
+    data: np.ndarray, threshold: float = 3.0, margin: float = 0.25, min_side: int = 16
+) -> np.ndarray:
+    """Crop to a square around the significant emission, with ``margin`` × its size around it.
+
+    The box is found on the sum of the channels (:func:`emission_box`). The square is
+    clipped to the image; an image with no significant emission is returned whole.
+    """
+    out = _as_float32(data)
+    box = emission_box(out.reshape(-1, *out.shape[-2:]).sum(axis=0), threshold)
+    if box is None:
+        return out
+    y0, y1, x0, x1 = box
+    height, width = out.shape[-2:]
+    side = max(y1 - y0, x1 - x0) * (1 + 2 * margin)
+    side = int(np.ceil(max(side, min_side)))
+    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
+    top = int(np.clip(round(cy - side / 2), 0, max(height - side, 0)))
+    left = int(np.clip(round(cx - side / 2), 0, max(width - side, 0)))
+    return np.ascontiguousarray(out[..., top : top + side, left : left + side])
+
+
+def noise_stretch(data: np.ndarray, knee: float = 3.0, per_channel: bool = False) -> np.ndarray:
+    """Background-subtracted asinh stretch in units of the noise: ``asinh((x - bg) / (knee σ))``.
+
+    Emission up to about ``knee`` times the noise stays linear and brighter emission is
+    compressed logarithmically, so a bright core does not drown faint extended structure
+    and the noise looks alike in every object whatever its peak. Values below the
+    background are clipped at ``-knee`` σ. A constant image becomes zeros.
+    """
+    if knee <= 0:
+        raise ValueError(f"knee must be positive, got {knee}")
+    out = _as_float32(data)
+
+    def one(values: np.ndarray) -> np.ndarray:
+        background, noise = background_and_noise(values.reshape(-1, values.shape[-1]))
+        if noise == 0.0:
+            return np.zeros_like(values)
+        scaled = np.maximum((values - background) / (knee * noise), -1.0)
+        return np.arcsinh(scaled).astype(np.float32)
+
+    if per_channel and out.ndim == 3:
+        return np.stack([one(plane) for plane in out])
+    return one(out)

@@ -115,6 +115,18 @@ def read_model_info(run_dir: str | Path) -> dict[str, Any]:
     return info
 
 
+def build_model(info: dict[str, Any]) -> BYOL:
+    """A freshly initialised BYOL module with the architecture a ``model.json`` describes."""
+    return BYOL(
+        build_backbone(info["backbone"], info["in_channels"]),
+        info["in_channels"],
+        hidden_layer=info.get("hidden_layer"),
+        projection_size=info["projection_size"],
+        projection_hidden_size=info["projection_hidden_size"],
+        probe_size=int(info.get("views", {}).get("view_size", 64)),
+    )
+
+
 def load_model(run_dir: str | Path) -> tuple[BYOL, dict[str, Any]]:
     """Rebuild the trained model of a run from ``model.safetensors`` and ``model.json``.
 
@@ -122,13 +134,7 @@ def load_model(run_dir: str | Path) -> tuple[BYOL, dict[str, Any]]:
     """
     run_dir = Path(run_dir)
     info = read_model_info(run_dir)
-    byol = BYOL(
-        build_backbone(info["backbone"], info["in_channels"]),
-        info["in_channels"],
-        hidden_layer=info.get("hidden_layer"),
-        projection_size=info["projection_size"],
-        projection_hidden_size=info["projection_hidden_size"],
-    )
+    byol = build_model(info)
     weights = run_dir / "model.safetensors"
     try:
         state = load_file(str(weights))

@@ -1,0 +1,103 @@
+"""Baselines scored beside a trained model, on the same objects, framing and folds.
+
+- :func:`pixel_pca`: the framed input pixels themselves, reduced by PCA: what any
+  embedding must beat to be worth training.
+- :func:`random_network`: the same architecture at random initialisation: what the
+  architecture gives before it learns anything.
+- :func:`supervised_fold_embeddings`: the same backbone trained with the labels on each
+  training fold (the upper bound a label-free method can hope to approach).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.decomposition import PCA
+
+from morphospace.augment import Augmenter, AugmentSettings
+from morphospace.dataset import ObjectBank
+from morphospace.embed import Embedder
+from morphospace.train.checkpoint import build_model
+
+
+def pixel_pca(
+    embedder: Embedder, arrays: Sequence[np.ndarray], components: int = 64, seed: int = 0
+) -> np.ndarray:
+    """Raw-pixel PCA: each object framed exactly as the network sees it, flattened, reduced."""
+    if embedder.view_mode != "fit":
+        raise ValueError("the raw-pixel baseline needs one input size: a 'fit' model")
+    pixels = np.zeros((len(arrays), 0), dtype=np.float32)
+    for members, inputs in embedder.inputs(arrays):
+        flat = inputs.flatten(1).cpu().numpy()
+        if pixels.shape[1] == 0:
+            pixels = np.zeros((len(arrays), flat.shape[1]), dtype=np.float32)
+        pixels[members] = flat
+    components = min(components, len(arrays) - 1, pixels.shape[1])
+    return PCA(n_components=components, random_state=seed).fit_transform(pixels).astype(np.float32)
+
+
+def random_network(embedder: Embedder, seed: int = 0) -> Embedder:
+    """An embedder with the run's architecture, framing and TTA, at random initialisation."""
+    torch.manual_seed(seed)
+    return Embedder(
+        build_model(embedder.info),
+        embedder.info,
+        tta=embedder.tta,
+        batch_size=embedder.batch_size,
+        device=str(embedder.device),
+    )
+
+
+def train_supervised(
+    embedder: Embedder,
+    arrays: Sequence[np.ndarray],
+    labels: np.ndarray,
+    epochs: int = 20,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+) -> Embedder:
+    """Train the run's backbone from scratch with a linear head and cross-entropy.
+
+    Views are drawn by the same augmentations as self-supervised training; the returned
+    embedder yields the backbone's representations.
+    """
+    torch.manual_seed(seed)
+    device = embedder.device
+    byol = build_model(embedder.info).to(device)
+    backbone = byol.online_encoder.backbone
+    classes, targets = np.unique(labels, return_inverse=True)
+    head = torch.nn.Linear(byol.representation_size, len(classes)).to(device)
+    parameters = [*backbone.parameters(), *head.parameters()]
+    optimiser = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=1e-4)
+    bank = ObjectBank(arrays, [str(i) for i in range(len(arrays))], embedder.bank_size)
+    augmenter = Augmenter(
+        AugmentSettings(view_size=embedder.view_size, view_mode=embedder.view_mode)
+    )
+    targets_t = torch.as_tensor(targets, device=device)
+    generator = torch.Generator().manual_seed(seed)
+    steps_per_epoch = max(1, len(arrays) // batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, learning_rate, total_steps=epochs * steps_per_epoch
+    )
+    backbone.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(arrays), generator=generator)
+        for step in range(steps_per_epoch):
+            index = order[step * batch_size : (step + 1) * batch_size]
+            views = augmenter(bank.images[index].to(device), bank.extents[index])
+            loss = F.cross_entropy(head(backbone(views)), targets_t[index.to(device)])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+    return Embedder(
+        byol.eval(),
+        embedder.info,
+        tta=embedder.tta,
+        batch_size=embedder.batch_size,
+        device=str(device),
+    )

@@ -1,0 +1,351 @@
+"""``morphospace evaluate``: one table of figures of merit for a run and its baselines.
+
+    card = evaluate_table("RUN/embeddings.parquet", labels=("labels.csv", "class"),
+                          params=("labels.csv", ["radius", "inclination"]),
+                          baselines=["pixel_pca", "random"])
+    card.write("RUN/evaluation")   # evaluation.json and evaluation.md
+
+Every row (the model, each baseline) is scored on the same objects with the same folds.
+Parameters that apply to only some objects (an inclination for disks only) are scored on
+the objects that have a value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from morphospace.embed import Embedder, EmbeddingTable
+from morphospace.errors import InputError
+from morphospace.evaluate import baselines as base
+from morphospace.evaluate import metrics
+from morphospace.explore import cluster, project
+from morphospace.files import atomic_write
+
+BASELINES = ("pixel_pca", "random", "supervised")
+INVARIANCE_SAMPLE = 200
+MIN_PARAM_OBJECTS = 10
+
+
+@dataclass
+class Scorecard:
+    """The figures of every scored embedding, and what they were computed on."""
+
+    table: str
+    n_objects: int
+    label_column: str | None
+    classes: dict[str, int]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "morphospace-evaluation/1",
+            "table": self.table,
+            "n_objects": self.n_objects,
+            "label_column": self.label_column,
+            "classes": self.classes,
+            "rows": self.rows,
+            "notes": self.notes,
+        }
+
+    def to_markdown(self) -> str:
+        """The rows as a Markdown table, one column per figure, plus the notes."""
+        columns = [c for c in _COLUMN_TITLES if any(c in row for row in self.rows)]
+        params = sorted({k for row in self.rows for k in row if k.startswith(("r2:", "rho:"))})
+        header = [_COLUMN_TITLES[c] for c in columns] + [_param_title(p) for p in params]
+        lines = [
+            f"# Evaluation of {self.table}",
+            "",
+            f"{self.n_objects} objects"
+            + (f"; labels from column `{self.label_column}`: " if self.label_column else "")
+            + ", ".join(f"{name} {count}" for name, count in self.classes.items()),
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join("---" for _ in header) + "|",
+        ]
+        for row in self.rows:
+            cells = [_format(row.get(c)) for c in columns + params]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", *(f"- {note}" for note in self.notes)]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def write(self, out_dir: str | Path) -> tuple[Path, Path]:
+        """Write ``evaluation.json`` and ``evaluation.md`` (atomically) into ``out_dir``."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths = out_dir / "evaluation.json", out_dir / "evaluation.md"
+        text = json.dumps(self.to_dict(), indent=2, default=_json_default)
+        atomic_write(paths[0], lambda temporary: temporary.write_text(text))
+        atomic_write(paths[1], lambda temporary: temporary.write_text(self.to_markdown()))
+        return paths
+
+    def row(self, name: str) -> dict[str, Any]:
+        return next(r for r in self.rows if r["name"] == name)
+
+
+_COLUMN_TITLES = {
+    "name": "embedding",
+    "knn": "k-NN acc.",
+    "linear": "linear probe",
+    "silhouette_labels": "silhouette (labels)",
+    "silhouette_clusters": "silhouette (clusters)",
+    "k": "k found",
+    "ari": "ARI",
+    "nmi": "NMI",
+    "ari_k_classes": "ARI (k = classes)",
+    "nmi_k_classes": "NMI (k = classes)",
+    "invariance": "orientation invariance",
+    "cos_same": "cos(copies)",
+    "cos_different": "cos(others)",
+}
+
+
+def _param_title(key: str) -> str:
+    kind, name = key.split(":", 1)
+    return f"R² {name}" if kind == "r2" else f"ρ {name} (map x, y)"
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_format(v) for v in value)
+    if isinstance(value, float):
+        return "–" if math.isnan(value) else f"{value:.3f}"
+    return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def score_embedding(
+    name: str,
+    embeddings: np.ndarray,
+    labels: np.ndarray | None,
+    params: dict[str, np.ndarray],
+    *,
+    coordinates: np.ndarray | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """All label and parameter figures of one (N, D) embedding."""
+    row: dict[str, Any] = {"name": name}
+    found = cluster(embeddings, seed=seed)
+    row["k"] = found.k
+    row["silhouette_clusters"] = metrics.label_silhouette(embeddings, found.kmeans)
+    if labels is not None:
+        known = pd.notna(labels)
+        x, y = embeddings[known], labels[known].astype(str)
+        row["knn"] = metrics.knn_accuracy(x, y, seed=seed)
+        row["linear"] = metrics.linear_probe_accuracy(x, y, seed=seed)
+        row["silhouette_labels"] = metrics.label_silhouette(x, y)
+        agreement = metrics.cluster_agreement(found.kmeans[known], y)
+        row |= agreement
+        at_classes = cluster(x, k=len(np.unique(y)), seed=seed).kmeans
+        agreement = metrics.cluster_agreement(at_classes, y)
+        row |= {"ari_k_classes": agreement["ari"], "nmi_k_classes": agreement["nmi"]}
+    if params:
+        xy = coordinates if coordinates is not None else project(embeddings, seed=seed)
+        for param, values in params.items():
+            known = np.isfinite(values)
+            row[f"r2:{param}"] = metrics.ridge_r2(embeddings[known], values[known], seed=seed)
+            row[f"rho:{param}"] = list(metrics.axis_spearman(xy[known], values[known]))
+    return row
+
+
+def score_invariance(
+    embed: Callable[[Sequence[np.ndarray]], np.ndarray],
+    arrays: Sequence[np.ndarray],
+    seed: int = 0,
+) -> dict[str, float]:
+    """Orientation invariance on a seeded sample of at most 200 objects."""
+    rng = np.random.default_rng(seed)
+    sample = rng.permutation(len(arrays))[:INVARIANCE_SAMPLE]
+    result = metrics.orientation_invariance(embed, [arrays[i] for i in sample], seed=seed)
+    return {"invariance": result.score, "cos_same": result.same, "cos_different": result.different}
+
+
+def read_columns(spec: str | None, kind: str) -> tuple[Path, list[str]] | None:
+    """Parse ``file.csv:col1,col2`` into the file and its column names."""
+    if not spec:
+        return None
+    path, sep, names = str(spec).rpartition(":")
+    if not sep or not path or not names.strip():
+        raise InputError(spec, f"write {kind} as FILE.csv:COLUMN[,COLUMN…]")
+    return Path(path), [n.strip() for n in names.split(",") if n.strip()]
+
+
+def _joined_column(table: EmbeddingTable, path: Path, column: str) -> np.ndarray:
+    from morphospace.report.build import join_columns, read_join_table
+
+    extra, _ = read_join_table(path)
+    if column not in extra.columns:
+        close = ", ".join(list(extra.columns)[:12])
+        raise InputError(path, f"has no column {column!r} (columns: {close})")
+    if column in table.rows.columns:  # the file's values win over a column already there
+        table = EmbeddingTable(table.rows.drop(columns=[column]), table.embeddings, table.info)
+    values = join_columns(table, path).rows[column].to_numpy()
+    if pd.isna(values).all():
+        raise InputError(path, f"column {column!r} matches no embedded object")
+    return values
+
+
+def evaluate_table(
+    table_path: str | Path,
+    *,
+    labels: tuple[str | Path, str] | None = None,
+    params: tuple[str | Path, Sequence[str]] | None = None,
+    baselines: Sequence[str] = (),
+    run_dir: str | Path | None = None,
+    invariance: bool = True,
+    supervised_epochs: int = 20,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> Scorecard:
+    """Score the embeddings in ``table_path`` and, optionally, baselines on the same objects.
+
+    Parameters
+    ----------
+    table_path : path
+        An embedding table from ``morphospace embed``.
+    labels : (path, column), optional
+        A CSV with a class for (some of) the objects, matched by id, name, object or file.
+    params : (path, columns), optional
+        A CSV with continuous parameters (radius, inclination, flux, …).
+    baselines : sequence of {"pixel_pca", "random", "supervised"}
+        Baselines to score beside the model; they and the orientation invariance need the
+        run's model (``run_dir``, by default the run recorded in the table) and the files.
+    supervised_epochs : int
+        Training length of the supervised upper bound, per fold.
+    """
+    say = progress or (lambda message: None)
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise InputError(
+            ", ".join(unknown), f"unknown baseline; choose from {', '.join(BASELINES)}"
+        )
+    if "supervised" in baselines and labels is None:
+        raise InputError("supervised", "the supervised baseline needs --labels")
+    table = EmbeddingTable.read(table_path)
+    y = None
+    if labels is not None:
+        y = _joined_column(table, Path(labels[0]), labels[1]).astype(object)
+        y = np.where(pd.isna(y), None, y.astype(str))
+    values: dict[str, np.ndarray] = {}
+    if params is not None:
+        for name in params[1]:
+            column = pd.to_numeric(
+                pd.Series(_joined_column(table, Path(params[0]), name)), errors="coerce"
+            ).to_numpy(float)
+            if np.isfinite(column).sum() < MIN_PARAM_OBJECTS:
+                raise InputError(params[0], f"column {name!r} has fewer than 10 numeric values")
+            values[name] = column
+    known = [v for v in (y if y is not None else []) if v is not None]
+    classes = dict(sorted(pd.Series(known, dtype=object).value_counts().items()))
+    card = Scorecard(str(table_path), len(table.rows), labels[1] if labels else None, classes)
+    coordinates = None
+    if {"x", "y"} <= set(table.rows.columns):
+        coordinates = table.rows[["x", "y"]].to_numpy(float)
+        card.notes.append("map axes: the x, y columns written by 'morphospace report'")
+    say("scoring the embeddings")
+    card.rows.append(
+        score_embedding(
+            "morphospace", table.embeddings, y, values, coordinates=coordinates, seed=seed
+        )
+    )
+    if not (invariance or baselines):
+        return card
+    embedder = _embedder_for(table, run_dir, str(table_path))
+    say("reading the objects for invariance and baselines")
+    arrays = _arrays_for(table, embedder)
+    if invariance:
+        say("orientation invariance")
+        card.rows[0] |= score_invariance(embedder.transform, arrays, seed)
+    for name in baselines:
+        say(f"baseline: {name}")
+        if name == "pixel_pca":
+            vectors = base.pixel_pca(embedder, arrays, seed=seed)
+            card.rows.append(score_embedding("raw-pixel PCA", vectors, y, values, seed=seed))
+        elif name == "random":
+            random = base.random_network(embedder, seed)
+            vectors = random.transform(arrays)
+            row = score_embedding("random init", vectors, y, values, seed=seed)
+            if invariance:
+                row |= score_invariance(random.transform, arrays, seed)
+            card.rows.append(row)
+        else:
+            card.rows.append(_supervised_row(embedder, arrays, y, supervised_epochs, seed))
+    card.notes += _baseline_notes(baselines, embedder, supervised_epochs)
+    return card
+
+
+def _embedder_for(table: EmbeddingTable, run_dir: str | Path | None, source: str) -> Embedder:
+    run = run_dir or table.info.get("run")
+    if not run:
+        raise InputError(source, "records no run: pass --run RUN/")
+    embedder = Embedder.from_run(run, tta=bool(table.info.get("tta", True)))
+    digest = table.info.get("model_sha256")
+    if digest and embedder.info.get("weights_sha256") != digest:
+        raise InputError(run, "holds a different model than the one that made these embeddings")
+    return embedder
+
+
+def _arrays_for(table: EmbeddingTable, embedder: Embedder) -> list[np.ndarray]:
+    """The table's objects, read and preprocessed with the run's chain (cache shared)."""
+    paths = table.rows["path"].astype(str).tolist()
+    run = embedder.info.get("run")
+    cache = Path(run) / "cache" if run else None
+    objects = embedder.load(paths, on_error="fail", cache_dir=cache)
+    by_path = {meta.path: array for meta, array in zip(objects.metas, objects.arrays, strict=True)}
+    missing = [p for p in paths if p not in by_path]
+    if missing:
+        raise InputError(missing[0], "is in the table but could not be read again")
+    return [by_path[p] for p in paths]
+
+
+def _supervised_row(
+    embedder: Embedder, arrays: list[np.ndarray], y: np.ndarray | None, epochs: int, seed: int
+) -> dict[str, Any]:
+    """k-NN and linear probe of a backbone trained on each training fold's labels."""
+    assert y is not None
+    known = np.flatnonzero(pd.notna(y))
+    labels = y[known].astype(str)
+    correct_knn = correct_linear = 0
+    for train, test in metrics.folds(labels, seed=seed):
+        train_arrays = [arrays[known[i]] for i in train]
+        model = base.train_supervised(embedder, train_arrays, labels[train], epochs, seed=seed)
+        features = model.transform([arrays[i] for i in known])
+        predicted = metrics.knn_predict(features[train], labels[train], features[test])
+        correct_knn += int((predicted == labels[test]).sum())
+        probe = metrics.fit_linear_probe(features[train], labels[train])
+        correct_linear += int((probe.predict(features[test]) == labels[test]).sum())
+    return {
+        "name": "supervised",
+        "knn": correct_knn / len(known),
+        "linear": correct_linear / len(known),
+    }
+
+
+def _baseline_notes(baselines: Sequence[str], embedder: Embedder, epochs: int) -> list[str]:
+    notes = []
+    framing = f"framed as the model sees them ({embedder.view_size} px)"
+    if "pixel_pca" in baselines:
+        notes.append(f"raw-pixel PCA: 64 principal components of the input pixels, {framing}")
+    if "random" in baselines:
+        notes.append("random init: the same architecture and TTA, untrained")
+    if "supervised" in baselines:
+        notes.append(
+            f"supervised: the same backbone trained with the labels for {epochs} epochs on "
+            "each training fold, scored on the held-out fold (the upper bound)"
+        )
+    return notes
