@@ -102,3 +102,18 @@ def test_loss_is_symmetric_and_bounded():
     forward.backward()
     assert all(p.grad is None for p in byol.target_encoder.parameters())
     assert byol.online_predictor[0].weight.grad is not None
+
+
+def test_whitening_gives_unit_covariance_and_starts_as_identity():
+    from morphospace.byol import Whitening
+
+    whitening = Whitening(6)
+    x = torch.randn(50, 6)
+    torch.testing.assert_close(whitening(x), x)
+    mixing = torch.randn(6, 6) * torch.tensor([10.0, 5, 1, 1, 0.5, 0.1])
+    features = torch.randn(4000, 6) @ mixing + 3.0
+    out = whitening.fit(features)(features)
+    torch.testing.assert_close(out.mean(0), torch.zeros(6), atol=1e-4, rtol=0)
+    torch.testing.assert_close(torch.cov(out.T), torch.eye(6), atol=2e-2, rtol=0)
+    dead = torch.cat([features, torch.zeros(4000, 1)], dim=1)  # a unit that never fires
+    assert torch.isfinite(Whitening(7).fit(dead)(dead)).all()

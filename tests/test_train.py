@@ -60,6 +60,8 @@ def test_loss_falls_and_run_files_round_trip(tmp_path, images):
     for name, tensor in byol.online_encoder.state_dict().items():
         torch.testing.assert_close(tensor, state["model"][f"online_encoder.{name}"], rtol=0, atol=0)
     assert byol.embed(torch.randn(2, 1, 40, 50)).shape == (2, 128)
+    # The embedding whitening was fitted on the training objects and saved with the model.
+    assert not torch.equal(byol.whitening.matrix, torch.eye(128))
     torch.load(run / "checkpoints" / "last.pt", weights_only=True)  # no pickled objects inside
 
 

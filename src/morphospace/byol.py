@@ -10,6 +10,11 @@ exponential moving average (EMA) of the online encoder, with the EMA rate tau ri
     loss.backward(); optimizer.step()
     byol.update_target(cosine_tau(step, total_steps, byol.base_tau))
     embeddings = byol.embed(images)       # (B, representation_size)
+
+After training, :class:`Whitening` is fitted on the representations of the training
+objects, so that every direction of the embedding carries unit variance: cosine
+similarity then weighs all learned features alike instead of the few with the largest
+activations (PCA whitening of descriptors, as in image retrieval).
 """
 
 from __future__ import annotations
@@ -71,6 +76,35 @@ class HiddenLayer(nn.Module):
         return hidden.flatten(1)
 
 
+class Whitening(nn.Module):
+    """A fixed affine map ``(x - mean) @ matrix``: the identity until :meth:`fit` is called."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("matrix", torch.eye(size))
+
+    @torch.no_grad()
+    def fit(self, features: torch.Tensor, shrinkage: float = 1e-3) -> Whitening:
+        """PCA-whiten ``features`` (N, D); eigenvalues get ``shrinkage`` × their mean added.
+
+        The shrinkage keeps directions the data hardly use (dead units) from being blown up.
+        """
+        x = features.double()
+        mean = x.mean(dim=0)
+        covariance = torch.cov((x - mean).T).reshape(x.shape[1], x.shape[1])
+        eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
+        eigenvalues = eigenvalues.clamp(min=0)
+        scale = (eigenvalues + shrinkage * eigenvalues.mean().clamp(min=1e-12)).rsqrt()
+        order = torch.argsort(eigenvalues, descending=True)  # principal directions first
+        self.mean.copy_(mean.float())
+        self.matrix.copy_((eigenvectors * scale)[:, order].float())
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean.to(x.dtype)) @ self.matrix.to(x.dtype)
+
+
 class Encoder(nn.Module):
     """Backbone (the representation used for embeddings) followed by the projector MLP."""
 
@@ -124,6 +158,7 @@ class BYOL(nn.Module):
         self.online_encoder = Encoder(backbone, projector)
         self.online_predictor = mlp(projection_size, projection_hidden_size, projection_size)
         self.target_encoder = deepcopy(self.online_encoder).requires_grad_(False)
+        self.whitening = Whitening(self.representation_size)
         self.base_tau = base_tau
         self.use_momentum = use_momentum
 
@@ -152,9 +187,13 @@ class BYOL(nn.Module):
         for target_buffer, online_buffer in zip(target.buffers(), online.buffers(), strict=True):
             target_buffer.copy_(online_buffer)
 
-    def embed(self, images: torch.Tensor) -> torch.Tensor:
-        """Representations (backbone outputs) of a batch: the embeddings users get."""
+    def represent(self, images: torch.Tensor) -> torch.Tensor:
+        """Backbone outputs of a batch, before whitening."""
         return self.online_encoder.backbone(images)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Whitened representations of a batch: the embeddings users get."""
+        return self.whitening(self.represent(images))
 
 
 @torch.no_grad()

@@ -61,15 +61,23 @@ def synth(
         int | None, typer.Option(help="Fixed image side in px (default: random 32-256).", min=16)
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    hard: Annotated[
+        bool,
+        typer.Option(
+            "--hard",
+            help="Survey-like cutouts: small off-centre objects, zero-clipped backgrounds, "
+            "bright cores, blank cutouts, imbalanced classes.",
+        ),
+    ] = False,
 ) -> None:
     """Write synthetic FITS objects with known morphology and a labels.csv."""
     from morphospace.synth import class_names, synthesize
 
-    labels = synthesize(output, n, cubes=cubes, seed=seed, size=size, workers=workers)
-    typer.echo(
-        f"wrote {n} objects ({len(class_names(cubes))} classes) to {output / 'images'}; "
-        f"labels in {labels}"
-    )
+    if hard and cubes:
+        raise InputError("--hard", "the hard family has 2-D images only: drop --cubes")
+    labels = synthesize(output, n, cubes=cubes, seed=seed, size=size, workers=workers, hard=hard)
+    classes = len(class_names(cubes)) + hard  # the hard family adds blank cutouts
+    typer.echo(f"wrote {n} objects ({classes} classes) to {output / 'images'}; labels in {labels}")
 
 
 @app.command()

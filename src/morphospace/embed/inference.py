@@ -137,6 +137,17 @@ class Embedder:
             out[members] = self._forward(inputs).cpu().numpy()
         return out
 
+    def transform_bank(self, images: torch.Tensor, extents: torch.Tensor) -> np.ndarray:
+        """Embed objects already resampled to the bank size (the training bank), framed whole."""
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size].to(self.device)
+            framed = self.framer.frame(
+                chunk, extents[start : start + self.batch_size], self.view_size
+            )
+            out.append(self._forward(standardise(framed)).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.byol.representation_size), "f4")
+
     def inputs(
         self,
         arrays: Sequence[np.ndarray],

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from sklearn.decomposition import PCA
 
 from morphospace.augment import Augmenter, AugmentSettings
+from morphospace.byol import BYOL
 from morphospace.dataset import ObjectBank
 from morphospace.embed import Embedder
 from morphospace.train.checkpoint import build_model
@@ -26,7 +27,10 @@ from morphospace.train.checkpoint import build_model
 def pixel_pca(
     embedder: Embedder, arrays: Sequence[np.ndarray], components: int = 64, seed: int = 0
 ) -> np.ndarray:
-    """Raw-pixel PCA: each object framed exactly as the network sees it, flattened, reduced."""
+    """Raw-pixel PCA: each object framed exactly as the network sees it, flattened, reduced.
+
+    The components are whitened (unit variance), as the model's embeddings are.
+    """
     if embedder.view_mode != "fit":
         raise ValueError("the raw-pixel baseline needs one input size: a 'fit' model")
     pixels = np.zeros((len(arrays), 0), dtype=np.float32)
@@ -36,19 +40,31 @@ def pixel_pca(
             pixels = np.zeros((len(arrays), flat.shape[1]), dtype=np.float32)
         pixels[members] = flat
     components = min(components, len(arrays) - 1, pixels.shape[1])
-    return PCA(n_components=components, random_state=seed).fit_transform(pixels).astype(np.float32)
+    pca = PCA(n_components=components, whiten=True, random_state=seed)
+    return pca.fit_transform(pixels).astype(np.float32)
 
 
-def random_network(embedder: Embedder, seed: int = 0) -> Embedder:
-    """An embedder with the run's architecture, framing and TTA, at random initialisation."""
+def random_network(embedder: Embedder, arrays: Sequence[np.ndarray], seed: int = 0) -> Embedder:
+    """The run's architecture, framing and TTA at random initialisation, whitened on ``arrays``.
+
+    The whitening is fitted as training fits the model's, so the comparison isolates what
+    the network learned.
+    """
     torch.manual_seed(seed)
-    return Embedder(
-        build_model(embedder.info),
+    return whitened_like(embedder, build_model(embedder.info), arrays)
+
+
+def whitened_like(embedder: Embedder, byol: BYOL, arrays: Sequence[np.ndarray]) -> Embedder:
+    """An embedder for ``byol`` set up like ``embedder``, its whitening fitted on ``arrays``."""
+    other = Embedder(
+        byol,
         embedder.info,
         tta=embedder.tta,
         batch_size=embedder.batch_size,
         device=str(embedder.device),
     )
+    byol.whitening.fit(torch.as_tensor(other.transform(arrays)))
+    return other
 
 
 def train_supervised(
@@ -94,10 +110,4 @@ def train_supervised(
             loss.backward()
             optimiser.step()
             schedule.step()
-    return Embedder(
-        byol.eval(),
-        embedder.info,
-        tta=embedder.tta,
-        batch_size=embedder.batch_size,
-        device=str(device),
-    )
+    return whitened_like(embedder, byol, arrays)

@@ -277,7 +277,7 @@ def evaluate_table(
             vectors = base.pixel_pca(embedder, arrays, seed=seed)
             card.rows.append(score_embedding("raw-pixel PCA", vectors, y, values, seed=seed))
         elif name == "random":
-            random = base.random_network(embedder, seed)
+            random = base.random_network(embedder, arrays, seed)
             vectors = random.transform(arrays)
             row = score_embedding("random init", vectors, y, values, seed=seed)
             if invariance:
@@ -340,9 +340,9 @@ def _baseline_notes(baselines: Sequence[str], embedder: Embedder, epochs: int) -
     notes = []
     framing = f"framed as the model sees them ({embedder.view_size} px)"
     if "pixel_pca" in baselines:
-        notes.append(f"raw-pixel PCA: 64 principal components of the input pixels, {framing}")
+        notes.append(f"raw-pixel PCA: 64 whitened principal components of the pixels, {framing}")
     if "random" in baselines:
-        notes.append("random init: the same architecture and TTA, untrained")
+        notes.append("random init: the same architecture, TTA and whitening, untrained")
     if "supervised" in baselines:
         notes.append(
             f"supervised: the same backbone trained with the labels for {epochs} epochs on "

@@ -27,14 +27,33 @@ REST_FREQUENCIES = {"disk": 230.538e9, "cloud": 93.1737637e9}  # CO 2-1, N2H+ 1-
 
 #: Columns of ``labels.csv``, in order. Parameters that do not apply to a class are blank.
 LABEL_COLUMNS = [
-    "id", "path", "class", "family", "kind", "radius", "inclination", "pa", "ring_radius",
-    "n_rings", "ring_width", "n_arms", "pitch", "separation", "flux_ratio", "component_radius",
-    "length", "width", "curvature", "n_filaments", "hub_radius", "axis_ratio", "core_radius",
-    "power", "thickness", "opening", "spectral_slope", "lognormal_sigma", "gamma", "flux", "peak",
-    "noise", "peak_snr", "bmaj", "bmin", "bpa", "pixel_scale", "size", "nan_border",
-    "nan_fraction", "n_channels", "channel_width", "v_sys", "v_kep", "v_infall", "line_width",
-    "bunit",
+    "id", "path", "class", "morphology", "family", "kind", "radius", "inclination", "pa",
+    "ring_radius", "n_rings", "ring_width", "n_arms", "pitch", "separation", "flux_ratio",
+    "component_radius", "length", "width", "curvature", "n_filaments", "hub_radius",
+    "axis_ratio", "core_radius", "power", "thickness", "opening", "spectral_slope",
+    "lognormal_sigma", "gamma", "flux", "peak", "noise", "peak_snr", "bmaj", "bmin", "bpa",
+    "pixel_scale", "size", "nan_border", "nan_fraction", "n_channels", "channel_width", "v_sys",
+    "v_kep", "v_infall", "line_width", "bunit", "fill_fraction", "zero_clipped",
+    "core_contrast",
 ]  # fmt: skip
+
+#: Classes that differ physically but not in the image: a smooth disk and a dense core are
+#: both a smooth, centrally peaked ellipse once framed (the supervised upper bound confuses
+#: them too), and so are the moment-0 maps of the cube classes. ``morphology`` merges them.
+SAME_MORPHOLOGY = {
+    "smooth_disk": "smooth",
+    "core": "smooth",
+    "cube_rotating_disk": "smooth",
+    "cube_static_core": "smooth",
+    "cube_infall_core": "smooth",
+}
+
+#: The hard family: class frequencies (imbalanced), and the share of blank cutouts.
+HARD_WEIGHTS = {
+    "smooth_disk": 6, "ringed_disk": 3, "spiral_disk": 1, "binary": 2, "filament": 6,
+    "hub_filament": 2, "core": 8, "shell": 2, "clumpy": 4, "point_source": 8,
+}  # fmt: skip
+HARD_BLANK_FRACTION = 0.03
 
 
 def class_names(cubes: bool = False) -> list[str]:
@@ -66,6 +85,7 @@ def synthesize(
     seed: int = 0,
     size: int | tuple[int, int] | None = None,
     workers: int | None = None,
+    hard: bool = False,
 ) -> Path:
     """Write ``n`` synthetic objects to ``outdir/images/``, labels to ``outdir/labels.csv``.
 
@@ -73,6 +93,12 @@ def synthesize(
     (cubes: 32 to 96 px), with disk-like (ALMA-like, arcsec-scale) and cloud-like
     (Herschel-like, arcmin-scale) pixel scales, beams of 2-5 px, peak signal-to-noise from
     8 to 300 and blank (NaN) borders on about one object in five.
+
+    The ``hard`` family looks like real survey cutouts instead: 2-D classes drawn with
+    imbalanced frequencies (:data:`HARD_WEIGHTS`, from 1 to 8); the object filling only
+    8-25 % of a 64-256 px cutout, off centre; the background clipped to exactly zero in a
+    third of the cutouts; a bright unresolved core 30-300 times the extended emission's
+    peak in a third; and 3 % of the cutouts blank (all zeros, class ``blank``).
 
     Parameters
     ----------
@@ -104,7 +130,9 @@ def synthesize(
         low, high = (size, size) if isinstance(size, int) else size
         if low < 16 or high < low:
             raise ValueError(f"image sides must be at least 16 px and ordered, got {size}")
-    job = partial(_write_object, outdir=outdir, names=names, seed=seed, size=size)
+    if hard and cubes:
+        raise ValueError("the hard family has 2-D images only: drop cubes")
+    job = partial(_write_object, outdir=outdir, names=names, seed=seed, size=size, hard=hard)
     workers = default_workers() if workers is None else workers
     if workers > 1 and n >= 100:
         with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -120,17 +148,27 @@ def synthesize(
 
 
 def render(
-    index: int, names: list[str], seed: int = 0, size: int | tuple[int, int] | None = None
+    index: int,
+    names: list[str],
+    seed: int = 0,
+    size: int | tuple[int, int] | None = None,
+    hard: bool = False,
 ) -> tuple[np.ndarray, fits.Header, dict]:
     """Render object ``index`` (side ``size`` px, or random): data, header and label row."""
     rng = np.random.default_rng([seed, index])
-    name = names[index % len(names)]
+    if hard:
+        weights = np.array(list(HARD_WEIGHTS.values()), dtype=float)
+        name = str(rng.choice(list(HARD_WEIGHTS), p=weights / weights.sum()))
+    else:
+        name = names[index % len(names)]
     is_cube = name in CUBE_MODELS
     family = (CUBE_MODELS if is_cube else MODELS)[name][0]
     if family == "point":
         family = str(rng.choice(["disk", "cloud"]))
-    obs = _sample_observation(rng, family, max_size=96 if is_cube else 256, size=size)
-    x, y = _offset_grid(rng, obs)
+    fill = rng.uniform(0.08, 0.25) if hard else None
+    min_side = 64 if hard else 32
+    obs = _sample_observation(rng, family, 96 if is_cube else 256, size, fill, min_side)
+    x, y = _offset_grid(rng, obs, shift=0.15 if hard else 0.05)
     velocities = v_sys = None
     if is_cube:
         velocities, v_sys = _velocity_axis(rng)
@@ -138,14 +176,26 @@ def render(
     else:
         model, params = MODELS[name][1](x, y, rng, obs.radius)
     sky, noise, peak = _observe(rng, model, obs)
+    hard_row: dict[str, Any] = {}
+    if hard:
+        core, hard_row["core_contrast"] = _bright_core(rng, obs, x, y)
+        sky = sky + core * peak
     data = sky + noise
-    border = _blank_border(rng, data)
+    if hard:
+        hard_row["fill_fraction"] = 2 * obs.radius / (obs.size * obs.pixel_scale)
+        hard_row["zero_clipped"] = bool(rng.random() < 1 / 3)
+        if hard_row["zero_clipped"]:
+            data = np.maximum(data, 0.0)
+        if rng.random() < HARD_BLANK_FRACTION:
+            name, data = "blank", np.zeros_like(data)
+    border = "none" if hard else _blank_border(rng, data)
     beam_area_px = np.pi / (4 * np.log(2)) * obs.bmaj * obs.bmin / obs.pixel_scale**2
     flux = float(sky.sum() / beam_area_px) if obs.bunit == "Jy/beam" else _mjysr_to_jy(sky, obs)
     object_id = f"synth_{index:05d}"
     row = {
         "id": object_id,
         "class": name,
+        "morphology": SAME_MORPHOLOGY.get(name, name),
         "family": family,
         "kind": "cube" if is_cube else "image",
         "radius": 0.0 if name == "point_source" else obs.radius,
@@ -162,6 +212,7 @@ def render(
         "nan_border": border,
         "nan_fraction": float(np.isnan(data).mean()),
         "bunit": obs.bunit,
+        **hard_row,
     }
     if is_cube:
         row |= {
@@ -177,9 +228,14 @@ def render(
 
 
 def _write_object(
-    index: int, outdir: Path, names: list[str], seed: int, size: int | tuple[int, int] | None
+    index: int,
+    outdir: Path,
+    names: list[str],
+    seed: int,
+    size: int | tuple[int, int] | None,
+    hard: bool = False,
 ) -> dict[str, Any]:
-    data, header, row = render(index, names, seed, size)
+    data, header, row = render(index, names, seed, size, hard)
     relative = Path("images") / f"{row['id']}.fits"
     fits.PrimaryHDU(data, header).writeto(outdir / relative, overwrite=True)
     return {**row, "path": relative.as_posix()}
@@ -190,13 +246,18 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 
 
 def _sample_observation(
-    rng: np.random.Generator, family: str, max_size: int, size: int | tuple[int, int] | None = None
+    rng: np.random.Generator,
+    family: str,
+    max_size: int,
+    size: int | tuple[int, int] | None = None,
+    fill: float | None = None,
+    min_size: int = 32,
 ) -> Observation:
-    drawn = _log_uniform(rng, 32, max_size)  # drawn whatever the setting: same random stream
+    drawn = _log_uniform(rng, min_size, max_size)  # drawn whatever the setting: same stream
     if size is None:
         size = round(drawn)
     elif not isinstance(size, int):  # a range: reuse the draw's quantile
-        quantile = np.log(drawn / 32) / np.log(max_size / 32)
+        quantile = np.log(drawn / min_size) / np.log(max_size / min_size)
         size = round(size[0] * (size[1] / size[0]) ** quantile)
     if family == "disk":  # ALMA continuum: milliarcsec pixels, Jy/beam
         pixel_scale, bunit = _log_uniform(rng, 0.005, 0.03), "Jy/beam"
@@ -205,6 +266,8 @@ def _sample_observation(
         pixel_scale, bunit = _log_uniform(rng, 1.5, 6.0), "MJy/sr"
         lon, lat, galactic = rng.uniform(-60, 60) % 360, rng.uniform(-1, 1), True
     radius_px = rng.uniform(0.35, 0.75) * size / 2
+    if fill is not None:  # the object spans only this fraction of the cutout
+        radius_px = max(fill * size / 2, 3.0)
     beam_px = rng.uniform(2.0, max(2.0, min(5.0, radius_px / 3)))
     bmaj = beam_px * pixel_scale
     return Observation(
@@ -221,8 +284,10 @@ def _sample_observation(
     )
 
 
-def _offset_grid(rng: np.random.Generator, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
-    centre = (obs.size - 1) / 2 + rng.uniform(-0.05, 0.05, 2) * obs.size
+def _offset_grid(
+    rng: np.random.Generator, obs: Observation, shift: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
+    centre = (obs.size - 1) / 2 + rng.uniform(-shift, shift, 2) * obs.size
     rows, cols = np.mgrid[: obs.size, : obs.size].astype(np.float64)
     # RA/longitude increases to the left (CDELT1 < 0): east is -x.
     return (centre[1] - cols) * obs.pixel_scale, (rows - centre[0]) * obs.pixel_scale
@@ -233,6 +298,20 @@ def _velocity_axis(rng: np.random.Generator) -> tuple[np.ndarray, float]:
     width = rng.uniform(0.15, 0.35)
     v_sys = float(rng.uniform(-20, 20))
     return v_sys + (np.arange(n_channels) - (n_channels - 1) / 2) * width, v_sys
+
+
+def _bright_core(
+    rng: np.random.Generator, obs: Observation, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """In a third of the objects, an unresolved core (the beam) 30-300 times brighter than
+    the extended emission's peak; zeros and contrast 0 in the others."""
+    if rng.random() >= 1 / 3:
+        return np.zeros_like(x), 0.0
+    contrast = _log_uniform(rng, 30.0, 300.0)
+    point = np.zeros_like(x)
+    point[np.unravel_index(np.argmin(np.hypot(x, y)), x.shape)] = 1.0
+    kernel = _beam_kernel(obs)
+    return fftconvolve(point, kernel / kernel.max(), mode="same") * contrast, contrast
 
 
 def _beam_kernel(obs: Observation) -> np.ndarray:

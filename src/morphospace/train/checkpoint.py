@@ -27,6 +27,7 @@ from morphospace.files import atomic_write
 from morphospace.models import build_backbone
 
 MODEL_FORMAT = "morphospace-model/1"
+WHITENING = "whitening."  # key prefix of the whitening in model.safetensors
 
 
 def rng_state() -> dict[str, Any]:
@@ -77,9 +78,11 @@ def package_versions() -> dict[str, str]:
 
 def save_model(run_dir: Path, byol: BYOL, description: dict[str, Any]) -> Path:
     """Write ``model.safetensors`` (online encoder) and ``model.json`` (how to rebuild it)."""
+    states = {"": byol.online_encoder.state_dict(), WHITENING: byol.whitening.state_dict()}
     tensors = {
-        name: value.detach().cpu().contiguous()
-        for name, value in byol.online_encoder.state_dict().items()
+        prefix + name: value.detach().cpu().contiguous()
+        for prefix, state in states.items()
+        for name, value in state.items()
     }
     weights = run_dir / "model.safetensors"
     atomic_write(
@@ -142,6 +145,10 @@ def load_model(run_dir: str | Path) -> tuple[BYOL, dict[str, Any]]:
         raise InputError(
             weights, f"cannot read weights ({' '.join(str(exc).split())[:200]})"
         ) from None
-    byol.online_encoder.load_state_dict(state, strict=True)
-    byol.target_encoder.load_state_dict(state, strict=True)
+    whitening = {k[len(WHITENING) :]: v for k, v in state.items() if k.startswith(WHITENING)}
+    encoder = {k: v for k, v in state.items() if not k.startswith(WHITENING)}
+    byol.online_encoder.load_state_dict(encoder, strict=True)
+    byol.target_encoder.load_state_dict(encoder, strict=True)
+    if whitening:  # models saved before whitening existed embed unwhitened
+        byol.whitening.load_state_dict(whitening, strict=True)
     return byol.eval(), info

@@ -247,7 +247,9 @@ class Trainer:
             if not checkpoint_path.exists():
                 raise InputError(checkpoint_path, "nothing to resume: no checkpoint in this run")
             state = load_checkpoint(checkpoint_path)
-            byol.load_state_dict(state["model"])
+            byol.load_state_dict(
+                {**byol.whitening.state_dict(prefix="whitening."), **state["model"]}
+            )
             optimizer.load_state_dict(state["optimizer"])
             scaler.load_state_dict(state["scaler"])
             step, start_epoch, skipped = state["step"], state["epoch"], state["skipped_steps"]
@@ -396,7 +398,9 @@ class Trainer:
         if logs is not None:
             logs.close()
             if finished:
-                save_model(self.run_dir, byol, self._description(bank, step, history))
+                description = self._description(bank, step, history)
+                fit_whitening(byol, bank, description, device, t.seed)
+                save_model(self.run_dir, byol, description)
         if dist.enabled:
             digest = weights_digest(byol)
             print(
@@ -471,6 +475,28 @@ class Trainer:
                 "history": history,
             },
         }
+
+
+WHITENING_SAMPLE = 20_000
+
+
+def fit_whitening(
+    byol: BYOL, bank: ObjectBank, description: dict[str, Any], device: torch.device, seed: int
+) -> None:
+    """Fit the embedding whitening on the training objects, framed and averaged as at inference.
+
+    Large sets are sampled: a covariance of a few thousand dimensions needs no more.
+    """
+    from morphospace.embed import Embedder  # embed imports train: import here, not above
+
+    generator = torch.Generator().manual_seed(seed)
+    sample = torch.randperm(len(bank), generator=generator)[:WHITENING_SAMPLE]
+    byol.whitening.mean.zero_()
+    byol.whitening.matrix.copy_(torch.eye(byol.representation_size))
+    byol.eval()
+    embedder = Embedder(byol, description, tta=True, device=str(device))
+    features = embedder.transform_bank(bank.images[sample], bank.extents[sample])
+    byol.whitening.fit(torch.as_tensor(features))
 
 
 def weights_digest(byol: BYOL) -> str:
