@@ -112,8 +112,13 @@ def test_whitening_gives_unit_covariance_and_starts_as_identity():
     torch.testing.assert_close(whitening(x), x)
     mixing = torch.randn(6, 6) * torch.tensor([10.0, 5, 1, 1, 0.5, 0.1])
     features = torch.randn(4000, 6) @ mixing + 3.0
-    out = whitening.fit(features)(features)
+    out = whitening.fit(features, shrinkage=0.0)(features)
     torch.testing.assert_close(out.mean(0), torch.zeros(6), atol=1e-4, rtol=0)
     torch.testing.assert_close(torch.cov(out.T), torch.eye(6), atol=2e-2, rtol=0)
+    # Shrinkage damps only the weakest directions: the strongest keep unit variance.
+    shrunk = torch.linalg.eigvalsh(torch.cov(Whitening(6).fit(features, 0.01)(features).T))
+    assert shrunk.max() > 0.9 and shrunk.min() < 0.5
+    few = Whitening(6).fit(features[:8])  # few objects: Ledoit-Wolf shrinks hard
+    assert torch.linalg.cond(few.matrix) < 0.5 * torch.linalg.cond(whitening.matrix)
     dead = torch.cat([features, torch.zeros(4000, 1)], dim=1)  # a unit that never fires
     assert torch.isfinite(Whitening(7).fit(dead)(dead)).all()

@@ -109,7 +109,7 @@ def test_evaluate_with_baselines_writes_json_and_markdown(trained, tmp_path, cap
     for key in ("knn", "linear", "silhouette_labels", "ari", "nmi", "invariance", "r2:radius"):
         assert np.isfinite(model[key]), key
     assert 0 <= model["knn"] <= 1 and len(model["rho:peak_snr"]) == 2
-    assert 0.9 < model["cos_same"] <= 1.0 + 1e-6  # TTA: copies embed nearly alike
+    assert model["cos_same"] > model["cos_different"] + 0.3  # copies alike, others not
     json_path, md_path = card.write(tmp_path / "evaluation")
     assert json.loads(json_path.read_text())["rows"][1]["name"] == "raw-pixel PCA"
     text = md_path.read_text()

@@ -16,11 +16,15 @@ from morphospace.preprocess import (
     Normalise,
     PreprocessChain,
     Resample,
+    background_and_noise,
     bin_channels,
     cap_size,
     clip_percentile,
+    crop_to_emission,
+    emission_box,
     fill_masked,
     moment_maps,
+    noise_stretch,
     normalise,
     resample,
     stretch,
@@ -206,7 +210,7 @@ def test_unknown_step_and_bad_settings_are_rejected():
 
 def test_default_chain_records_every_step():
     names = [s["step"] for s in PreprocessChain.default().to_dict()["steps"]]
-    assert names == ["channels", "cap_size", "fill", "clip", "stretch", "normalise"]
+    assert names == ["channels", "cap_size", "fill", "crop", "noise_stretch", "normalise"]
     assert "channels(" in PreprocessChain.default().describe()
 
 
@@ -214,3 +218,51 @@ def test_big_endian_input_to_functions():
     data = gaussian_blob().astype(">f4")
     for out in (fill_masked(data), stretch(data), normalise(data), resample(data, 0.5)):
         assert out.dtype == np.float32 and out.dtype.isnative
+
+
+def noisy_field(n: int = 200, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0.0, 1.0, (1, n, n)).astype(np.float32)
+
+
+def test_crop_finds_a_small_object_in_a_large_cutout():
+    data = noisy_field()
+    data[0] += 30 * np.roll(gaussian_blob(200, sigma=4.0), (40, -30), axis=(0, 1))
+    box = emission_box(data[0])
+    assert box is not None
+    y0, y1, x0, x1 = box
+    assert y0 < 139.5 < y1 and x0 < 69.5 < x1 and (y1 - y0) < 40  # around the object only
+    cropped = crop_to_emission(data)
+    assert 16 <= cropped.shape[-1] < 60 and abs(cropped.shape[-1] - cropped.shape[-2]) <= 1
+    assert cropped.max() == data.max()  # the peak is inside
+    for k in (1, 2, 3):  # rotating the image rotates the crop: orientation-free framing
+        turned = np.ascontiguousarray(np.rot90(data, k, axes=(-2, -1)))
+        assert np.array_equal(crop_to_emission(turned), np.rot90(cropped, k, axes=(-2, -1)))
+
+
+def test_crop_keeps_bright_companions_and_leaves_empty_images_whole():
+    data = noisy_field()
+    data[0] += 30 * np.roll(gaussian_blob(200, sigma=3.0), (-50, -50), axis=(0, 1))
+    data[0] += 20 * np.roll(gaussian_blob(200, sigma=3.0), (50, 50), axis=(0, 1))
+    y0, y1, x0, x1 = emission_box(data[0])
+    assert y0 < 50 and y1 > 150 and x0 < 50 and x1 > 150  # both components
+    for empty in (noisy_field(), np.zeros((1, 64, 64), np.float32), np.ones((1, 64, 64), "f4")):
+        assert crop_to_emission(empty).shape == empty.shape
+
+
+def test_background_and_noise_survive_zero_clipping_and_constants():
+    field = noisy_field(300)[0]
+    assert background_and_noise(field)[1] == pytest.approx(1.0, rel=0.05)
+    clipped = np.maximum(field, 0.0)  # over half the pixels are exactly zero
+    assert background_and_noise(clipped)[1] > 0.3
+    assert background_and_noise(np.zeros((10, 10))) == (0.0, 0.0)
+
+
+def test_noise_stretch_is_in_noise_units_and_safe():
+    data = noisy_field(seed=1)
+    data[0, 100, 100] = 3000.0  # a bright core beside the noise
+    out = noise_stretch(data, knee=3.0)
+    assert np.isfinite(out).all()
+    assert out.min() >= np.arcsinh(-1.0) - 1e-6  # below-background values clipped at -knee sigma
+    assert abs(np.median(out)) < 0.05 and np.arcsinh(900) * 0.99 < out.max() < np.arcsinh(1100)
+    assert np.allclose(noise_stretch(np.full((1, 20, 20), 7.0, np.float32)), 0.0)
+    np.testing.assert_allclose(noise_stretch(data * 50 + 4), noise_stretch(data), atol=1e-5)

@@ -34,7 +34,7 @@ class AugmentSettings(BaseModel):
 
     view_size: int = Field(default=48, ge=16, description="side of every training view, px")
     view_mode: Literal["fit", "native"] = "fit"
-    crop_scale: tuple[float, float] = (0.5, 1.0)  # fit: fraction of the object's area
+    crop_scale: tuple[float, float] = (0.25, 1.0)  # fit: fraction of the object's area
     crop_ratio: tuple[float, float] = (0.8, 1.25)  # aspect ratio of the crop
     zoom: tuple[float, float] = (0.8, 1.25)  # native: field of view jitter
     shift: float = Field(default=0.1, ge=0, le=1)  # native: centre jitter, fraction of view

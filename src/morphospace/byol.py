@@ -85,17 +85,24 @@ class Whitening(nn.Module):
         self.register_buffer("matrix", torch.eye(size))
 
     @torch.no_grad()
-    def fit(self, features: torch.Tensor, shrinkage: float = 1e-3) -> Whitening:
-        """PCA-whiten ``features`` (N, D); eigenvalues get ``shrinkage`` × their mean added.
+    def fit(self, features: torch.Tensor, shrinkage: float | None = None) -> Whitening:
+        """PCA-whiten ``features`` (N, D) through a shrunk covariance ``(1 - a) C + a mu I``.
 
-        The shrinkage keeps directions the data hardly use (dead units) from being blown up.
+        ``a`` is Ledoit & Wolf's (2004) estimate unless given: near 0 for many more objects
+        than dimensions, larger for few. It keeps directions the objects hardly vary in
+        (estimation noise, dead units) from being blown up into the largest differences.
         """
+        from sklearn.covariance import ledoit_wolf_shrinkage
+
         x = features.double()
+        if shrinkage is None:
+            shrinkage = float(ledoit_wolf_shrinkage(x.numpy())) if len(x) > 1 else 1.0
         mean = x.mean(dim=0)
         covariance = torch.cov((x - mean).T).reshape(x.shape[1], x.shape[1])
         eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
         eigenvalues = eigenvalues.clamp(min=0)
-        scale = (eigenvalues + shrinkage * eigenvalues.mean().clamp(min=1e-12)).rsqrt()
+        average = eigenvalues.mean().clamp(min=1e-12)
+        scale = ((1 - shrinkage) * eigenvalues + shrinkage * average).rsqrt()
         order = torch.argsort(eigenvalues, descending=True)  # principal directions first
         self.mean.copy_(mean.float())
         self.matrix.copy_((eigenvectors * scale)[:, order].float())

@@ -184,7 +184,7 @@ def cutouts(
 ConfigOpt = Annotated[
     Path | None, typer.Option("-c", "--config", help="morphospace or astromorph TOML settings.")
 ]
-EpochsOpt = Annotated[int | None, typer.Option(help="Training epochs.")]
+EpochsOpt = Annotated[int | None, typer.Option(help="Training epochs [80].")]
 BatchOpt = Annotated[int | None, typer.Option(help="Objects per batch (all processes).")]
 BackboneOpt = Annotated[
     str | None,

@@ -74,7 +74,7 @@ class ModelSettings(_Section):
 class TrainSettings(_Section):
     """Optimisation, schedule, precision, hardware and logging."""
 
-    epochs: int = Field(default=30, ge=1)
+    epochs: int = Field(default=80, ge=1)
     batch_size: int = Field(default=64, ge=2)
     optimizer: Literal["adamw", "lars"] = "adamw"
     learning_rate: float = Field(default=2e-3, gt=0)

@@ -298,7 +298,7 @@ class PreprocessChain(BaseModel):
     --------
     >>> chain = PreprocessChain.default()
     >>> [s.step for s in chain.steps]
-    ['channels', 'cap_size', 'fill', 'clip', 'stretch', 'normalise']
+    ['channels', 'cap_size', 'fill', 'crop', 'noise_stretch', 'normalise']
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -315,8 +315,9 @@ class PreprocessChain(BaseModel):
 
     @classmethod
     def default(cls) -> PreprocessChain:
-        """Moment 0 for cubes, longest side capped at 256 px, median fill, robust asinh stretch."""
-        return cls(steps=[Channels(), CapSize(), Fill(), Clip(), Stretch(), Normalise()])
+        """Moment 0 for cubes, side capped at 256 px, median fill, crop to the emission, asinh
+        stretch in units of the noise, z-score."""
+        return cls(steps=[Channels(), CapSize(), Fill(), Crop(), NoiseStretch(), Normalise()])
 
     @classmethod
     def from_dict(cls, settings: dict[str, Any]) -> PreprocessChain:

@@ -252,13 +252,19 @@ def crop_to_emission(
     if box is None:
         return out
     y0, y1, x0, x1 = box
-    height, width = out.shape[-2:]
-    side = max(y1 - y0, x1 - x0) * (1 + 2 * margin)
-    side = int(np.ceil(max(side, min_side)))
-    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
-    top = int(np.clip(round(cy - side / 2), 0, max(height - side, 0)))
-    left = int(np.clip(round(cx - side / 2), 0, max(width - side, 0)))
-    return np.ascontiguousarray(out[..., top : top + side, left : left + side])
+    side = int(np.ceil(max(max(y1 - y0, x1 - x0) * (1 + 2 * margin), min_side)))
+    # Each axis's side has the parity of its box, so the crop sits exactly on the box's
+    # centre: a rotated or mirrored image gives the rotated or mirrored crop.
+    top, bottom = _centred_span(y0 + y1, side, out.shape[-2])
+    left, right = _centred_span(x0 + x1, side, out.shape[-1])
+    return np.ascontiguousarray(out[..., top:bottom, left:right])
+
+
+def _centred_span(twice_centre: int, side: int, length: int) -> tuple[int, int]:
+    side += (twice_centre - side) % 2
+    start = (twice_centre - side) // 2
+    start = min(max(start, 0), max(length - side, 0))
+    return start, min(start + side, length)
 
 
 def noise_stretch(data: np.ndarray, knee: float = 3.0, per_channel: bool = False) -> np.ndarray:

@@ -28,8 +28,8 @@ REST_FREQUENCIES = {"disk": 230.538e9, "cloud": 93.1737637e9}  # CO 2-1, N2H+ 1-
 #: Columns of ``labels.csv``, in order. Parameters that do not apply to a class are blank.
 LABEL_COLUMNS = [
     "id", "path", "class", "morphology", "family", "kind", "radius", "inclination", "pa",
-    "ring_radius", "n_rings", "ring_width", "n_arms", "pitch", "separation", "flux_ratio",
-    "component_radius", "length", "width", "curvature", "n_filaments", "hub_radius",
+    "ring_radius", "ring_radius_rel", "n_rings", "ring_width", "n_arms", "pitch", "separation",
+    "flux_ratio", "component_radius", "length", "width", "curvature", "n_filaments", "hub_radius",
     "axis_ratio", "core_radius", "power", "thickness", "opening", "spectral_slope",
     "lognormal_sigma", "gamma", "flux", "peak", "noise", "peak_snr", "bmaj", "bmin", "bpa",
     "pixel_scale", "size", "nan_border", "nan_fraction", "n_channels", "channel_width", "v_sys",
@@ -214,6 +214,8 @@ def render(
         "bunit": obs.bunit,
         **hard_row,
     }
+    if "ring_radius" in params:  # in units of the disk's radius: what the image shows
+        row["ring_radius_rel"] = params["ring_radius"] / obs.radius
     if is_cube:
         row |= {
             "n_channels": len(velocities),

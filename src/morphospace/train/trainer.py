@@ -496,13 +496,22 @@ def fit_whitening(
     byol.eval()
     embedder = Embedder(byol, description, tta=True, device=str(device))
     features = embedder.transform_bank(bank.images[sample], bank.extents[sample])
-    byol.whitening.fit(torch.as_tensor(features))
+    finite = np.isfinite(features).all(axis=1)
+    if finite.sum() < 2:
+        warnings.warn("embeddings are not finite: the whitening is left off", stacklevel=2)
+        return
+    byol.whitening.fit(torch.as_tensor(features[finite]))
 
 
 def weights_digest(byol: BYOL) -> str:
-    """SHA-256 of all online, predictor and target weights (to compare ranks or runs)."""
+    """SHA-256 of all online, predictor and target weights (to compare ranks or runs).
+
+    The whitening is left out: only rank 0 fits it, after training.
+    """
     digest = hashlib.sha256()
     for name, tensor in sorted(byol.state_dict().items()):
+        if name.startswith("whitening."):
+            continue
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
