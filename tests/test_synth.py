@@ -91,3 +91,31 @@ def test_rotating_disk_cube_has_velocity_gradient(synth_set):
     bright = m0 > np.percentile(m0, 95)
     spread = np.ptp(m1[bright])
     assert spread > 4 * float(row["channel_width"])  # red and blue sides are separated
+
+
+def test_hard_family_looks_like_survey_cutouts(tmp_path):
+    synthesize(tmp_path, 150, seed=3, hard=True, workers=1)
+    with open(tmp_path / "labels.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    counts = {}
+    for row in rows:
+        counts[row["class"]] = counts.get(row["class"], 0) + 1
+    assert max(counts.values()) >= 4 * min(c for k, c in counts.items() if k != "blank")
+    assert {row["morphology"] for row in rows if row["class"] in ("core", "smooth_disk")} == {
+        "smooth"
+    }
+    fills = [float(row["fill_fraction"]) for row in rows]
+    assert max(fills) <= 0.26 and min(int(row["size"]) for row in rows) >= 64
+    clipped = [row for row in rows if row["zero_clipped"] == "True"]
+    assert 30 <= len(clipped) <= 70
+    data = read_fits(tmp_path / clipped[0]["path"]).data
+    assert data.min() == 0.0 and (data == 0).mean() > 0.3  # background clipped to exactly 0
+    bright = [float(row["core_contrast"]) for row in rows if float(row["core_contrast"]) > 0]
+    assert 30 <= len(bright) <= 70 and min(bright) >= 30
+    for row in rows:
+        if row["class"] == "blank":
+            assert not read_fits(tmp_path / row["path"]).data.any()
+    ringed = [row for row in rows if row["class"] == "ringed_disk"]
+    assert all(0.3 < float(row["ring_radius_rel"]) < 0.85 for row in ringed)
+    with pytest.raises(ValueError, match="2-D images only"):
+        synthesize(tmp_path / "x", 5, hard=True, cubes=True)
