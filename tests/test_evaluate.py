@@ -133,6 +133,7 @@ def test_cli_evaluate_and_its_errors(trained, tmp_path, capsys):
         (["--labels", f"{labels}:colour"], "no column 'colour'"),
         (["--labels", str(labels)], "FILE.csv:COLUMN"),
         (["--baselines", "resnet"], "unknown baseline"),
+        (["--labels", f"{labels}:kind"], "fewer than two classes"),
     ):
         assert main(["evaluate", str(table), "-o", str(out), *bad]) == 2
         err = capsys.readouterr().err.strip()

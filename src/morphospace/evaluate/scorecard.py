@@ -252,6 +252,8 @@ def evaluate_table(
             values[name] = column
     known = [v for v in (y if y is not None else []) if v is not None]
     classes = dict(sorted(pd.Series(known, dtype=object).value_counts().items()))
+    if labels is not None:
+        _check_classes(classes, labels)
     card = Scorecard(str(table_path), len(table.rows), labels[1] if labels else None, classes)
     coordinates = None
     if {"x", "y"} <= set(table.rows.columns):
@@ -287,6 +289,17 @@ def evaluate_table(
             card.rows.append(_supervised_row(embedder, arrays, y, supervised_epochs, seed))
     card.notes += _baseline_notes(baselines, embedder, supervised_epochs)
     return card
+
+
+def _check_classes(classes: dict[str, int], labels: tuple[str | Path, str]) -> None:
+    """Classifier figures need two classes or more, each with two objects or more."""
+    if len(classes) < 2:
+        raise InputError(labels[0], f"column {labels[1]!r} gives fewer than two classes")
+    single = [name for name, count in classes.items() if count < 2]
+    if single:
+        raise InputError(
+            labels[0], f"class {single[0]!r} has one embedded object; each needs at least two"
+        )
 
 
 def _embedder_for(table: EmbeddingTable, run_dir: str | Path | None, source: str) -> Embedder:
