@@ -9,6 +9,7 @@ import torch
 from astromorph.byol import ByolTrainer, MinMaxNorm
 from astromorph.models import DEFAULT_MODELS
 from torch import nn
+from torchvision import transforms as T
 
 
 def one_channel_trainer(**options) -> ByolTrainer:
@@ -23,4 +24,18 @@ def one_channel_trainer(**options) -> ByolTrainer:
         normalization_function=MinMaxNorm(),
         device="cpu",
         **options,
+    )
+
+
+def training_trainer() -> ByolTrainer:
+    """The trainer both training harnesses run: ``ByolTrainer``'s default augmentation
+    (flip, any rotation, blur with p = 0.2), with ``RandomApply`` given the list torchvision
+    requires, and the learning rate of astromorph's example config."""
+    return one_channel_trainer(
+        augmentation_function=nn.Sequential(
+            T.RandomHorizontalFlip(),
+            T.RandomRotation(degrees=(0, 360)),
+            T.RandomApply([T.GaussianBlur((3, 3), (1.0, 2.0))], p=0.2),
+        ),
+        learning_rate=1e-4,
     )

@@ -17,25 +17,16 @@ import time
 import numpy as np
 import torch
 from astromorph.datasets import FitsFilelistDataset
-from torch import nn
 from torch.utils.data import DataLoader, Subset
-from torchvision import transforms as T
 
-from astromorph_network import one_channel_trainer
+from astromorph_network import training_trainer
 
 CHUNK = 100
 
 
 def main() -> None:
     filelist, seconds, out = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-    trainer = one_channel_trainer(
-        augmentation_function=nn.Sequential(
-            T.RandomHorizontalFlip(),
-            T.RandomRotation(degrees=(0, 360)),
-            T.RandomApply([T.GaussianBlur((3, 3), (1.0, 2.0))], p=0.2),
-        ),
-        learning_rate=1e-4,
-    )
+    trainer = training_trainer()
     dataset = FitsFilelistDataset(filelist)
     generator = torch.Generator().manual_seed(0)
     seen, start = 0, time.perf_counter()

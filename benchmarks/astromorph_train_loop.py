@@ -18,23 +18,14 @@ import sys
 import time
 
 from astromorph.datasets import FitsFilelistDataset
-from torch import nn
 from torch.utils.data import DataLoader, Subset
-from torchvision import transforms as T
 
-from astromorph_network import one_channel_trainer
+from astromorph_network import training_trainer
 
 
 def main() -> None:
     filelist, n_objects = sys.argv[1], int(sys.argv[2])
-    trainer = one_channel_trainer(
-        augmentation_function=nn.Sequential(
-            T.RandomHorizontalFlip(),
-            T.RandomRotation(degrees=(0, 360)),
-            T.RandomApply([T.GaussianBlur((3, 3), (1.0, 2.0))], p=0.2),
-        ),
-        learning_rate=1e-4,
-    )
+    trainer = training_trainer()
     dataset = FitsFilelistDataset(filelist)
     warm_up = DataLoader(Subset(dataset, range(8)), batch_size=1, shuffle=True)
     trainer.train_epoch(warm_up, batch_size=4)
