@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from morphospace.config import load_settings
 from morphospace.embed import Embedder
@@ -64,8 +63,7 @@ def embed(run: Path, images: Path, labels: pd.DataFrame, **options: Any) -> np.n
     whiten = options.pop("whiten", True)
     embedder = Embedder.from_run(run, **options)
     if not whiten:
-        embedder.byol.whitening.mean.zero_()
-        embedder.byol.whitening.matrix.copy_(torch.eye(embedder.byol.representation_size))
+        embedder.byol.whitening.reset()
     objects = embedder.load(images, cache_dir=run / "cache")
     order = {Path(meta.path).name: i for i, meta in enumerate(objects.metas)}
     vectors = embedder.transform(objects.arrays)

@@ -85,6 +85,13 @@ class Whitening(nn.Module):
         self.register_buffer("matrix", torch.eye(size))
 
     @torch.no_grad()
+    def reset(self) -> Whitening:
+        """Back to the identity (no whitening)."""
+        self.mean.zero_()
+        self.matrix.copy_(torch.eye(len(self.mean)))
+        return self
+
+    @torch.no_grad()
     def fit(self, features: torch.Tensor, shrinkage: float | None = None) -> Whitening:
         """PCA-whiten ``features`` (N, D) through a shrunk covariance ``(1 - a) C + a mu I``.
 

@@ -26,7 +26,8 @@ from morphospace.embed import Embedder, EmbeddingTable
 from morphospace.errors import InputError
 from morphospace.evaluate import baselines as base
 from morphospace.evaluate import metrics
-from morphospace.explore import cluster, project
+from morphospace.explore import cluster, normalise, project
+from morphospace.explore.clusters import kmeans
 from morphospace.files import atomic_write
 
 BASELINES = ("pixel_pca", "random", "supervised")
@@ -151,7 +152,8 @@ def score_embedding(
         row["silhouette_labels"] = metrics.label_silhouette(x, y)
         agreement = metrics.cluster_agreement(found.kmeans[known], y)
         row |= agreement
-        at_classes = cluster(x, k=len(np.unique(y)), seed=seed).kmeans
+        # k-means only, on the same unit vectors cluster() uses
+        at_classes = kmeans(normalise(x), len(np.unique(y)), seed)
         agreement = metrics.cluster_agreement(at_classes, y)
         row |= {"ari_k_classes": agreement["ari"], "nmi_k_classes": agreement["nmi"]}
     if params:

@@ -35,6 +35,11 @@ class Clusters:
     # k-means micro-cluster when N > WARD_LIMIT
 
 
+def kmeans(x: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """k-means labels of the rows of ``x`` (4 restarts, seeded)."""
+    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(x)
+
+
 def choose_k(x: np.ndarray, k_max: int = 15, seed: int = 0, sample: int = 5000) -> tuple[int, dict]:
     """The k in 2..k_max with the best silhouette score (cosine), on a sample for large N."""
     n = len(x)
@@ -42,7 +47,7 @@ def choose_k(x: np.ndarray, k_max: int = 15, seed: int = 0, sample: int = 5000) 
     subset = x[rng.permutation(n)[:sample]] if n > sample else x
     scores: dict[int, float] = {}
     for k in range(2, min(k_max, len(subset) - 1) + 1):
-        labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(subset)
+        labels = kmeans(subset, k, seed)
         if len(np.unique(labels)) > 1:
             scores[k] = float(silhouette_score(subset, labels, metric="cosine"))
     if not scores:
@@ -63,7 +68,7 @@ def cluster(
     if k is None:
         k, silhouettes = choose_k(x, k_max, seed)
     k = max(1, min(k, n - 1))
-    kmeans = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(x)
+    by_kmeans = kmeans(x, k, seed)
     hdbscan = HDBSCAN(min_cluster_size=max(5, n // 100), copy=True).fit_predict(x)
     if n <= WARD_LIMIT:
         tree = linkage(x, method="ward")
@@ -75,4 +80,4 @@ def cluster(
         tree = linkage(micro.cluster_centers_, method="ward")
         leaf_of = micro.labels_
         agglomerative = (fcluster(tree, t=k, criterion="maxclust") - 1)[leaf_of]
-    return Clusters(kmeans, hdbscan, agglomerative, k, silhouettes, tree, leaf_of)
+    return Clusters(by_kmeans, hdbscan, agglomerative, k, silhouettes, tree, leaf_of)

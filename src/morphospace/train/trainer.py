@@ -491,8 +491,7 @@ def fit_whitening(
 
     generator = torch.Generator().manual_seed(seed)
     sample = torch.randperm(len(bank), generator=generator)[:WHITENING_SAMPLE]
-    byol.whitening.mean.zero_()
-    byol.whitening.matrix.copy_(torch.eye(byol.representation_size))
+    byol.whitening.reset()
     byol.eval()
     embedder = Embedder(byol, description, tta=True, device=str(device))
     features = embedder.transform_bank(bank.images[sample], bank.extents[sample])
