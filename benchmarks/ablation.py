@@ -59,7 +59,10 @@ INFERENCE: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def embed(run: Path, images: Path, labels: pd.DataFrame, **options: Any) -> np.ndarray:
+def embed_in_label_order(
+    run: Path, images: Path, labels: pd.DataFrame, **options: Any
+) -> np.ndarray:
+    """Embed a run's objects (``whiten=False`` to skip the whitening), in labels.csv order."""
     whiten = options.pop("whiten", True)
     embedder = Embedder.from_run(run, **options)
     if not whiten:
@@ -99,13 +102,15 @@ def main() -> None:
         start = time.perf_counter()
         Trainer(settings, run, progress=False).fit()
         minutes = (time.perf_counter() - start) / 60
-        vectors = embed(run, data / "images", labels)
+        vectors = embed_in_label_order(run, data / "images", labels)
         rows.append({"variant": name, "change": change, "train min": minutes,
                      **score_embedding(name, vectors, y, params)})  # fmt: skip
         print(f"{name}: k-NN {rows[-1]['knn']:.3f}", flush=True)
     for name, (change, options) in INFERENCE.items():
         if name in chosen:
-            vectors = embed(args.work / "default", data / "images", labels, **options)
+            vectors = embed_in_label_order(
+                args.work / "default", data / "images", labels, **options
+            )
             rows.append({"variant": name, "change": change, "train min": float("nan"),
                          **score_embedding(name, vectors, y, params)})  # fmt: skip
     columns = ["variant", "change", "train min", "knn", "linear", "r2:inclination",

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
+from ablation import embed_in_label_order
 from astromorph_env import run_harness
 from morphospace.config import load_settings
-from morphospace.embed import Embedder
 from morphospace.evaluate.metrics import knn_accuracy
 from morphospace.synth import synthesize
 from morphospace.train import Trainer
@@ -62,10 +62,7 @@ def main() -> None:
     start = time.perf_counter()
     Trainer(settings, run, progress=False).fit()
     budget = time.perf_counter() - start
-    embedder = Embedder.from_run(run)
-    objects = embedder.load(data / "images", cache_dir=run / "cache")
-    order = {Path(meta.path).name: i for i, meta in enumerate(objects.metas)}
-    ours = embedder.transform(objects.arrays)[[order[Path(p).name] for p in labels["path"]]]
+    ours = embed_in_label_order(run, data / "images", labels)
 
     with tempfile.TemporaryDirectory() as scratch:
         filelist = filled_copies(labels, data, Path(scratch) / "filled")

@@ -21,6 +21,7 @@ from morphospace.augment import Augmenter, AugmentSettings
 from morphospace.byol import BYOL
 from morphospace.dataset import ObjectBank
 from morphospace.embed import Embedder
+from morphospace.errors import InputError
 from morphospace.train.checkpoint import build_model
 
 
@@ -32,13 +33,14 @@ def pixel_pca(
     The components are whitened (unit variance), as the model's embeddings are.
     """
     if embedder.view_mode != "fit":
-        raise ValueError("the raw-pixel baseline needs one input size: a 'fit' model")
-    pixels = np.zeros((len(arrays), 0), dtype=np.float32)
+        raise InputError(
+            embedder.info.get("run", "pixel_pca"),
+            "the raw-pixel baseline needs one input size: a view_mode 'fit' model",
+        )
+    size = int(embedder.info["in_channels"]) * embedder.view_size**2
+    pixels = np.zeros((len(arrays), size), dtype=np.float32)
     for members, inputs in embedder.inputs(arrays):
-        flat = inputs.flatten(1).cpu().numpy()
-        if pixels.shape[1] == 0:
-            pixels = np.zeros((len(arrays), flat.shape[1]), dtype=np.float32)
-        pixels[members] = flat
+        pixels[members] = inputs.flatten(1).cpu().numpy()
     components = min(components, len(arrays) - 1, pixels.shape[1])
     pca = PCA(n_components=components, whiten=True, random_state=seed)
     return pca.fit_transform(pixels).astype(np.float32)
