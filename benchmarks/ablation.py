@@ -49,7 +49,7 @@ TRAINED: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     "no_rotation": ("no rotation augmentation", {"augment.rotate": False}),
-    "view_32": ("32 px views", {"augment.view_size": 32}),
+    "view_48": ("48 px views (the previous default)", {"augment.view_size": 48}),
     "view_64": ("64 px views", {"augment.view_size": 64}),
 }
 #: name -> (what changes, Embedder options) on the default run's weights.

@@ -60,7 +60,7 @@ def main() -> None:
     run = args.work / "run"
     settings = load_settings(None, {"data.sources": [str(data / "images")]})
     start = time.perf_counter()
-    Trainer(settings, run, progress=False).fit()
+    trained = Trainer(settings, run, progress=False).fit()
     budget = time.perf_counter() - start
     ours = embed_in_label_order(run, data / "images", labels)
 
@@ -74,7 +74,7 @@ def main() -> None:
     print(f"{len(y)} synthetic objects, {len(set(y))} morphologies; resnet18:layer2, 1 channel")
     print(f"training budget: {budget / 60:.1f} min (morphospace's default run, timed)")
     print(f"morphospace: k-NN accuracy {ours_knn:.3f} "
-          f"({settings.train.epochs} epochs)")  # fmt: skip
+          f"({trained.total_epochs} epochs)")  # fmt: skip
     print(f"astromorph 0.1.2: k-NN accuracy {theirs_knn:.3f} ({figures['epochs']:.2f} epochs "
           f"in the same time, {figures['objects_per_second']:.1f} objects/s)")  # fmt: skip
     print(f"margin: {100 * (ours_knn - theirs_knn):+.1f} points (target >= +15)")

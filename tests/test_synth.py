@@ -34,10 +34,12 @@ def test_labels_hold_class_and_parameters(synth_set):
     for row in rows:
         assert float(row["noise"]) > 0 and float(row["bmaj"]) >= float(row["bmin"]) > 0
         assert 32 <= int(row["size"]) <= 256
-        if row["class"] in DISK_CLASSES | {"cube_rotating_disk"}:
+        if row["class"] in DISK_CLASSES - {"binary"} | {"cube_rotating_disk"}:
             assert 0 <= float(row["inclination"]) <= 75 and 0 <= float(row["pa"]) <= 180
         if row["class"] == "ringed_disk":
-            assert 0 < float(row["ring_radius"]) < float(row["radius"])
+            assert 0 < float(row["ring_radius"]) <= float(row["radius"])
+        if row["class"] == "binary":  # two disks, each with its own inclination
+            assert row["inclination"] == "" and 0 <= float(row["primary_inclination"]) <= 75
         if row["class"] != "point_source":
             assert float(row["radius"]) > 0 and float(row["flux"]) > 0
 
@@ -116,6 +118,6 @@ def test_hard_family_looks_like_survey_cutouts(tmp_path):
         if row["class"] == "blank":
             assert not read_fits(tmp_path / row["path"]).data.any()
     ringed = [row for row in rows if row["class"] == "ringed_disk"]
-    assert all(0.3 < float(row["ring_radius_rel"]) < 0.85 for row in ringed)
+    assert all(0.2 <= float(row["ring_radius_rel"]) <= 1.0 for row in ringed)
     with pytest.raises(ValueError, match="2-D images only"):
         synthesize(tmp_path / "x", 5, hard=True, cubes=True)

@@ -32,7 +32,7 @@ class AugmentSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    view_size: int = Field(default=48, ge=16, description="side of every training view, px")
+    view_size: int = Field(default=32, ge=16, description="side of every training view, px")
     view_mode: Literal["fit", "native"] = "fit"
     crop_scale: tuple[float, float] = (0.25, 1.0)  # fit: fraction of the object's area
     crop_ratio: tuple[float, float] = (0.8, 1.25)  # aspect ratio of the crop

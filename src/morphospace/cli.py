@@ -184,7 +184,10 @@ def cutouts(
 ConfigOpt = Annotated[
     Path | None, typer.Option("-c", "--config", help="morphospace or astromorph TOML settings.")
 ]
-EpochsOpt = Annotated[int | None, typer.Option(help="Training epochs [80].")]
+EpochsOpt = Annotated[
+    int | None,
+    typer.Option(help="Training epochs [auto: about 200,000 object draws, 20-300 epochs]."),
+]
 BatchOpt = Annotated[int | None, typer.Option(help="Objects per batch (all processes).")]
 BackboneOpt = Annotated[
     str | None,
@@ -288,7 +291,7 @@ def train(
         return  # under torchrun, rank 0 reports for everyone
     if not result.finished:
         typer.echo(
-            f"stopped after epoch {result.epochs} of {settings.train.epochs}; "
+            f"stopped after epoch {result.epochs} of {result.total_epochs}; "
             f"continue with: morphospace train -o {output} --resume"
         )
     else:

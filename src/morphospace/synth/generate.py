@@ -29,12 +29,12 @@ REST_FREQUENCIES = {"disk": 230.538e9, "cloud": 93.1737637e9}  # CO 2-1, N2H+ 1-
 LABEL_COLUMNS = [
     "id", "path", "class", "morphology", "family", "kind", "radius", "inclination", "pa",
     "ring_radius", "ring_radius_rel", "n_rings", "ring_width", "n_arms", "pitch", "separation",
-    "flux_ratio", "component_radius", "length", "width", "curvature", "n_filaments", "hub_radius",
-    "axis_ratio", "core_radius", "power", "thickness", "opening", "spectral_slope",
-    "lognormal_sigma", "gamma", "flux", "peak", "noise", "peak_snr", "bmaj", "bmin", "bpa",
-    "pixel_scale", "size", "nan_border", "nan_fraction", "n_channels", "channel_width", "v_sys",
-    "v_kep", "v_infall", "line_width", "bunit", "fill_fraction", "zero_clipped",
-    "core_contrast",
+    "flux_ratio", "component_radius", "primary_inclination", "secondary_inclination", "length",
+    "width", "curvature", "n_filaments", "hub_radius", "axis_ratio", "core_radius", "power",
+    "thickness", "opening", "spectral_slope", "lognormal_sigma", "gamma", "flux", "peak",
+    "noise", "peak_snr", "bmaj", "bmin", "bpa", "pixel_scale", "size", "nan_border",
+    "nan_fraction", "n_channels", "channel_width", "v_sys", "v_kep", "v_infall", "line_width",
+    "bunit", "fill_fraction", "zero_clipped", "core_contrast",
 ]  # fmt: skip
 
 #: Classes that differ physically but not in the image: a smooth disk and a dense core are

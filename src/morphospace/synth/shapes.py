@@ -58,19 +58,31 @@ def smooth_disk(
 def ringed_disk(
     x: np.ndarray, y: np.ndarray, rng: np.random.Generator, radius: float
 ) -> tuple[np.ndarray, Params]:
-    """A disk with bright rings and dark gaps (HL Tau-like); ``ring_radius``: the brightest."""
+    """A disk with bright rings and dark gaps (HL Tau-like).
+
+    ``ring_radius`` is the radius of the ring that is brightest as rendered: a fainter
+    ring nearer the centre can outshine the strongest one, and a later ring's gap can
+    carve into an earlier one, so the label is read off the model's radial profile.
+    """
     p = _orientation(rng)
     n_rings = int(rng.integers(1, 4))
     ring_radius = float(rng.uniform(0.35, 0.8) * radius)
     others = rng.uniform(0.2, 1.0, size=n_rings - 1) * radius
     r, _ = disk_frame(x, y, p["pa"], p["inclination"])
     width = rng.uniform(0.04, 0.08) * radius
-    image = 0.35 * _taper_profile(r, radius, 0.5)
-    for ring_r, amp in [(ring_radius, 1.0), *((o, rng.uniform(0.3, 0.7)) for o in others)]:
-        image = image * (1.0 - 0.9 * _gaussian(r - (ring_r - 2.5 * width), width))  # gap inside
-        image = image + amp * _gaussian(r - ring_r, width)
-    p |= {"ring_radius": ring_radius, "n_rings": n_rings, "ring_width": float(width)}
-    return image, p
+    rings = [(ring_radius, 1.0), *((float(o), float(rng.uniform(0.3, 0.7))) for o in others)]
+
+    def profile(r: np.ndarray) -> np.ndarray:
+        image = 0.35 * _taper_profile(r, radius, 0.5)
+        for ring_r, amp in rings:
+            image = image * (1.0 - 0.9 * _gaussian(r - (ring_r - 2.5 * width), width))  # gap
+            image = image + amp * _gaussian(r - ring_r, width)
+        return image
+
+    radii = np.array([ring_r for ring_r, _ in rings])
+    brightest = float(radii[np.argmax(profile(radii))])
+    p |= {"ring_radius": brightest, "n_rings": n_rings, "ring_width": float(width)}
+    return profile(r), p
 
 
 def spiral_disk(
@@ -92,7 +104,11 @@ def spiral_disk(
 def binary(
     x: np.ndarray, y: np.ndarray, rng: np.random.Generator, radius: float
 ) -> tuple[np.ndarray, Params]:
-    """Two compact disks; ``separation`` in arcsec, ``flux_ratio`` secondary/primary."""
+    """Two compact disks; ``separation`` in arcsec, ``flux_ratio`` secondary/primary.
+
+    The components are inclined independently (``primary_inclination``,
+    ``secondary_inclination``); the pair has no ``inclination`` of its own.
+    """
     p = _orientation(rng)
     size = rng.uniform(0.25, 0.4) * radius
     p |= {
@@ -103,7 +119,11 @@ def binary(
     angle = np.radians(p["pa"] + rng.uniform(30.0, 150.0))
     dx, dy = 0.5 * p["separation"] * -np.sin(angle), 0.5 * p["separation"] * np.cos(angle)
     r1, _ = disk_frame(x - dx, y - dy, p["pa"], p["inclination"])
-    r2, _ = disk_frame(x + dx, y + dy, rng.uniform(0, 180), rng.uniform(0, 70))
+    secondary_pa, secondary_inclination = rng.uniform(0, 180), rng.uniform(0, 70)
+    r2, _ = disk_frame(x + dx, y + dy, secondary_pa, secondary_inclination)
+    # A pair of disks has no single inclination: each component's is its own column.
+    p["primary_inclination"] = p.pop("inclination")
+    p["secondary_inclination"] = float(secondary_inclination)
     return _taper_profile(r1, size, 0.5) + p["flux_ratio"] * _taper_profile(r2, size, 0.5), p
 
 

@@ -50,6 +50,7 @@ class TrainResult:
 
     run_dir: Path
     epochs: int  # completed so far
+    total_epochs: int  # the schedule's length (``train.epochs``, resolved if "auto")
     finished: bool  # False when stop_after ended this call early
     steps: int
     train_loss: float
@@ -231,8 +232,9 @@ class Trainer:
                 f"too few objects ({len(train_indices)}) for a batch of 2 per process",
             )
         loader, sampler = self._loader(bank, train_indices, dist, per_rank_batch)
+        epochs = t.epochs_for(len(train_indices))
         steps_per_epoch = len(loader)
-        total_steps = t.epochs * steps_per_epoch
+        total_steps = epochs * steps_per_epoch
         warmup_steps = min(round(t.warmup_epochs * steps_per_epoch), max(total_steps - 1, 0))
         augment = Augmenter(s.augment)
 
@@ -266,14 +268,14 @@ class Trainer:
         logs = _Logs(self.run_dir / "logs", append=self.resume) if dist.is_main else None
         images_per_second = 0.0
         end_epoch = (
-            t.epochs if self.stop_after is None else min(t.epochs, start_epoch + self.stop_after)
+            epochs if self.stop_after is None else min(epochs, start_epoch + self.stop_after)
         )
         for epoch in range(start_epoch, end_epoch):
             sampler.set_epoch(epoch)
             byol.train()
             bar = tqdm(
                 loader,
-                desc=f"epoch {epoch + 1}/{t.epochs}",
+                desc=f"epoch {epoch + 1}/{epochs}",
                 disable=not (self.progress and dist.is_main),
                 leave=False,
             )
@@ -366,7 +368,7 @@ class Trainer:
             if self.progress and dist.is_main:
                 val_text = f", val loss {val_loss:.4f}" if val_indices else ""
                 tqdm.write(
-                    f"epoch {epoch + 1}/{t.epochs}: train loss {train_loss:.4f}{val_text}, "
+                    f"epoch {epoch + 1}/{epochs}: train loss {train_loss:.4f}{val_text}, "
                     f"spread {spread:.2f}, {images_per_second:.0f} images/s"
                 )
             if spread < COLLAPSE_SPREAD:
@@ -394,11 +396,11 @@ class Trainer:
                     )
             dist.barrier()
 
-        finished = end_epoch == t.epochs
+        finished = end_epoch == epochs
         if logs is not None:
             logs.close()
             if finished:
-                description = self._description(bank, step, history)
+                description = self._description(bank, epochs, step, history)
                 fit_whitening(byol, bank, description, device, t.seed)
                 save_model(self.run_dir, byol, description)
         if dist.enabled:
@@ -412,6 +414,7 @@ class Trainer:
         return TrainResult(
             run_dir=self.run_dir,
             epochs=end_epoch,
+            total_epochs=epochs,
             finished=finished,
             steps=step,
             train_loss=last.get("train_loss", float("nan")),
@@ -453,7 +456,9 @@ class Trainer:
         spread = float(vectors.std(dim=0).mean() * math.sqrt(vectors.shape[1]))
         return sum(losses) / sum(len(p) for p in projections), spread
 
-    def _description(self, bank: ObjectBank, steps: int, history: list[dict]) -> dict[str, Any]:
+    def _description(
+        self, bank: ObjectBank, epochs: int, steps: int, history: list[dict]
+    ) -> dict[str, Any]:
         s = self.settings
         return {
             "backbone": s.model.backbone,
@@ -470,7 +475,7 @@ class Trainer:
             },
             "training": {
                 "objects": len(bank),
-                "epochs": s.train.epochs,
+                "epochs": epochs,
                 "steps": steps,
                 "history": history,
             },
