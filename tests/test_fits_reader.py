@@ -214,3 +214,23 @@ def test_sky_position_matches_astropy_in_every_frame(write_fits, lon_type, lat_t
     meta = read_fits(path).meta
     expected = WCS(fits.getheader(path)).pixel_to_world(23.5, 23.5).icrs
     assert expected.separation(SkyCoord(meta.ra, meta.dec, unit="deg")).arcsec < 1e-6
+
+
+def test_plain_files_read_directly_match_the_astropy_route(tmp_path, write_fits):
+    # read_fits(path) parses plain float images itself; hdu=0 forces astropy's reader.
+    from morphospace.io.fits import _read_plain
+    from morphospace.synth import synthesize
+
+    synthesize(tmp_path / "set", 24, cubes=True, seed=11, workers=1)
+    image = gaussian_blob(32).astype(np.float64)
+    header = celestial_header(image.shape)
+    header["OBJECT"], header["BUNIT"] = "It's a 'quoted' name", "Jy/beam"
+    header["BMAJ"], header["BMIN"], header["BPA"] = 1e-4, 5e-5, 30.0
+    extra = write_fits("quoted.fits", image, header)
+    for path in [*sorted((tmp_path / "set" / "images").glob("*.fits")), extra]:
+        assert _read_plain(path, None, 16) is not None  # the direct route took it
+        direct, astropy_route = read_fits(path), read_fits(path, hdu=0)
+        np.testing.assert_array_equal(direct.data, astropy_route.data)
+        assert direct.meta.as_row() == astropy_route.meta.as_row()
+        assert direct.wcs.to_header_string() == astropy_route.wcs.to_header_string()
+    assert read_fits(extra).meta.object == "It's a 'quoted' name"

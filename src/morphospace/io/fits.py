@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,9 @@ def read_fits(path: str | Path, hdu: int | str | None = None, min_side: int = MI
     with warnings.catch_warnings():
         # Header-fixing chatter from astropy is noise here; real problems raise below.
         warnings.simplefilter("ignore")
+        plain = _read_plain(path, hdu, min_side)
+        if plain is not None:
+            return plain
         try:
             # No memmap: scaled (BSCALE/BZERO/BLANK) data cannot be memory-mapped, and the
             # data is copied to float32 anyway.
@@ -233,6 +237,124 @@ def read_fits(path: str | Path, hdu: int | str | None = None, min_side: int = MI
             wcs = _wcs_or_none(header)
             data, wcs = _squeeze(path, np.asarray(raw), wcs)
             return _make_image(path, index, chosen.name, header, data, wcs, beam, min_side)
+
+
+# --- the plain-file fast path -------------------------------------------------------------
+# Most files are one uncompressed floating-point image in the primary HDU. Parsing their
+# header with astropy costs about twice the time of reading the pixels (card objects,
+# verification, configuration lookups for every card), so such files are read directly:
+# the cards this module needs are parsed here, the WCS by wcslib from the raw header. Any
+# other file (compressed, scaled or integer data, extensions that may hold a beam table,
+# long-string or complex cards, distortions) takes the astropy route, which is also the one
+# that reports problems.
+
+_BLOCK = 2880
+_FLOAT_TYPES = {-32: ">f4", -64: ">f8"}
+_UNPARSED = object()
+
+
+def _read_plain(path: Path, hdu: int | str | None, min_side: int) -> SkyImage | None:
+    """The image of a plain single-image FITS file, or None when it needs the full route."""
+    if hdu is not None or path.suffix.lower() not in (".fits", ".fit", ".fts"):
+        return None
+    try:
+        with path.open("rb") as handle:
+            header_bytes = _raw_header(handle)
+            if header_bytes is None:
+                return None
+            cards = _parse_cards(header_bytes)
+            if cards is None or not _is_plain_image(cards):
+                return None
+            shape = tuple(int(cards[f"NAXIS{i}"]) for i in range(int(cards["NAXIS"]), 0, -1))
+            dtype = np.dtype(_FLOAT_TYPES[int(cards["BITPIX"])])
+            size = int(np.prod(shape)) * dtype.itemsize
+            payload = handle.read(size)
+            if len(payload) < size:
+                return None  # truncated: the full route says so
+            if "BMAJ" not in cards and handle.read(1):
+                return None  # an extension may hold a CASA beam table
+    except (OSError, UnicodeDecodeError, ValueError, KeyError):
+        return None
+    raw = np.frombuffer(payload, dtype=dtype).reshape(shape)
+    try:
+        wcs = _wcs_from_text(header_bytes, [cards.get(f"NAXIS{i}", 0) for i in range(1, 5)])
+    except Exception:
+        wcs = None
+    data, wcs = _squeeze(path, raw, wcs)
+    name = str(cards.get("EXTNAME", "PRIMARY")).strip().upper() or "PRIMARY"
+    return _make_image(path, 0, name, cards, data, wcs, _beam_from_header(cards), min_side)
+
+
+def _raw_header(handle) -> bytes | None:
+    """The primary header's bytes up to its END card (file left at the data), or None."""
+    blocks = []
+    while True:
+        block = handle.read(_BLOCK)
+        if len(block) < _BLOCK or (not blocks and not block.startswith(b"SIMPLE  =")):
+            return None
+        blocks.append(block)
+        for start in range(0, _BLOCK, 80):
+            if block[start : start + 8] == b"END     ":
+                return b"".join(blocks)[: (len(blocks) - 1) * _BLOCK + start + 80]
+
+
+def _parse_cards(header: bytes) -> dict[str, Any] | None:
+    """Keyword -> value (first occurrence) of simple cards; None for cards this parser skips."""
+    cards: dict[str, Any] = {}
+    text = header.decode("ascii")
+    for start in range(0, len(text) - 80, 80):
+        card = text[start : start + 80]
+        keyword = card[:8].rstrip()
+        if card[8:10] != "= ":
+            if keyword == "CONTINUE":
+                return None
+            continue  # COMMENT, HISTORY, blank and HIERARCH cards: not needed here
+        value = _card_value(card[10:])
+        if value is _UNPARSED:
+            return None
+        cards.setdefault(keyword, value)
+    return cards
+
+
+def _card_value(field: str) -> Any:
+    field = field.lstrip()
+    if field.startswith("'"):
+        end = 1
+        while True:
+            end = field.find("'", end)
+            if end < 0:
+                return _UNPARSED
+            if field[end + 1 : end + 2] != "'":
+                return field[1:end].replace("''", "'").rstrip()
+            end += 2
+    text = field.split("/", 1)[0].strip()
+    if text in ("T", "F"):
+        return text == "T"
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text.replace("D", "E"))
+    except ValueError:
+        return _UNPARSED
+
+
+def _is_plain_image(cards: dict[str, Any]) -> bool:
+    naxis = cards.get("NAXIS")
+    if cards.get("SIMPLE") is not True or not isinstance(naxis, int) or not 2 <= naxis <= 4:
+        return False
+    axes = [cards.get(f"NAXIS{i}") for i in range(1, naxis + 1)]
+    return (
+        cards.get("BITPIX") in _FLOAT_TYPES
+        and all(isinstance(n, int) and n > 0 for n in axes)
+        and cards.get("BSCALE", 1) == 1
+        and cards.get("BZERO", 0) == 0
+        and not cards.get("GROUPS")
+        and not any(key in cards for key in _DISTORTION_KEYWORDS)
+    )
 
 
 def _describe_open_error(exc: OSError) -> str:
@@ -294,16 +416,21 @@ def _wcs_or_none(header: fits.Header) -> WCS | None:
     try:
         if any(key in header for key in _DISTORTION_KEYWORDS):
             wcs = WCS(wcs_header)
-        else:
-            params = Wcsprm(header=wcs_header.tostring().encode("ascii"), relax=True)
-            params.fix()
-            wcs = WCS(naxis=params.naxis)
-            wcs.wcs = params
-            shape = [header.get(f"NAXIS{i}", 0) for i in range(1, params.naxis + 1)]
-            if all(shape):
-                wcs.pixel_shape = shape
+            return wcs if wcs.wcs.ctype[0] or wcs.has_celestial else None
+        shape = [header.get(f"NAXIS{i}", 0) for i in range(1, 5)]
+        return _wcs_from_text(wcs_header.tostring().encode("ascii"), shape)
     except Exception:
         return None
+
+
+def _wcs_from_text(header: bytes, shape: list[int]) -> WCS | None:
+    """A WCS parsed by wcslib from header text (no distortions); None if it has no axes."""
+    params = Wcsprm(header=header, relax=True)
+    params.fix()
+    wcs = WCS(naxis=params.naxis)
+    wcs.wcs = params
+    if all(shape[: params.naxis]):
+        wcs.pixel_shape = shape[: params.naxis]
     return wcs if wcs.wcs.ctype[0] or wcs.has_celestial else None
 
 
@@ -448,7 +575,7 @@ def _make_image(
     path: Path,
     index: int,
     hdu_name: str,
-    header: fits.Header,
+    header: Mapping[str, Any],
     raw: np.ndarray,
     wcs: WCS | None,
     beam: Beam | None,

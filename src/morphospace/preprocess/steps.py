@@ -228,15 +228,25 @@ def emission_box(
         noise = float(np.abs(smooth).max()) * 1e-3
         if noise == 0.0:
             return None
-    islands, count = ndimage.label(smooth > threshold * noise)
+    above = smooth > threshold * noise
+    islands, count = ndimage.label(above)
     if count == 0:
         return None
-    peaks = ndimage.maximum(smooth, islands, index=np.arange(1, count + 1))
-    keep = np.flatnonzero(peaks >= max(2 * threshold * noise, 0.1 * peaks.max())) + 1
+    # Per-island peaks from the (few) pixels above the threshold, not the whole image.
+    peaks = np.full(count + 1, -np.inf)
+    np.maximum.at(peaks, islands[above], smooth[above])
+    keep = np.flatnonzero(peaks >= max(2 * threshold * noise, 0.1 * peaks.max()))
     if keep.size == 0:
         return None
-    rows, cols = np.nonzero(np.isin(islands, keep))
-    return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+    boxes = ndimage.find_objects(islands)
+    rows = [boxes[label - 1][0] for label in keep]
+    cols = [boxes[label - 1][1] for label in keep]
+    return (
+        min(r.start for r in rows),
+        max(r.stop for r in rows),
+        min(c.start for c in cols),
+        max(c.stop for c in cols),
+    )
 
 
 def crop_to_emission(
