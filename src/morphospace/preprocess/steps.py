@@ -221,7 +221,8 @@ def emission_box(
     one's peak within a factor of 10 (and at least twice the threshold) are kept: the
     object and its bright companions, not noise peaks. ``None`` when nothing is significant.
     """
-    background, _ = background_and_noise(plane)
+    finite = plane[np.isfinite(plane)]
+    background = float(np.median(finite)) if finite.size else 0.0
     smooth = ndimage.gaussian_filter(np.nan_to_num(plane - background), smoothing)
     _, noise = background_and_noise(smooth)
     if noise == 0.0:
