@@ -227,7 +227,8 @@ def test_plain_files_read_directly_match_the_astropy_route(tmp_path, write_fits)
     header["OBJECT"], header["BUNIT"] = "It's a 'quoted' name", "Jy/beam"
     header["BMAJ"], header["BMIN"], header["BPA"] = 1e-4, 5e-5, 30.0
     extra = write_fits("quoted.fits", image, header)
-    for path in [*sorted((tmp_path / "set" / "images").glob("*.fits")), extra]:
+    no_beam = write_fits("no_beam.fits", image, celestial_header(image.shape))
+    for path in [*sorted((tmp_path / "set" / "images").glob("*.fits")), extra, no_beam]:
         assert _read_plain(path, None, 16) is not None  # the direct route took it
         direct, astropy_route = read_fits(path), read_fits(path, hdu=0)
         np.testing.assert_array_equal(direct.data, astropy_route.data)

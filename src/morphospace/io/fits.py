@@ -8,6 +8,7 @@ naming the file.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from collections.abc import Mapping
@@ -268,16 +269,18 @@ def _read_plain(path: Path, hdu: int | str | None, min_side: int) -> SkyImage | 
             shape = tuple(int(cards[f"NAXIS{i}"]) for i in range(int(cards["NAXIS"]), 0, -1))
             dtype = np.dtype(_FLOAT_TYPES[int(cards["BITPIX"])])
             size = int(np.prod(shape)) * dtype.itemsize
-            payload = handle.read(size)
-            if len(payload) < size:
+            file_size = os.fstat(handle.fileno()).st_size
+            data_end = handle.tell() + size
+            if file_size < data_end:
                 return None  # truncated: the full route says so
-            if "BMAJ" not in cards and handle.read(1):
+            if "BMAJ" not in cards and file_size > -(-data_end // _BLOCK) * _BLOCK:
                 return None  # an extension may hold a CASA beam table
+            payload = handle.read(size)
     except (OSError, UnicodeDecodeError, ValueError, KeyError):
         return None
     raw = np.frombuffer(payload, dtype=dtype).reshape(shape)
     try:
-        wcs = _wcs_from_text(header_bytes, [cards.get(f"NAXIS{i}", 0) for i in range(1, 5)])
+        wcs = _wcs_from_text(header_bytes, cards)
     except Exception:
         wcs = None
     data, wcs = _squeeze(path, raw, wcs)
@@ -415,22 +418,25 @@ def _wcs_or_none(header: fits.Header) -> WCS | None:
     wcs_header = fits.Header([card for card in header.cards if _WCS_KEYWORDS.match(card.keyword)])
     try:
         if any(key in header for key in _DISTORTION_KEYWORDS):
-            wcs = WCS(wcs_header)
-            return wcs if wcs.wcs.ctype[0] or wcs.has_celestial else None
-        shape = [header.get(f"NAXIS{i}", 0) for i in range(1, 5)]
-        return _wcs_from_text(wcs_header.tostring().encode("ascii"), shape)
+            return _with_axes(WCS(wcs_header))
+        return _wcs_from_text(wcs_header.tostring().encode("ascii"), header)
     except Exception:
         return None
 
 
-def _wcs_from_text(header: bytes, shape: list[int]) -> WCS | None:
-    """A WCS parsed by wcslib from header text (no distortions); None if it has no axes."""
-    params = Wcsprm(header=header, relax=True)
+def _wcs_from_text(text: bytes, header: Mapping[str, Any]) -> WCS | None:
+    """A WCS parsed by wcslib from header ``text`` (no distortions), sized from ``header``."""
+    params = Wcsprm(header=text, relax=True)
     params.fix()
     wcs = WCS(naxis=params.naxis)
     wcs.wcs = params
-    if all(shape[: params.naxis]):
-        wcs.pixel_shape = shape[: params.naxis]
+    shape = [header.get(f"NAXIS{i}", 0) for i in range(1, params.naxis + 1)]
+    if all(shape):
+        wcs.pixel_shape = shape
+    return _with_axes(wcs)
+
+
+def _with_axes(wcs: WCS) -> WCS | None:
     return wcs if wcs.wcs.ctype[0] or wcs.has_celestial else None
 
 

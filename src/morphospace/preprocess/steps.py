@@ -192,6 +192,11 @@ def cap_size(data: np.ndarray, max_side: int) -> np.ndarray:
     return resample(data, max_side / longest)
 
 
+def _finite_and_median(plane: np.ndarray) -> tuple[np.ndarray, float]:
+    values = plane[np.isfinite(plane)]
+    return values, float(np.median(values)) if values.size else 0.0
+
+
 def background_and_noise(plane: np.ndarray) -> tuple[float, float]:
     """Robust background (median) and noise (1.4826 × MAD) of a 2-D image.
 
@@ -199,10 +204,9 @@ def background_and_noise(plane: np.ndarray) -> tuple[float, float]:
     constant cutout), the MAD is zero; the noise then comes from the other pixels. A
     constant image has zero noise.
     """
-    values = plane[np.isfinite(plane)]
+    values, background = _finite_and_median(plane)
     if values.size == 0:
         return 0.0, 0.0
-    background = float(np.median(values))
     deviation = np.abs(values - background)
     noise = 1.4826 * float(np.median(deviation))
     if noise == 0.0:
@@ -221,8 +225,7 @@ def emission_box(
     one's peak within a factor of 10 (and at least twice the threshold) are kept: the
     object and its bright companions, not noise peaks. ``None`` when nothing is significant.
     """
-    finite = plane[np.isfinite(plane)]
-    background = float(np.median(finite)) if finite.size else 0.0
+    _, background = _finite_and_median(plane)  # the noise comes from the smoothed image
     smooth = ndimage.gaussian_filter(np.nan_to_num(plane - background), smoothing)
     _, noise = background_and_noise(smooth)
     if noise == 0.0:
