@@ -33,6 +33,7 @@ from morphospace.dataset import LoadedObjects, load_objects, to_bank
 from morphospace.embed.table import EmbeddingTable, unique_ids
 from morphospace.errors import InputError
 from morphospace.io import Problem
+from morphospace.models.inference import for_inference
 from morphospace.preprocess import PreprocessChain
 from morphospace.train.checkpoint import load_model
 
@@ -85,6 +86,13 @@ class Embedder:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.byol = byol.eval().to(self.device)
+        backbone = self.byol.online_encoder.backbone
+        # on the CPU, a copy with BatchNorm folded and oneDNN layouts (about 1.7x faster)
+        self._backbone = (
+            for_inference(backbone, int(info["in_channels"]))
+            if self.device.type == "cpu"
+            else backbone
+        )
         self.info = info
         views = info["views"]
         self.view_mode: str = views["view_mode"]
@@ -181,10 +189,9 @@ class Embedder:
     @torch.inference_mode()
     def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
         inputs = inputs.contiguous(memory_format=torch.channels_last)
-        if not self.tta:
-            return self.byol.embed(inputs).float()
-        total = sum(self.byol.embed(view).float() for view in dihedral(inputs))
-        return total / 8
+        views = dihedral(inputs) if self.tta else [inputs]
+        total = sum(self.byol.whitening(self._backbone(view)).float() for view in views)
+        return total / len(views)
 
     def load(
         self,

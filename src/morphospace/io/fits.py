@@ -8,6 +8,7 @@ naming the file.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import warnings
@@ -518,31 +519,59 @@ def _celestial(wcs: WCS | None) -> WCS | None:
 def _pixel_scale(celestial: WCS | None) -> float | None:
     if celestial is None:
         return None
-    scales = proj_plane_pixel_scales(celestial) * u.Unit(celestial.wcs.cunit[0] or "deg")
-    scale = float(np.sqrt(np.prod(scales.to_value(u.arcsec))))
+    scales = proj_plane_pixel_scales(celestial) * _arcsec_per(celestial.wcs.cunit[0] or "deg")
+    scale = float(np.sqrt(np.prod(scales)))
     return scale if np.isfinite(scale) and scale > 0 else None
+
+
+@functools.cache
+def _arcsec_per(unit: u.UnitBase | str) -> float:
+    # Unit arithmetic costs more than the rest of the pixel scale: once per unit is enough.
+    return float(u.Unit(unit).to(u.arcsec))
 
 
 # Frames whose transform to ICRS is a fixed rotation (FK4 is not: it carries E-terms).
 _ROTATION_FRAMES = ("galactic", "fk5")
-_ICRS_ROTATIONS: dict[str, np.ndarray] = {}
+
+
+def _frame_key(celestial: WCS) -> str:
+    """What astropy reads to name a WCS's celestial frame (axis types, system, epochs, body)."""
+    w = celestial.wcs
+    body = (w.name, w.aux.a_radius, w.aux.b_radius, w.aux.c_radius)
+    return repr((tuple(w.ctype), w.radesys, w.equinox, w.dateobs, w.mjdobs, body))
+
+
+_FRAMES: dict[str, tuple[Any, np.ndarray | None]] = {}
+
+
+def _frame_to_icrs(celestial: WCS) -> tuple[Any, np.ndarray | None]:
+    """The WCS's celestial frame and, where its transform to ICRS is a rotation, the matrix.
+
+    Naming the frame and transforming with SkyCoord each cost more than reading a small
+    file, and the files of one survey share a frame: both are kept per frame description.
+    """
+    key = _frame_key(celestial)
+    if key not in _FRAMES:
+        frame = wcs_to_celestial_frame(celestial)
+        rotation = None
+        if frame.name in _ROTATION_FRAMES:  # astropy's own transform of the unit vectors
+            basis = SkyCoord(CartesianRepresentation(*np.eye(3)), frame=frame)
+            rotation = np.asarray(basis.icrs.cartesian.xyz)
+        _FRAMES[key] = frame, rotation
+    return _FRAMES[key]
 
 
 def _to_icrs(lon: float, lat: float, celestial: WCS) -> tuple[float, float]:
-    """ICRS position; a SkyCoord transform per file is slow, so rotations are cached per frame."""
-    frame = wcs_to_celestial_frame(celestial)
+    """ICRS position of a point given in the WCS's own celestial frame."""
+    frame, rotation = _frame_to_icrs(celestial)
     if frame.name == "icrs":
         return lon % 360.0, lat
-    if frame.name not in _ROTATION_FRAMES:
+    if rotation is None:
         icrs = SkyCoord(lon * u.deg, lat * u.deg, frame=frame).icrs
         return float(icrs.ra.deg), float(icrs.dec.deg)
-    key = repr(frame)
-    if key not in _ICRS_ROTATIONS:  # derived from astropy's own transform of the unit vectors
-        basis = SkyCoord(CartesianRepresentation(*np.eye(3)), frame=frame)
-        _ICRS_ROTATIONS[key] = np.asarray(basis.icrs.cartesian.xyz)
     lon_r, lat_r = np.radians(lon), np.radians(lat)
     vector = np.array([np.cos(lat_r) * np.cos(lon_r), np.cos(lat_r) * np.sin(lon_r), np.sin(lat_r)])
-    x, y, z = _ICRS_ROTATIONS[key] @ vector
+    x, y, z = rotation @ vector
     return float(np.degrees(np.arctan2(y, x)) % 360.0), float(np.degrees(np.arcsin(z)))
 
 

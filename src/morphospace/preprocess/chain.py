@@ -114,6 +114,8 @@ class Channels(_Step):
         plane = frame.data[:1]
         if self.mode == "bin":
             return replace(frame, data=np.repeat(plane, self.n_channels, axis=0))
+        if self.orders == [0]:
+            return replace(frame, data=plane)
         zero = np.where(np.isfinite(plane), 0.0, np.nan).astype(np.float32)
         maps = np.concatenate([plane if order == 0 else zero for order in self.orders])
         kind: ChannelKind = "moments" if len(self.orders) > 1 else "image"
@@ -346,7 +348,8 @@ class PreprocessChain(BaseModel):
         frame = Frame.from_image(image)
         for s in self.steps:
             frame = s(frame)
-        return np.nan_to_num(frame.data, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+        data = frame.data.astype(np.float32)  # a copy: the image is never written to
+        return np.nan_to_num(data, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
 
     def __call__(self, image: SkyImage) -> tuple[np.ndarray, Any]:
         """Apply the chain and keep the metadata, as :func:`~morphospace.io.read_many` wants."""
