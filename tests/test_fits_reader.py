@@ -199,6 +199,7 @@ def test_sip_distortion_is_kept(write_fits):
         ("GLON-TAN", "GLAT-TAN", {}, "galactic"),
         ("RA---TAN", "DEC--TAN", {"RADESYS": "FK5", "EQUINOX": 2000.0}, "fk5"),
         ("RA---TAN", "DEC--TAN", {"RADESYS": "FK4", "EQUINOX": 1950.0}, "fk4"),
+        ("DEC--TAN", "RA---TAN", {"CRVAL1": -30.0, "CRVAL2": 120.0}, "latitude_first"),
     ],
 )
 def test_sky_position_matches_astropy_in_every_frame(write_fits, lon_type, lat_type, extra, frame):
@@ -207,7 +208,7 @@ def test_sky_position_matches_astropy_in_every_frame(write_fits, lon_type, lat_t
 
     data = gaussian_blob()
     header = celestial_header(data.shape, ra=120.0, dec=-30.0)
-    header.update(CTYPE1=lon_type, CTYPE2=lat_type, **extra)
+    header.update(CTYPE1=lon_type, CTYPE2=lat_type)
     del header["RADESYS"]
     header.update(extra)
     path = write_fits(f"{frame}.fits", data, header)

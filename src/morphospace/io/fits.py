@@ -21,8 +21,8 @@ import numpy as np
 from astropy import units as u
 from astropy.coordinates import CartesianRepresentation, SkyCoord
 from astropy.io import fits
-from astropy.wcs import WCS, Wcsprm
-from astropy.wcs.utils import proj_plane_pixel_scales, wcs_to_celestial_frame
+from astropy.wcs import WCS, WCSSUB_CELESTIAL, Wcsprm
+from astropy.wcs.utils import wcs_to_celestial_frame
 
 from morphospace.errors import InputError
 
@@ -510,16 +510,24 @@ def _beam_from_table(hdul: fits.HDUList) -> Beam | None:
     return Beam(*values)
 
 
-def _celestial(wcs: WCS | None) -> WCS | None:
-    if wcs is None or not wcs.has_celestial:
+def _celestial(wcs: WCS | None) -> Wcsprm | None:
+    """wcslib's parameters of the celestial axes, or None.
+
+    The metadata is computed from them directly: per file, astropy's WCS methods cost
+    several times the transforms themselves.
+    """
+    if wcs is None:
         return None
-    return wcs if wcs.naxis == 2 else wcs.celestial  # .celestial builds a new WCS: skip if we can
+    params = wcs.wcs.sub([WCSSUB_CELESTIAL])
+    return params if params.naxis == 2 else None
 
 
-def _pixel_scale(celestial: WCS | None) -> float | None:
+def _pixel_scale(celestial: Wcsprm | None) -> float | None:
+    """Geometric mean of the two celestial pixel sides in arcsec (as proj_plane_pixel_scales)."""
     if celestial is None:
         return None
-    scales = proj_plane_pixel_scales(celestial) * _arcsec_per(celestial.wcs.cunit[0] or "deg")
+    matrix = celestial.get_cdelt()[:, None] * celestial.get_pc()
+    scales = np.sqrt((matrix**2).sum(axis=0)) * _arcsec_per(celestial.cunit[0] or "deg")
     scale = float(np.sqrt(np.prod(scales)))
     return scale if np.isfinite(scale) and scale > 0 else None
 
@@ -534,9 +542,8 @@ def _arcsec_per(unit: u.UnitBase | str) -> float:
 _ROTATION_FRAMES = ("galactic", "fk5")
 
 
-def _frame_key(celestial: WCS) -> str:
+def _frame_key(w: Wcsprm) -> str:
     """What astropy reads to name a WCS's celestial frame (axis types, system, epochs, body)."""
-    w = celestial.wcs
     body = (w.name, w.aux.a_radius, w.aux.b_radius, w.aux.c_radius)
     return repr((tuple(w.ctype), w.radesys, w.equinox, w.dateobs, w.mjdobs, body))
 
@@ -544,7 +551,7 @@ def _frame_key(celestial: WCS) -> str:
 _FRAMES: dict[str, tuple[Any, np.ndarray | None]] = {}
 
 
-def _frame_to_icrs(celestial: WCS) -> tuple[Any, np.ndarray | None]:
+def _frame_to_icrs(celestial: Wcsprm) -> tuple[Any, np.ndarray | None]:
     """The WCS's celestial frame and, where its transform to ICRS is a rotation, the matrix.
 
     Naming the frame and transforming with SkyCoord each cost more than reading a small
@@ -552,7 +559,9 @@ def _frame_to_icrs(celestial: WCS) -> tuple[Any, np.ndarray | None]:
     """
     key = _frame_key(celestial)
     if key not in _FRAMES:
-        frame = wcs_to_celestial_frame(celestial)
+        wcs = WCS(naxis=2)
+        wcs.wcs = celestial
+        frame = wcs_to_celestial_frame(wcs)
         rotation = None
         if frame.name in _ROTATION_FRAMES:  # astropy's own transform of the unit vectors
             basis = SkyCoord(CartesianRepresentation(*np.eye(3)), frame=frame)
@@ -561,7 +570,7 @@ def _frame_to_icrs(celestial: WCS) -> tuple[Any, np.ndarray | None]:
     return _FRAMES[key]
 
 
-def _to_icrs(lon: float, lat: float, celestial: WCS) -> tuple[float, float]:
+def _to_icrs(lon: float, lat: float, celestial: Wcsprm) -> tuple[float, float]:
     """ICRS position of a point given in the WCS's own celestial frame."""
     frame, rotation = _frame_to_icrs(celestial)
     if frame.name == "icrs":
@@ -575,7 +584,7 @@ def _to_icrs(lon: float, lat: float, celestial: WCS) -> tuple[float, float]:
     return float(np.degrees(np.arctan2(y, x)) % 360.0), float(np.degrees(np.arcsin(z)))
 
 
-def _sky_position(header: fits.Header, celestial: WCS | None, shape: tuple[int, ...]):
+def _sky_position(header: Mapping[str, Any], celestial: Wcsprm | None, shape: tuple[int, ...]):
     """OBSRA/OBSDEC when the header has them, else the ICRS position of the image centre."""
     if "OBSRA" in header and "OBSDEC" in header:
         try:
@@ -585,8 +594,10 @@ def _sky_position(header: fits.Header, celestial: WCS | None, shape: tuple[int, 
     if celestial is None:
         return None, None
     try:
-        centre = [[(shape[-1] - 1) / 2, (shape[-2] - 1) / 2]]
-        ((lon, lat),) = celestial.wcs_pix2world(centre, 0)
+        centre = np.array([[(shape[-1] - 1) / 2, (shape[-2] - 1) / 2]])
+        (world,) = celestial.p2s(centre, 0)["world"]
+        # the axes may come latitude first (CTYPE1 = 'DEC--TAN')
+        lon, lat = world[celestial.lng], world[celestial.lat]
         return _to_icrs(float(lon), float(lat), celestial)
     except Exception:
         return None, None
