@@ -182,7 +182,7 @@ class Embedder:
         for size, members in tqdm(batches, desc="embed", unit="batch", disable=not progress):
             # fit: resample to the bank size first, exactly as training did
             side = self.bank_size if self.view_mode == "fit" else size
-            images = torch.stack([to_bank(arrays[i], side) for i in members]).to(self.device)
+            images = to_bank([arrays[i] for i in members], side).to(self.device)
             extents = torch.tensor([arrays[i].shape[-2:] for i in members], dtype=torch.float32)
             yield members, standardise(self.framer.frame(images, extents, size))
 

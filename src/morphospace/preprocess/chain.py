@@ -16,7 +16,7 @@ training and inference apply exactly the same steps. In TOML::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -41,6 +41,10 @@ class Frame:
     beam: Beam | None = None
     velocities: np.ndarray | None = None
     kind: ChannelKind = "image"
+
+    def replace(self, **changes: Any) -> Frame:
+        """A copy with ``changes``: ``dataclasses.replace`` without its per-call field checks."""
+        return Frame(**{**self.__dict__, **changes})
 
     @classmethod
     def from_image(cls, image: SkyImage) -> Frame:
@@ -94,7 +98,7 @@ class Channels(_Step):
         if frame.kind != "spectral":
             return self._from_image(frame)
         if self.mode == "bin":
-            return replace(frame, data=spectral.bin_channels(frame.data, self.n_channels))
+            return frame.replace(data=spectral.bin_channels(frame.data, self.n_channels))
         velocities = frame.velocities
         if velocities is None:
             if self.velocity_range is not None or any(order > 0 for order in self.orders):
@@ -108,18 +112,18 @@ class Channels(_Step):
             maps = spectral.moment_maps(frame.data, velocities, self.orders, self.velocity_range)
         except ValueError as exc:
             raise InputError(frame.source, str(exc)) from None
-        return replace(frame, data=maps, kind="moments", velocities=None)
+        return frame.replace(data=maps, kind="moments", velocities=None)
 
     def _from_image(self, frame: Frame) -> Frame:
         plane = frame.data[:1]
         if self.mode == "bin":
-            return replace(frame, data=np.repeat(plane, self.n_channels, axis=0))
+            return frame.replace(data=np.repeat(plane, self.n_channels, axis=0))
         if self.orders == [0]:
-            return replace(frame, data=plane)
+            return frame.replace(data=plane)
         zero = np.where(np.isfinite(plane), 0.0, np.nan).astype(np.float32)
         maps = np.concatenate([plane if order == 0 else zero for order in self.orders])
         kind: ChannelKind = "moments" if len(self.orders) > 1 else "image"
-        return replace(frame, data=maps, kind=kind)
+        return frame.replace(data=maps, kind=kind)
 
 
 class Resample(_Step):
@@ -163,7 +167,7 @@ class Resample(_Step):
                 frame.source,
                 f"resampling to {self.scale} leaves only {data.shape[-1]}x{data.shape[-2]} px",
             )
-        return replace(frame, data=data, pixel_scale=target)
+        return frame.replace(data=data, pixel_scale=target)
 
 
 class CapSize(_Step):
@@ -177,7 +181,7 @@ class CapSize(_Step):
         if longest <= self.max_side:
             return frame
         scale = frame.pixel_scale * longest / self.max_side if frame.pixel_scale else None
-        return replace(frame, data=ops.cap_size(frame.data, self.max_side), pixel_scale=scale)
+        return frame.replace(data=ops.cap_size(frame.data, self.max_side), pixel_scale=scale)
 
 
 class Fill(_Step):
@@ -187,7 +191,7 @@ class Fill(_Step):
     method: ops.FillMethod = "median"
 
     def __call__(self, frame: Frame) -> Frame:
-        return replace(frame, data=ops.fill_masked(frame.data, method=self.method))
+        return frame.replace(data=ops.fill_masked(frame.data, method=self.method))
 
 
 class Clip(_Step):
@@ -206,8 +210,8 @@ class Clip(_Step):
 
     def __call__(self, frame: Frame) -> Frame:
         per_channel = self._per_channel(frame, self.per_channel)
-        return replace(
-            frame, data=ops.clip_percentile(frame.data, self.lower, self.upper, per_channel)
+        return frame.replace(
+            data=ops.clip_percentile(frame.data, self.lower, self.upper, per_channel)
         )
 
 
@@ -221,7 +225,7 @@ class Stretch(_Step):
 
     def __call__(self, frame: Frame) -> Frame:
         per_channel = self._per_channel(frame, self.per_channel)
-        return replace(frame, data=ops.stretch(frame.data, self.kind, self.softening, per_channel))
+        return frame.replace(data=ops.stretch(frame.data, self.kind, self.softening, per_channel))
 
 
 class Crop(_Step):
@@ -234,7 +238,7 @@ class Crop(_Step):
 
     def __call__(self, frame: Frame) -> Frame:
         data = ops.crop_to_emission(frame.data, self.threshold, self.margin, self.min_side)
-        return replace(frame, data=data)
+        return frame.replace(data=data)
 
 
 class NoiseStretch(_Step):
@@ -246,7 +250,7 @@ class NoiseStretch(_Step):
 
     def __call__(self, frame: Frame) -> Frame:
         per_channel = self._per_channel(frame, self.per_channel)
-        return replace(frame, data=ops.noise_stretch(frame.data, self.knee, per_channel))
+        return frame.replace(data=ops.noise_stretch(frame.data, self.knee, per_channel))
 
 
 class Normalise(_Step):
@@ -258,7 +262,7 @@ class Normalise(_Step):
 
     def __call__(self, frame: Frame) -> Frame:
         per_channel = self._per_channel(frame, self.per_channel)
-        return replace(frame, data=ops.normalise(frame.data, self.method, per_channel))
+        return frame.replace(data=ops.normalise(frame.data, self.method, per_channel))
 
 
 Step = Annotated[

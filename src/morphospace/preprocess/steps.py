@@ -232,6 +232,9 @@ def background_and_noise(plane: np.ndarray) -> tuple[float, float]:
     return background, noise
 
 
+_NEIGHBOURS = ndimage.generate_binary_structure(2, 1)  # label's default, built once
+
+
 def _gaussian_smooth(plane: np.ndarray, sigma: float) -> np.ndarray:
     """``ndimage.gaussian_filter(plane, sigma)``, the same numbers without its per-call setup."""
     radius = int(4.0 * sigma + 0.5)
@@ -263,7 +266,7 @@ def emission_box(
         if noise == 0.0:
             return None
     above = smooth > threshold * noise
-    islands, count = ndimage.label(above)
+    islands, count = ndimage.label(above, _NEIGHBOURS)
     if count == 0:
         return None
     # An island is kept if any of its pixels reaches the cut (in float64, as the peaks were).
