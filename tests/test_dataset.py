@@ -6,8 +6,9 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
-from morphospace.dataset import ObjectBank, load_objects
+from morphospace.dataset import ObjectBank, load_objects, to_bank
 from morphospace.errors import InputError
 from morphospace.preprocess import PreprocessChain, Stretch
 from morphospace.synth import synthesize
@@ -47,6 +48,12 @@ def test_bank_holds_every_object_at_one_size_with_native_extents(images):
     assert bank.extents.tolist() == [list(a.shape[-2:]) for a in loaded.arrays]
     batch = bank.__getitems__([3, 5])
     assert batch.images.shape == (2, 1, 72, 72) and batch.indices.tolist() == [3, 5]
+    # objects of one shape are resampled in one call: the same numbers as one by one
+    rng = np.random.default_rng(0)
+    mixed = [rng.normal(size=(1, side, side)).astype(np.float32) for side in (20, 90, 20, 50, 90)]
+    together = to_bank(mixed, 48)
+    for array, banked in zip(mixed, together, strict=True):
+        torch.testing.assert_close(to_bank([array], 48)[0], banked, rtol=0, atol=0)
     with pytest.raises(ValueError, match="different channel counts"):
         ObjectBank([np.zeros((1, 20, 20)), np.zeros((2, 20, 20))], ["a", "b"], 32)
 

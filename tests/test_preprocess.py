@@ -29,6 +29,7 @@ from morphospace.preprocess import (
     resample,
     stretch,
 )
+from morphospace.preprocess.steps import median
 
 
 def test_fill_masked_methods():
@@ -247,6 +248,16 @@ def test_crop_keeps_bright_companions_and_leaves_empty_images_whole():
     assert y0 < 50 and y1 > 150 and x0 < 50 and x1 > 150  # both components
     for empty in (noisy_field(), np.zeros((1, 64, 64), np.float32), np.ones((1, 64, 64), "f4")):
         assert crop_to_emission(empty).shape == empty.shape
+
+
+def test_fast_median_equals_numpys():
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 3, 10, 11, 1000, 1001):
+        for dtype in (np.float32, np.float64):
+            values = rng.normal(size=size).astype(dtype)
+            values[: size // 2] = np.round(values[: size // 2], 1)  # ties
+            assert median(values) == float(np.median(values))
+            assert median(values.reshape(-1, 1)) == float(np.median(values))
 
 
 def test_background_and_noise_survive_zero_clipping_and_constants():
