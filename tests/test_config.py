@@ -121,6 +121,7 @@ def test_defaults_are_valid():
 def test_auto_epochs_draw_a_fixed_number_of_objects():
     train = validate_settings({}).train
     assert train.epochs == "auto"
-    assert train.epochs_for(900) == 222  # 200,000 draws / 900 objects
+    assert train.epochs_for(900) == 300  # 270,000 draws / 900 objects
+    assert train.epochs_for(10_000) == 27
     assert train.epochs_for(10_000_000) == 20 and train.epochs_for(10) == 300  # the bounds
     assert validate_settings({"train": {"epochs": 7}}).train.epochs_for(900) == 7

@@ -186,7 +186,7 @@ ConfigOpt = Annotated[
 ]
 EpochsOpt = Annotated[
     int | None,
-    typer.Option(help="Training epochs [auto: about 200,000 object draws, 20-300 epochs]."),
+    typer.Option(help="Training epochs [auto: about 270,000 object draws, 20-300 epochs]."),
 ]
 BatchOpt = Annotated[int | None, typer.Option(help="Objects per batch (all processes).")]
 BackboneOpt = Annotated[

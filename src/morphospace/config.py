@@ -73,8 +73,8 @@ class ModelSettings(_Section):
 
 #: ``epochs = "auto"``: as many epochs as it takes to draw about this many objects (two
 #: views each), within ``AUTO_EPOCH_RANGE``. At the default 32 px views that is about
-#: 10 minutes on 2 CPU cores whatever the size of the set.
-AUTO_EPOCH_DRAWS = 200_000
+#: 13 minutes on 2 CPU cores whatever the size of the set.
+AUTO_EPOCH_DRAWS = 270_000
 AUTO_EPOCH_RANGE = (20, 300)
 
 
