@@ -186,7 +186,7 @@ ConfigOpt = Annotated[
 ]
 EpochsOpt = Annotated[
     int | None,
-    typer.Option(help="Training epochs [auto: about 270,000 object draws, 20-300 epochs]."),
+    typer.Option(help="Training epochs (auto: about 270,000 object draws, 20-300 epochs)."),
 ]
 BatchOpt = Annotated[int | None, typer.Option(help="Objects per batch (all processes).")]
 BackboneOpt = Annotated[
@@ -454,10 +454,12 @@ def evaluate(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Folder for evaluation.json/.md [beside the table]."),
+        typer.Option(
+            "-o", "--output", help="Folder for evaluation.json/.md (default: beside the table)."
+        ),
     ] = None,
     run_dir: Annotated[
-        Path | None, typer.Option("--run", help="The run's folder [as recorded in the table].")
+        Path | None, typer.Option("--run", help="The run's folder (default: as the table records).")
     ] = None,
     invariance: Annotated[
         bool, typer.Option(help="Measure orientation invariance (needs the run and files).")
