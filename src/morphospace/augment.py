@@ -35,7 +35,9 @@ class AugmentSettings(BaseModel):
     view_size: int = Field(default=32, ge=16, description="side of every training view, px")
     view_mode: Literal["fit", "native"] = "fit"
     crop_scale: tuple[float, float] = (0.25, 1.0)  # fit: fraction of the object's area
-    crop_ratio: tuple[float, float] = (0.8, 1.25)  # aspect ratio of the crop
+    # Square crops by default: stretching a view changes an object's axis ratio, which is
+    # how an image shows a disk's inclination.
+    crop_ratio: tuple[float, float] = (1.0, 1.0)  # aspect ratio of the crop
     zoom: tuple[float, float] = (0.8, 1.25)  # native: field of view jitter
     shift: float = Field(default=0.1, ge=0, le=1)  # native: centre jitter, fraction of view
     rotate: bool = True
