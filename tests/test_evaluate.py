@@ -55,6 +55,10 @@ def test_ridge_recovers_a_linear_parameter_and_not_noise():
     parameter = x @ rng.normal(size=20) + rng.normal(0, 0.1, 300)
     assert ridge_r2(x, parameter) > 0.95
     assert ridge_r2(x, rng.normal(size=300)) < 0.05
+    # a dead unit (constant but for rounding, one stray object) must not wreck the fit
+    dead = rng.normal(0, 1e-7, (300, 1))
+    dead[7] = 1e-2
+    assert ridge_r2(np.c_[x, dead], parameter) > 0.95
     rho_x, rho_y = axis_spearman(np.c_[parameter**3, rng.normal(size=300)], parameter)
     assert rho_x == pytest.approx(1.0) and abs(rho_y) < 0.2
 
@@ -105,6 +109,8 @@ def test_evaluate_with_baselines_writes_json_and_markdown(trained, tmp_path, cap
     )
     names = [row["name"] for row in card.rows]
     assert names == ["morphospace", "raw-pixel PCA", "random init", "supervised"]
+    supervised = card.row("supervised")
+    assert 0 <= supervised["knn"] <= 1 and np.isfinite(supervised["r2:radius"])
     model = card.row("morphospace")
     for key in ("knn", "linear", "silhouette_labels", "ari", "nmi", "invariance", "r2:radius"):
         assert np.isfinite(model[key]), key
@@ -139,3 +145,53 @@ def test_cli_evaluate_and_its_errors(trained, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("morphospace: error:") and message in err and "\n" not in err
     assert (out / "evaluation.json").read_bytes() == before  # nothing lost on bad input
+
+
+def test_supervised_regression_learns_a_parameter_the_images_show(trained):
+    """The supervised bound for R²: a network trained on a continuous parameter (here the
+    axis ratio of elliptical blobs, which crops, rotations and flips keep) shows it better
+    than the same network untrained, through the same ridge read-out."""
+    from sklearn.metrics import r2_score
+
+    from morphospace.embed import Embedder
+    from morphospace.evaluate.baselines import random_network, train_supervised
+    from morphospace.evaluate.metrics import regression_folds, ridge_predict
+
+    run, _ = trained
+    embedder = Embedder.from_run(run, tta=True)
+    rng = np.random.default_rng(3)
+    ratios = rng.uniform(0.25, 1.0, 160)
+    yy, xx = np.mgrid[-20:20, -20:20] + 0.5
+    arrays = []
+    for ratio in ratios:
+        angle = rng.uniform(0, np.pi)
+        along = xx * np.cos(angle) + yy * np.sin(angle)
+        across = -xx * np.sin(angle) + yy * np.cos(angle)
+        blob = np.exp(-0.5 * ((along / 9) ** 2 + (across / (9 * ratio)) ** 2))
+        arrays.append((blob + 0.02 * rng.normal(size=blob.shape))[None].astype(np.float32))
+    trained_on_it, untrained = np.empty_like(ratios), np.empty_like(ratios)
+    for train, test in regression_folds(len(ratios), n_folds=4):
+        train_arrays = [arrays[i] for i in train]
+        for model, predicted in (
+            (train_supervised(embedder, train_arrays, ratios[train], epochs=40), trained_on_it),
+            (random_network(embedder, train_arrays), untrained),
+        ):
+            features = model.transform(arrays)
+            predicted[test] = ridge_predict(features[train], ratios[train], features[test])
+    assert r2_score(ratios, trained_on_it) > max(0.7, r2_score(ratios, untrained) + 0.03)
+
+
+def test_supervised_baseline_with_parameters_alone(trained, tmp_path):
+    run, images = trained
+    table = embed_run(run, [str(images)], tmp_path / "emb.parquet", workers=1).path
+    labels = images.parent / "labels.csv"
+    card = evaluate_table(
+        table,
+        params=(labels, ["radius"]),
+        baselines=["supervised"],
+        invariance=False,
+        supervised_epochs=1,
+    )
+    supervised = card.row("supervised")
+    assert "knn" not in supervised and np.isfinite(supervised["r2:radius"])
+    assert "| supervised" in card.to_markdown()

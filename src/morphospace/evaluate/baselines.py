@@ -4,8 +4,8 @@
   embedding must beat to be worth training.
 - :func:`random_network`: the same architecture at random initialisation: what the
   architecture gives before it learns anything.
-- :func:`supervised_fold_embeddings`: the same backbone trained with the labels on each
-  training fold (the upper bound a label-free method can hope to approach).
+- :func:`train_supervised`: the same backbone trained with the labels (or a continuous
+  parameter) on each training fold (the upper bound a label-free method can hope to approach).
 """
 
 from __future__ import annotations
@@ -78,24 +78,36 @@ def train_supervised(
     learning_rate: float = 1e-3,
     seed: int = 0,
 ) -> Embedder:
-    """Train the run's backbone from scratch with a linear head and cross-entropy.
+    """Train the run's backbone from scratch with a linear head on the labels.
 
-    Views are drawn by the same augmentations as self-supervised training; the returned
-    embedder yields the backbone's representations.
+    ``labels`` are class names (cross-entropy), or floats for a continuous parameter: the
+    head then regresses the standardised value (mean squared error). Views are drawn by
+    the same augmentations as self-supervised training; the returned embedder yields the
+    backbone's representations.
     """
     torch.manual_seed(seed)
     device = embedder.device
     byol = build_model(embedder.info).to(device)
     backbone = byol.online_encoder.backbone
-    classes, targets = np.unique(labels, return_inverse=True)
-    head = torch.nn.Linear(byol.representation_size, len(classes)).to(device)
+    if np.asarray(labels).dtype.kind == "f":
+        values = np.asarray(labels, dtype=np.float64)
+        scaled = (values - values.mean()) / (values.std() or 1.0)
+        targets = torch.as_tensor(scaled, dtype=torch.float32, device=device)
+        head = torch.nn.Linear(byol.representation_size, 1).to(device)
+
+        def loss_of(outputs: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
+            return F.mse_loss(outputs.squeeze(1), wanted)
+    else:
+        classes, codes = np.unique(labels, return_inverse=True)
+        targets = torch.as_tensor(codes, device=device)
+        head = torch.nn.Linear(byol.representation_size, len(classes)).to(device)
+        loss_of = F.cross_entropy
     parameters = [*backbone.parameters(), *head.parameters()]
     optimiser = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=1e-4)
     bank = ObjectBank(arrays, [str(i) for i in range(len(arrays))], embedder.bank_size)
     augmenter = Augmenter(
         AugmentSettings(view_size=embedder.view_size, view_mode=embedder.view_mode)
     )
-    targets_t = torch.as_tensor(targets, device=device)
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = max(1, len(arrays) // batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -107,7 +119,7 @@ def train_supervised(
         for step in range(steps_per_epoch):
             index = order[step * batch_size : (step + 1) * batch_size]
             views = augmenter(bank.images[index].to(device), bank.extents[index])
-            loss = F.cross_entropy(head(backbone(views)), targets_t[index.to(device)])
+            loss = loss_of(head(backbone(views)), targets[index.to(device)])
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

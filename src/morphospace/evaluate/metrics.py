@@ -119,15 +119,36 @@ def cluster_agreement(clusters: np.ndarray, labels: np.ndarray) -> dict[str, flo
     }
 
 
+def regression_folds(
+    n_objects: int, n_folds: int = 5, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Shuffled (train, test) index pairs for scoring a regression."""
+    splitter = KFold(n_splits=min(n_folds, n_objects), shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(n_objects)))
+
+
+def ridge_predict(
+    train_embeddings: np.ndarray, train_values: np.ndarray, test_embeddings: np.ndarray
+) -> np.ndarray:
+    """Fit a ridge regression (penalty chosen by internal cross-validation) and predict.
+
+    Features that barely vary over the training objects (dead units, directions the
+    whitening left near zero) are dropped: standardising would blow them up, and the
+    held-out objects' stray values in them with them.
+    """
+    spread = train_embeddings.std(axis=0)
+    varies = spread > 1e-3 * spread.max()
+    model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 4, 15)))
+    model.fit(train_embeddings[:, varies], train_values)
+    return model.predict(test_embeddings[:, varies])
+
+
 def ridge_r2(embeddings: np.ndarray, values: np.ndarray, n_folds: int = 5, seed: int = 0) -> float:
     """Cross-validated R² of a ridge regression (penalty chosen inside each fold)."""
     values = np.asarray(values, dtype=float)
     predicted = np.empty_like(values)
-    splitter = KFold(n_splits=min(n_folds, len(values)), shuffle=True, random_state=seed)
-    for train, test in splitter.split(embeddings):
-        model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 4, 15)))
-        model.fit(embeddings[train], values[train])
-        predicted[test] = model.predict(embeddings[test])
+    for train, test in regression_folds(len(values), n_folds, seed):
+        predicted[test] = ridge_predict(embeddings[train], values[train], embeddings[test])
     return float(r2_score(values, predicted))
 
 

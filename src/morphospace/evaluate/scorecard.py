@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import r2_score
 
 from morphospace.embed import Embedder, EmbeddingTable
 from morphospace.errors import InputError
@@ -236,8 +237,8 @@ def evaluate_table(
         raise InputError(
             ", ".join(unknown), f"unknown baseline; choose from {', '.join(BASELINES)}"
         )
-    if "supervised" in baselines and labels is None:
-        raise InputError("supervised", "the supervised baseline needs --labels")
+    if "supervised" in baselines and labels is None and params is None:
+        raise InputError("supervised", "the supervised baseline needs --labels or --params")
     table = EmbeddingTable.read(table_path)
     y = None
     if labels is not None:
@@ -288,7 +289,7 @@ def evaluate_table(
                 row |= score_invariance(random.transform, arrays, seed)
             card.rows.append(row)
         else:
-            card.rows.append(_supervised_row(embedder, arrays, y, supervised_epochs, seed))
+            card.rows.append(_supervised_row(embedder, arrays, y, values, supervised_epochs, seed))
     card.notes += _baseline_notes(baselines, embedder, supervised_epochs)
     return card
 
@@ -329,26 +330,44 @@ def _arrays_for(table: EmbeddingTable, embedder: Embedder) -> list[np.ndarray]:
 
 
 def _supervised_row(
-    embedder: Embedder, arrays: list[np.ndarray], y: np.ndarray | None, epochs: int, seed: int
+    embedder: Embedder,
+    arrays: list[np.ndarray],
+    y: np.ndarray | None,
+    values: dict[str, np.ndarray],
+    epochs: int,
+    seed: int,
 ) -> dict[str, Any]:
-    """k-NN and linear probe of a backbone trained on each training fold's labels."""
-    assert y is not None
-    known = np.flatnonzero(pd.notna(y))
-    labels = y[known].astype(str)
-    correct_knn = correct_linear = 0
-    for train, test in metrics.folds(labels, seed=seed):
-        train_arrays = [arrays[known[i]] for i in train]
-        model = base.train_supervised(embedder, train_arrays, labels[train], epochs, seed=seed)
-        features = model.transform([arrays[i] for i in known])
-        predicted = metrics.knn_predict(features[train], labels[train], features[test])
-        correct_knn += int((predicted == labels[test]).sum())
-        probe = metrics.fit_linear_probe(features[train], labels[train])
-        correct_linear += int((probe.predict(features[test]) == labels[test]).sum())
-    return {
-        "name": "supervised",
-        "knn": correct_knn / len(known),
-        "linear": correct_linear / len(known),
-    }
+    """The same backbone trained on each training fold's labels (k-NN, linear probe) and,
+    for each parameter, on the parameter itself (the R² of a ridge read-out, as for the
+    model). A parameter's training draws as many objects as ``epochs`` over the table."""
+    row: dict[str, Any] = {"name": "supervised"}
+    if y is not None:
+        known = np.flatnonzero(pd.notna(y))
+        labels = y[known].astype(str)
+        correct_knn = correct_linear = 0
+        for train, test in metrics.folds(labels, seed=seed):
+            train_arrays = [arrays[known[i]] for i in train]
+            model = base.train_supervised(embedder, train_arrays, labels[train], epochs, seed=seed)
+            features = model.transform([arrays[i] for i in known])
+            predicted = metrics.knn_predict(features[train], labels[train], features[test])
+            correct_knn += int((predicted == labels[test]).sum())
+            probe = metrics.fit_linear_probe(features[train], labels[train])
+            correct_linear += int((probe.predict(features[test]) == labels[test]).sum())
+        row |= {"knn": correct_knn / len(known), "linear": correct_linear / len(known)}
+    for name, column in values.items():
+        known = np.flatnonzero(np.isfinite(column))
+        targets = column[known]
+        param_epochs = max(epochs, round(epochs * len(arrays) / len(known)))
+        predicted = np.empty_like(targets)
+        for train, test in metrics.regression_folds(len(known), seed=seed):
+            train_arrays = [arrays[known[i]] for i in train]
+            model = base.train_supervised(
+                embedder, train_arrays, targets[train], param_epochs, seed=seed
+            )
+            features = model.transform([arrays[i] for i in known])
+            predicted[test] = metrics.ridge_predict(features[train], targets[train], features[test])
+        row[f"r2:{name}"] = float(r2_score(targets, predicted))
+    return row
 
 
 def _baseline_notes(baselines: Sequence[str], embedder: Embedder, epochs: int) -> list[str]:
@@ -360,7 +379,8 @@ def _baseline_notes(baselines: Sequence[str], embedder: Embedder, epochs: int) -
         notes.append("random init: the same architecture, TTA and whitening, untrained")
     if "supervised" in baselines:
         notes.append(
-            f"supervised: the same backbone trained with the labels for {epochs} epochs on "
-            "each training fold, scored on the held-out fold (the upper bound)"
+            f"supervised: the same backbone trained for {epochs} epochs on each training "
+            "fold, on the labels for k-NN and linear probe and on each parameter itself "
+            "(as many object draws) for its R², scored on the held-out fold (the upper bound)"
         )
     return notes
