@@ -127,3 +127,34 @@ def test_cli_embed_reports_problems_in_one_line(trained, tmp_path, capsys):
     assert main(["embed", str(run), str(images), "-o", str(tmp_path / "table.csv")]) == 2
     assert ".parquet" in capsys.readouterr().err
     assert out.read_bytes() == before
+
+
+def test_embedding_in_worker_processes_matches_one_process(trained, tmp_path):
+    """Past 64 files the CPU path reads, preprocesses and embeds in forked workers: the
+    table (rows, order, ids, vectors) and the skipped files are those of one process."""
+    import shutil
+
+    from morphospace.errors import InputError
+
+    run, images = trained
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for copy in range(3):
+        for path in sorted(images.glob("*.fits")):
+            shutil.copy(path, folder / f"{copy}_{path.name}")
+    (folder / "1_zz_broken.fits").write_bytes(b"SIMPLE  = T" + b" " * 100)
+    (folder / "2_zz_empty.fits").write_bytes(b"")
+    embedder = Embedder.from_run(run, tta=True)
+    one, problems_one = embedder.embed(folder, workers=1)
+    many, problems_many = embedder.embed(
+        folder, workers=2, report=tmp_path / "skipped.csv", cache_dir=tmp_path / "cache"
+    )
+    assert len(one.rows) == 90 and one.rows["id"].tolist() == many.rows["id"].tolist()
+    assert one.rows["path"].tolist() == many.rows["path"].tolist()
+    assert np.allclose(one.embeddings, many.embeddings, atol=1e-5)
+    assert problems_one == problems_many and len(problems_many) == 2
+    assert "zz_broken" in (tmp_path / "skipped.csv").read_text()
+    cached, _ = embedder.embed(folder, workers=2, cache_dir=tmp_path / "cache")  # cache hits
+    assert np.allclose(cached.embeddings, many.embeddings, atol=1e-5)
+    with pytest.raises(InputError, match="zz_broken"):  # the worker's error, whole, in order
+        embedder.embed(folder, workers=2, on_error="fail")

@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from morphospace.errors import InputError
 from morphospace.files import atomic_write, save_npy
-from morphospace.io import ImageMeta, Problem, find_sources, read_many
+from morphospace.io import ImageMeta, Problem, ReadResult, find_sources, read_many
 from morphospace.preprocess import PreprocessChain
 
 CACHE_VERSION = 2
@@ -105,8 +105,29 @@ def load_objects(
         If no object could be used.
     """
     paths = find_sources(sources)
+    result = read_objects(
+        paths, chain, hdu=hdu, min_side=min_side, on_error=on_error, cache_dir=cache_dir,
+        workers=workers, report=report,
+    )  # fmt: skip
+    metas = [meta for _, meta in result.items]
+    check_usable(metas, result.problems, paths, sources)
+    return LoadedObjects([array for array, _ in result.items], metas, result.problems)
+
+
+def read_objects(
+    paths: Sequence[Path],
+    chain: PreprocessChain,
+    *,
+    hdu: int | str | None = None,
+    min_side: int = 16,
+    on_error: str = "skip",
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+    report: str | Path | None = None,
+) -> ReadResult:
+    """Read and preprocess ``paths``: (array, meta) items in order, and the problems met."""
     cache = ObjectCache(cache_dir, chain, hdu, min_side) if cache_dir is not None else None
-    result = read_many(
+    return read_many(
         paths,
         hdu=hdu,
         min_side=min_side,
@@ -116,13 +137,19 @@ def load_objects(
         report=report,
         cache=cache,
     )
-    if not result.items:
-        first = result.problems[0] if result.problems else None
-        detail = f"; first problem: {first}" if first else ""
-        raise InputError(str(paths[0].parent if paths else sources), f"no usable objects{detail}")
-    arrays = [array for array, _ in result.items]
-    metas = [meta for _, meta in result.items]
-    return LoadedObjects(arrays, metas, result.problems)
+
+
+def check_usable(
+    metas: Sequence[ImageMeta],
+    problems: Sequence[Problem],
+    paths: Sequence[Path],
+    sources: str | Path | Iterable[str | Path],
+) -> None:
+    """Raise :class:`InputError` when not one of the objects could be used."""
+    if metas:
+        return
+    detail = f"; first problem: {problems[0]}" if problems else ""
+    raise InputError(str(paths[0].parent if paths else sources), f"no usable objects{detail}")
 
 
 def to_bank(arrays: Sequence[np.ndarray], size: int) -> torch.Tensor:

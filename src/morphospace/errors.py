@@ -24,3 +24,6 @@ class InputError(MorphospaceError, ValueError):
         self.source = str(source)
         self.problem = " ".join(str(problem).split())
         super().__init__(f"{self.source}: {self.problem}")
+
+    def __reduce__(self):  # rebuilt from both parts when it crosses from a worker process
+        return type(self), (self.source, self.problem)

@@ -17,8 +17,11 @@ With test-time averaging (``tta``), the embedding is the mean over the eight rot
 from __future__ import annotations
 
 import math
+import multiprocessing
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +32,11 @@ from tqdm.auto import tqdm
 
 from morphospace.augment import Augmenter, AugmentSettings, standardise
 from morphospace.byol import BYOL
-from morphospace.dataset import LoadedObjects, load_objects, to_bank
+from morphospace.dataset import LoadedObjects, check_usable, load_objects, read_objects, to_bank
 from morphospace.embed.table import EmbeddingTable, unique_ids
 from morphospace.errors import InputError
-from morphospace.io import Problem
+from morphospace.io import ImageMeta, Problem, ReadResult, find_sources, write_problems
+from morphospace.io.reader import PARALLEL_THRESHOLD, default_workers
 from morphospace.models.inference import for_inference
 from morphospace.preprocess import PreprocessChain
 from morphospace.train.checkpoint import load_model
@@ -203,16 +207,14 @@ class Embedder:
         report: str | Path | None = None,
     ) -> LoadedObjects:
         """Read and preprocess objects with the run's recorded chain and HDU."""
-        data = self.info.get("data", {})
         return load_objects(
             sources,
             self.chain,
-            hdu=data.get("hdu"),
-            min_side=data.get("min_side", 16),
             on_error=on_error,
             cache_dir=cache_dir,
             workers=workers,
             report=report,
+            **self._file_options,
         )
 
     def embed(
@@ -220,17 +222,96 @@ class Embedder:
         sources: str | Path | Iterable[str | Path],
         *,
         progress: bool = False,
-        **load_options: Any,
+        on_error: str = "skip",
+        cache_dir: str | Path | None = None,
+        workers: int | None = None,
+        report: str | Path | None = None,
     ) -> tuple[EmbeddingTable, list[Problem]]:
         """Read, preprocess and embed FITS files: the table and the files that were skipped.
 
-        ``load_options`` go to :meth:`load` (``on_error``, ``cache_dir``, ``workers``,
-        ``report``). Files that cannot be used are skipped (or fail, with
-        ``on_error="fail"``); at least one must work.
+        Files that cannot be used are skipped (or fail, with ``on_error="fail"``); at least
+        one must work. ``cache_dir`` holds preprocessed objects (``RUN/cache``); ``report``
+        is a CSV of the skipped files. On the CPU, each of the ``workers`` processes (all
+        cores by default) reads, preprocesses *and* embeds its share of the files on one
+        core, so no core waits for another.
         """
-        objects = self.load(sources, **load_options)
-        paths = [meta.path for meta in objects.metas]
-        vectors = self.transform(objects.arrays, paths, progress=progress)
-        rows = pd.DataFrame([meta.as_row() for meta in objects.metas])
-        rows.insert(0, "id", unique_ids(paths, [meta.hdu for meta in objects.metas]))
-        return EmbeddingTable(rows, vectors, self.settings), objects.problems
+        paths = find_sources(sources)
+        workers = default_workers() if workers is None else max(1, workers)
+        options = {"on_error": on_error, "cache_dir": cache_dir}
+        if self._embeds_in_workers(workers, len(paths)):
+            metas, vectors, problems = self._embed_in_workers(paths, workers, options, progress)
+            if report is not None and problems:
+                write_problems(problems, report)
+        else:
+            result = self._read(paths, workers=workers, report=report, **options)
+            metas, problems = [meta for _, meta in result.items], result.problems
+            arrays = [array for array, _ in result.items]
+            vectors = self.transform(arrays, [meta.path for meta in metas], progress=progress)
+        check_usable(metas, problems, paths, sources)
+        rows = pd.DataFrame([meta.as_row() for meta in metas])
+        rows.insert(0, "id", unique_ids([meta.path for meta in metas], [m.hdu for m in metas]))
+        return EmbeddingTable(rows, vectors, self.settings), problems
+
+    @property
+    def _file_options(self) -> dict[str, Any]:
+        """How the run read its files: the HDU and the minimum side."""
+        data = self.info.get("data", {})
+        return {"hdu": data.get("hdu"), "min_side": data.get("min_side", 16)}
+
+    def _read(self, paths: Sequence[Path], **options: Any) -> ReadResult:
+        return read_objects(paths, self.chain, **self._file_options, **options)
+
+    def _embeds_in_workers(self, workers: int, n_files: int) -> bool:
+        # Worker processes inherit the model by forking; CUDA does not survive a fork.
+        return (
+            self.device.type == "cpu"
+            and workers > 1
+            and n_files >= PARALLEL_THRESHOLD
+            and "fork" in multiprocessing.get_all_start_methods()
+        )
+
+    def _embed_in_workers(
+        self, paths: Sequence[Path], workers: int, options: dict[str, Any], progress: bool
+    ) -> tuple[list[ImageMeta], np.ndarray, list[Problem]]:
+        # Contiguous chunks, a few per worker: the results come back in file order, and a
+        # worker that finishes early takes the next chunk.
+        chunks = [list(c) for c in np.array_split(np.asarray(paths, dtype=object), workers * 4)]
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_start_worker,
+            initargs=(self,),  # inherited through the fork, not pickled
+        ) as pool:
+            parts = list(
+                tqdm(
+                    pool.map(partial(_embed_chunk, options=options), chunks),
+                    total=len(chunks),
+                    desc="embed",
+                    unit="chunk",
+                    disable=not progress,
+                )
+            )
+        metas = [meta for part_metas, _, _ in parts for meta in part_metas]
+        vectors = np.concatenate([part_vectors for _, part_vectors, _ in parts])
+        return metas, vectors, [problem for _, _, part in parts for problem in part]
+
+
+# The embedder of a worker process, set once by _start_worker when the pool forks it.
+_WORKER_EMBEDDER: Embedder | None = None
+
+
+def _start_worker(embedder: Embedder) -> None:
+    global _WORKER_EMBEDDER
+    torch.set_num_threads(1)  # one core per worker process
+    _WORKER_EMBEDDER = embedder
+
+
+def _embed_chunk(
+    paths: list[Path], options: dict[str, Any]
+) -> tuple[list[ImageMeta], np.ndarray, list[Problem]]:
+    embedder = _WORKER_EMBEDDER
+    assert embedder is not None, "only called in a worker started by _start_worker"
+    result = embedder._read(paths, workers=1, **options)
+    metas = [meta for _, meta in result.items]
+    arrays = [array for array, _ in result.items]
+    return metas, embedder.transform(arrays, [meta.path for meta in metas]), result.problems

@@ -429,7 +429,7 @@ def _wcs_from_text(text: bytes, header: Mapping[str, Any]) -> WCS | None:
     """A WCS parsed by wcslib from header ``text`` (no distortions), sized from ``header``."""
     params = Wcsprm(header=text, relax=True)
     params.fix()
-    wcs = WCS(naxis=params.naxis)
+    wcs = WCS(naxis=params.naxis, fix=False)  # fixing the placeholder it replaces is wasted
     wcs.wcs = params
     shape = [header.get(f"NAXIS{i}", 0) for i in range(1, params.naxis + 1)]
     if all(shape):

@@ -31,7 +31,7 @@ class Cache(Protocol):
 
 
 # Below this many files a process pool costs more to start than it saves.
-_PARALLEL_THRESHOLD = 64
+PARALLEL_THRESHOLD = 64
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def read_many(
     job = partial(_read_one, hdu=hdu, min_side=min_side, transform=transform, cache=cache)
     workers = default_workers() if workers is None else max(1, workers)
     result = ReadResult()
-    if workers > 1 and len(paths) >= _PARALLEL_THRESHOLD:
+    if workers > 1 and len(paths) >= PARALLEL_THRESHOLD:
         chunk = max(1, len(paths) // (workers * 8))
         with ProcessPoolExecutor(max_workers=workers) as pool:
             outcomes = pool.map(job, paths, chunksize=chunk)
