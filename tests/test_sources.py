@@ -63,3 +63,30 @@ def test_several_specs_are_merged_without_duplicates(tmp_path, write_fits):
 def test_fits_file_without_fits_extension_is_sniffed(tmp_path, write_fits):
     path = write_fits("image.dat", gaussian_blob())
     assert find_sources(path) == [path]
+
+
+def test_a_failing_file_stops_a_parallel_read_early(tmp_path, write_fits):
+    """on_error="fail" raises on the first bad file without reading all the others first:
+    the queued work is dropped, so most files never reach the cache."""
+    import pytest
+
+    from morphospace.dataset import ObjectCache
+    from morphospace.errors import InputError
+    from morphospace.preprocess import PreprocessChain
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a_broken.fits").write_bytes(b"SIMPLE  = T" + b" " * 100)
+    blob = gaussian_blob()
+    for i in range(159):
+        write_fits(f"data/b_{i:03d}.fits", blob)
+    chain = PreprocessChain.default()
+    cache = ObjectCache(tmp_path / "cache", chain)
+    with pytest.raises(InputError, match="a_broken"):
+        read_many(
+            find_sources(tmp_path / "data"),
+            on_error="fail",
+            transform=chain,
+            workers=2,
+            cache=cache,
+        )
+    assert len(list((tmp_path / "cache").glob("*.json"))) < 80

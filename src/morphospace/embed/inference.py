@@ -36,7 +36,7 @@ from morphospace.dataset import LoadedObjects, check_usable, load_objects, read_
 from morphospace.embed.table import EmbeddingTable, unique_ids
 from morphospace.errors import InputError
 from morphospace.io import ImageMeta, Problem, ReadResult, find_sources, write_problems
-from morphospace.io.reader import PARALLEL_THRESHOLD, default_workers
+from morphospace.io.reader import PARALLEL_THRESHOLD, cancel_on_error, default_workers
 from morphospace.models.inference import for_inference
 from morphospace.preprocess import PreprocessChain
 from morphospace.train.checkpoint import load_model
@@ -276,12 +276,15 @@ class Embedder:
         # Contiguous chunks, a few per worker: the results come back in file order, and a
         # worker that finishes early takes the next chunk.
         chunks = [list(c) for c in np.array_split(np.asarray(paths, dtype=object), workers * 4)]
-        with ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=_start_worker,
-            initargs=(self,),  # inherited through the fork, not pickled
-        ) as pool:
+        with (
+            ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_start_worker,
+                initargs=(self,),  # inherited through the fork, not pickled
+            ) as pool,
+            cancel_on_error(pool),
+        ):
             parts = list(
                 tqdm(
                     pool.map(partial(_embed_chunk, options=options), chunks),

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -105,7 +106,7 @@ def read_many(
     result = ReadResult()
     if workers > 1 and len(paths) >= PARALLEL_THRESHOLD:
         chunk = max(1, len(paths) // (workers * 8))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers) as pool, cancel_on_error(pool):
             outcomes = pool.map(job, paths, chunksize=chunk)
             _collect(outcomes, on_error, result)
     else:
@@ -113,6 +114,16 @@ def read_many(
     if report is not None and result.problems:
         write_problems(result.problems, report)
     return result
+
+
+@contextmanager
+def cancel_on_error(pool: Executor) -> Iterator[None]:
+    """On an error, drop the pool's queued work: fail now, not after reading every file."""
+    try:
+        yield
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
 
 
 def write_problems(problems: Sequence[Problem], path: str | Path) -> Path:
