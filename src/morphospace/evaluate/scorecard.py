@@ -229,7 +229,8 @@ def evaluate_table(
         Baselines to score beside the model; they and the orientation invariance need the
         run's model (``run_dir``, by default the run recorded in the table) and the files.
     supervised_epochs : int
-        Training length of the supervised upper bound, per fold.
+        Training length of the supervised upper bound, per fold; a parameter's network
+        draws as many objects as this many epochs over the whole table.
     """
     say = progress or (lambda message: None)
     unknown = sorted(set(baselines) - set(BASELINES))
