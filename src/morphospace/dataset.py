@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -87,17 +88,12 @@ class LoadedObjects:
 
 
 def load_objects(
-    sources: str | Path | Iterable[str | Path],
-    chain: PreprocessChain,
-    *,
-    hdu: int | str | None = None,
-    min_side: int = 16,
-    on_error: str = "skip",
-    cache_dir: str | Path | None = None,
-    workers: int | None = None,
-    report: str | Path | None = None,
+    sources: str | Path | Iterable[str | Path], chain: PreprocessChain, **options: Any
 ) -> LoadedObjects:
     """Find, read and preprocess every object, decoding each file only once across runs.
+
+    ``options`` are those of :func:`read_objects`: ``hdu``, ``min_side``, ``on_error``,
+    ``cache_dir``, ``workers`` and ``report``.
 
     Raises
     ------
@@ -105,10 +101,7 @@ def load_objects(
         If no object could be used.
     """
     paths = find_sources(sources)
-    result = read_objects(
-        paths, chain, hdu=hdu, min_side=min_side, on_error=on_error, cache_dir=cache_dir,
-        workers=workers, report=report,
-    )  # fmt: skip
+    result = read_objects(paths, chain, **options)
     metas = [meta for _, meta in result.items]
     check_usable(metas, result.problems, paths, sources)
     return LoadedObjects([array for array, _ in result.items], metas, result.problems)
@@ -125,7 +118,11 @@ def read_objects(
     workers: int | None = None,
     report: str | Path | None = None,
 ) -> ReadResult:
-    """Read and preprocess ``paths``: (array, meta) items in order, and the problems met."""
+    """Read and preprocess ``paths``: (array, meta) items in order, and the problems met.
+
+    Preprocessed objects are kept in ``cache_dir`` (an :class:`ObjectCache`); see
+    :func:`~morphospace.io.read_many` for the other options.
+    """
     cache = ObjectCache(cache_dir, chain, hdu, min_side) if cache_dir is not None else None
     return read_many(
         paths,
