@@ -42,6 +42,7 @@ from morphospace.preprocess import PreprocessChain
 from morphospace.train.checkpoint import load_model
 
 LADDER_STEP = 1.125
+CHUNK_FILES = 256  # at most this many files per task of a worker process
 
 
 def size_bucket(side: int, smallest: int = 16) -> int:
@@ -273,9 +274,10 @@ class Embedder:
     def _embed_in_workers(
         self, paths: Sequence[Path], workers: int, options: dict[str, Any], progress: bool
     ) -> tuple[list[ImageMeta], np.ndarray, list[Problem]]:
-        # Contiguous chunks, a few per worker: the results come back in file order, and a
-        # worker that finishes early takes the next chunk.
-        chunks = [list(c) for c in np.array_split(np.asarray(paths, dtype=object), workers * 4)]
+        # Contiguous chunks, at least a few per worker: the results come back in file order,
+        # a worker that finishes early takes the next chunk, and the progress bar moves.
+        n_chunks = max(workers * 4, math.ceil(len(paths) / CHUNK_FILES))
+        chunks = [list(c) for c in np.array_split(np.asarray(paths, dtype=object), n_chunks)]
         with (
             ProcessPoolExecutor(
                 workers,
