@@ -90,3 +90,22 @@ def test_a_failing_file_stops_a_parallel_read_early(tmp_path, write_fits):
             cache=cache,
         )
     assert len(list((tmp_path / "cache").glob("*.json"))) < 80
+
+
+def test_folder_search_orders_like_sorted_paths(tmp_path):
+    """Names that sort differently as strings and as paths, hidden files, a symbolic link
+    to a folder (not followed) and a link to a file (kept), as pathlib's rglob finds them."""
+    import os
+
+    root = tmp_path / "data"
+    names = ["a/b.fits", "a-c.fits", "a.b/x.fits", "A/z.fit", "a/b/c.fts", ".hidden.fits",
+             "deep/er/e.fits.gz", "not_fits.txt", "a/readme.md"]  # fmt: skip
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"")
+    os.symlink(root / "a", root / "linked_folder")
+    os.symlink(root / "a-c.fits", root / "linked.fits")
+    expected = sorted(p for p in root.rglob("*") if p.is_file() and p.name.endswith(
+        (".fits", ".fit", ".fts", ".fits.gz")))  # fmt: skip
+    assert find_sources(root) == expected
+    assert root / "linked.fits" in expected and not any("linked_folder" in str(p) for p in expected)

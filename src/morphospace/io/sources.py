@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -78,13 +79,36 @@ def _expand(spec: str | Path) -> list[Path]:
     if not path.exists():
         raise InputError(text, "no such file or directory")
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and is_fits_name(p))
+        files = _fits_files_under(path)
         if not files:
             raise InputError(path, "no FITS files found (searched recursively)")
         return files
     if is_fits_name(path) or _starts_like_fits(path):
         return [path]
     return read_file_list(path)
+
+
+def _fits_files_under(folder: Path) -> list[Path]:
+    """FITS files anywhere below ``folder``, ordered as sorted ``Path`` objects are.
+
+    ``os.scandir`` knows each entry's type without a ``stat`` call: several times faster
+    than ``rglob`` and ``is_file`` on folders of many small files. Like ``rglob``, it does
+    not descend into symbolic links to folders, and it skips folders it may not read.
+    """
+    found: list[str] = []
+    pending = [str(folder)]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                    elif is_fits_name(entry.name) and entry.is_file():
+                        found.append(entry.path)
+        except PermissionError:
+            continue
+    # Paths compare part by part ("a/b" before "a-c"), unlike their strings.
+    return [Path(p) for p in sorted(found, key=lambda p: p.split(os.sep))]
 
 
 def _starts_like_fits(path: Path) -> bool:
