@@ -245,9 +245,7 @@ class Embedder:
                 write_problems(problems, report)
         else:
             result = self._read(paths, workers=workers, report=report, **options)
-            metas, problems = [meta for _, meta in result.items], result.problems
-            arrays = [array for array, _ in result.items]
-            vectors = self.transform(arrays, [meta.path for meta in metas], progress=progress)
+            (metas, vectors), problems = self._embed_read(result, progress), result.problems
         check_usable(metas, problems, paths, sources)
         rows = pd.DataFrame([meta.as_row() for meta in metas])
         rows.insert(0, "id", unique_ids([meta.path for meta in metas], [m.hdu for m in metas]))
@@ -261,6 +259,14 @@ class Embedder:
 
     def _read(self, paths: Sequence[Path], **options: Any) -> ReadResult:
         return read_objects(paths, self.chain, **self._file_options, **options)
+
+    def _embed_read(
+        self, result: ReadResult, progress: bool = False
+    ) -> tuple[list[ImageMeta], np.ndarray]:
+        """The metadata and embeddings of the objects a read produced, in its order."""
+        metas = [meta for _, meta in result.items]
+        arrays = [array for array, _ in result.items]
+        return metas, self.transform(arrays, [meta.path for meta in metas], progress=progress)
 
     def _embeds_in_workers(self, workers: int, n_files: int) -> bool:
         # Worker processes inherit the model by forking; CUDA does not survive a fork.
@@ -317,6 +323,4 @@ def _embed_chunk(
     embedder = _WORKER_EMBEDDER
     assert embedder is not None, "only called in a worker started by _start_worker"
     result = embedder._read(paths, workers=1, **options)
-    metas = [meta for _, meta in result.items]
-    arrays = [array for array, _ in result.items]
-    return metas, embedder.transform(arrays, [meta.path for meta in metas]), result.problems
+    return (*embedder._embed_read(result), result.problems)
