@@ -9,6 +9,7 @@ naming the file.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import warnings
@@ -264,12 +265,12 @@ def _read_plain(path: Path, hdu: int | str | None, min_side: int) -> SkyImage | 
             header_bytes = _raw_header(handle)
             if header_bytes is None:
                 return None
-            cards = _parse_cards(header_bytes)
-            if cards is None or not _is_plain_image(cards):
+            parsed = _parse_cards(header_bytes)
+            if parsed is None or not _is_plain_image(cards := parsed[0]):
                 return None
             shape = tuple(int(cards[f"NAXIS{i}"]) for i in range(int(cards["NAXIS"]), 0, -1))
             dtype = np.dtype(_FLOAT_TYPES[int(cards["BITPIX"])])
-            size = int(np.prod(shape)) * dtype.itemsize
+            size = math.prod(shape) * dtype.itemsize
             file_size = os.fstat(handle.fileno()).st_size
             data_end = handle.tell() + size
             if file_size < data_end:
@@ -281,7 +282,7 @@ def _read_plain(path: Path, hdu: int | str | None, min_side: int) -> SkyImage | 
         return None
     raw = np.frombuffer(payload, dtype=dtype).reshape(shape)
     try:
-        wcs = _wcs_from_text(header_bytes, cards)
+        wcs = _wcs_from_text(parsed[1], cards)
     except Exception:
         wcs = None
     data, wcs = _squeeze(path, raw, wcs)
@@ -302,9 +303,14 @@ def _raw_header(handle) -> bytes | None:
                 return b"".join(blocks)[: (len(blocks) - 1) * _BLOCK + start + 80]
 
 
-def _parse_cards(header: bytes) -> dict[str, Any] | None:
-    """Keyword -> value (first occurrence) of simple cards; None for cards this parser skips."""
+def _parse_cards(header: bytes) -> tuple[dict[str, Any], bytes] | None:
+    """Keyword -> value (first occurrence) of simple cards, and the text of the WCS cards.
+
+    None for cards this parser skips. wcslib parses the WCS cards alone faster than the
+    whole header, as in :func:`_wcs_or_none`.
+    """
     cards: dict[str, Any] = {}
+    wcs_cards = []
     text = header.decode("ascii")
     for start in range(0, len(text) - 80, 80):
         card = text[start : start + 80]
@@ -317,7 +323,9 @@ def _parse_cards(header: bytes) -> dict[str, Any] | None:
         if value is _UNPARSED:
             return None
         cards.setdefault(keyword, value)
-    return cards
+        if _WCS_KEYWORDS.match(keyword):
+            wcs_cards.append(card)
+    return cards, "".join(wcs_cards).encode("ascii")
 
 
 def _card_value(field: str) -> Any:
@@ -526,10 +534,13 @@ def _pixel_scale(celestial: Wcsprm | None) -> float | None:
     """Geometric mean of the two celestial pixel sides in arcsec (as proj_plane_pixel_scales)."""
     if celestial is None:
         return None
-    matrix = celestial.get_cdelt()[:, None] * celestial.get_pc()
-    scales = np.sqrt((matrix**2).sum(axis=0)) * _arcsec_per(celestial.cunit[0] or "deg")
-    scale = float(np.sqrt(np.prod(scales)))
-    return scale if np.isfinite(scale) and scale > 0 else None
+    # Plain floats: on a 2x2 matrix, numpy's per-call costs are most of the work.
+    (d0, d1), ((p00, p01), (p10, p11)) = celestial.get_cdelt().tolist(), celestial.get_pc().tolist()
+    per_arcsec = _arcsec_per(celestial.cunit[0] or "deg")
+    side0 = math.sqrt((d0 * p00) ** 2 + (d1 * p10) ** 2) * per_arcsec
+    side1 = math.sqrt((d0 * p01) ** 2 + (d1 * p11) ** 2) * per_arcsec
+    scale = math.sqrt(side0 * side1)
+    return scale if math.isfinite(scale) and scale > 0 else None
 
 
 @functools.cache
@@ -632,7 +643,8 @@ def _make_image(
     mask = ~np.isfinite(data)
     data[mask] = np.nan
     height, width = data.shape[-2:]
-    if mask.all():
+    n_blank = int(np.count_nonzero(mask))
+    if n_blank == mask.size:
         raise InputError(path, "all pixels are blank (NaN, inf or BLANK)")
     if min(height, width) < min_side:
         raise InputError(
@@ -657,7 +669,7 @@ def _make_image(
         pixel_scale=_pixel_scale(celestial),
         beam=beam,
         spectral=_spectral_axis(wcs, data.shape[0], restfrq) if data.ndim == 3 else None,
-        nan_fraction=float(mask.mean()),
+        nan_fraction=n_blank / mask.size,
         cutout=_cutout_box(header),
     )
     return SkyImage(data=data, mask=mask, meta=meta, wcs=wcs)

@@ -148,9 +148,14 @@ def normalise(
     axes = _reduce_axes(out, per_channel)
     keep = axes is not None
     reduce = _reductions(out)
+    if not keep and reduce is _PLAIN:
+        # The common case, in one pass fewer: np.std's own arithmetic on the centred copy.
+        centred = out - out.mean()
+        std = np.sqrt(np.add.reduce(centred * centred, axis=None) / centred.size)
+        return centred / std if std > 0 else np.zeros_like(out)
     mean = reduce.mean(out, axis=axes, keepdims=keep)
     std = reduce.std(out, axis=axes, keepdims=keep)
-    if not keep:  # one spread: skip the masked division, the common case
+    if not keep:  # one spread: skip the masked division
         return ((out - mean) / std).astype(np.float32) if std > 0 else np.zeros_like(out)
     safe_std = np.where(std > 0, std, 1.0)
     return np.where(std > 0, (out - mean) / safe_std, 0.0).astype(np.float32)
@@ -270,13 +275,18 @@ def emission_box(
     if count == 0:
         return None
     # An island is kept if any of its pixels reaches the cut (in float64, as the peaks were).
-    cut = np.float64(max(2 * threshold * noise, 0.1 * float(smooth[above].max())))
-    kept = np.zeros(count + 1, dtype=bool)
-    kept[islands[smooth >= cut]] = True
-    kept[0] = False
-    if not kept.any():
+    # The brightest pixel lies in an island, so the cut is below it and its island is kept.
+    peak = float(smooth.max())
+    cut = np.float64(max(2 * threshold * noise, 0.1 * peak))
+    if peak < cut:
         return None
-    member = kept[islands]
+    if count == 1:
+        member = above
+    else:
+        kept = np.zeros(count + 1, dtype=bool)
+        kept[islands[smooth >= cut]] = True
+        kept[0] = False
+        member = kept[islands]
     rows = np.flatnonzero(member.any(axis=1))
     cols = np.flatnonzero(member.any(axis=0))
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
