@@ -17,11 +17,8 @@ With test-time averaging (``tta``), the embedding is the mean over the eight rot
 from __future__ import annotations
 
 import math
-import multiprocessing
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +32,9 @@ from morphospace.byol import BYOL
 from morphospace.dataset import LoadedObjects, check_usable, load_objects, read_objects, to_bank
 from morphospace.embed.table import EmbeddingTable, unique_ids
 from morphospace.errors import InputError
+from morphospace.forkshare import can_fork, fork_map
 from morphospace.io import ImageMeta, Problem, ReadResult, find_sources, write_problems
-from morphospace.io.reader import PARALLEL_THRESHOLD, cancel_on_error, default_workers
+from morphospace.io.reader import PARALLEL_THRESHOLD, default_workers
 from morphospace.models.inference import for_inference
 from morphospace.preprocess import PreprocessChain
 from morphospace.train.checkpoint import load_model
@@ -270,57 +268,22 @@ class Embedder:
 
     def _embeds_in_workers(self, workers: int, n_files: int) -> bool:
         # Worker processes inherit the model by forking; CUDA does not survive a fork.
-        return (
-            self.device.type == "cpu"
-            and workers > 1
-            and n_files >= PARALLEL_THRESHOLD
-            and "fork" in multiprocessing.get_all_start_methods()
-        )
+        cpu = self.device.type == "cpu"
+        return cpu and workers > 1 and n_files >= PARALLEL_THRESHOLD and can_fork()
 
     def _embed_in_workers(
         self, paths: Sequence[Path], workers: int, options: dict[str, Any], progress: bool
     ) -> tuple[list[ImageMeta], np.ndarray, list[Problem]]:
-        # Contiguous chunks, at least a few per worker: the results come back in file order,
-        # a worker that finishes early takes the next chunk, and the progress bar moves.
+        # Contiguous chunks, a few per process: results come back in file order, a process
+        # that finishes early takes the next chunk, and the progress bar moves.
         n_chunks = max(workers * 4, math.ceil(len(paths) / CHUNK_FILES))
         chunks = [list(c) for c in np.array_split(np.asarray(paths, dtype=object), n_chunks)]
-        with (
-            ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=_start_worker,
-                initargs=(self,),  # inherited through the fork, not pickled
-            ) as pool,
-            cancel_on_error(pool),
-        ):
-            parts = list(
-                tqdm(
-                    pool.map(partial(_embed_chunk, options=options), chunks),
-                    total=len(chunks),
-                    desc="embed",
-                    unit="chunk",
-                    disable=not progress,
-                )
-            )
+
+        def embed_chunk(chunk: list[Path]) -> tuple[list[ImageMeta], np.ndarray, list[Problem]]:
+            result = self._read(chunk, workers=1, **options)
+            return (*self._embed_read(result), result.problems)
+
+        parts = fork_map(embed_chunk, chunks, workers, progress=progress, desc="embed")
         metas = [meta for part_metas, _, _ in parts for meta in part_metas]
         vectors = np.concatenate([part_vectors for _, part_vectors, _ in parts])
         return metas, vectors, [problem for _, _, part in parts for problem in part]
-
-
-# The embedder of a worker process, set once by _start_worker when the pool forks it.
-_WORKER_EMBEDDER: Embedder | None = None
-
-
-def _start_worker(embedder: Embedder) -> None:
-    global _WORKER_EMBEDDER
-    torch.set_num_threads(1)  # one core per worker process
-    _WORKER_EMBEDDER = embedder
-
-
-def _embed_chunk(
-    paths: list[Path], options: dict[str, Any]
-) -> tuple[list[ImageMeta], np.ndarray, list[Problem]]:
-    embedder = _WORKER_EMBEDDER
-    assert embedder is not None, "only called in a worker started by _start_worker"
-    result = embedder._read(paths, workers=1, **options)
-    return (*embedder._embed_read(result), result.problems)
