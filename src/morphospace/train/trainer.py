@@ -26,7 +26,6 @@ from morphospace.byol import BYOL, cosine_tau
 from morphospace.config import Settings
 from morphospace.dataset import ObjectBank, keep_batch, load_objects
 from morphospace.errors import InputError
-from morphospace.forkshare import frozen_gc
 from morphospace.io.reader import write_problems
 from morphospace.models import build_backbone
 from morphospace.train.checkpoint import (
@@ -210,8 +209,7 @@ class Trainer:
             torch.set_num_threads(t.threads or dist.cores_per_process)
         random.seed(t.seed)
         try:
-            with frozen_gc():  # full collections would walk torch's and astropy's objects
-                return self._fit(device, dist, bank)
+            return self._fit(device, dist, bank)
         finally:
             dist.close()
 
