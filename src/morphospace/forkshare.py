@@ -141,7 +141,11 @@ class _Child:
         if self.ended is None:  # never signal a reaped pid: the system may have reused it
             if stop:
                 os.kill(self.pid, signal.SIGTERM)
-            _, status = os.waitpid(self.pid, 0)
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except ChildProcessError:  # reaped elsewhere (a SIGCHLD handler, a waitpid(-1))
+                self.ended = "reaped elsewhere"
+                return self.ended
             if os.WIFSIGNALED(status):
                 self.ended = f"killed by signal {os.WTERMSIG(status)}"
             else:
