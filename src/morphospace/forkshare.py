@@ -31,7 +31,7 @@ def can_fork() -> bool:
 
 
 @contextmanager
-def frozen_gc() -> Iterator[None]:
+def _frozen_gc() -> Iterator[None]:
     """Leave the objects that exist now out of garbage collection for the duration.
 
     A full collection in a process that holds torch and astropy walks millions of objects
@@ -86,7 +86,7 @@ def fork_map(
     children: list[_Child] = []
     threads = torch.get_num_threads()
     finished = False
-    with frozen_gc():
+    with _frozen_gc():
         try:
             for _ in range(processes - 1):
                 children.append(_fork_child(work, stop_claiming))

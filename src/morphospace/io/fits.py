@@ -266,7 +266,10 @@ def _read_plain(path: Path, hdu: int | str | None, min_side: int) -> SkyImage | 
             if header_bytes is None:
                 return None
             parsed = _parse_cards(header_bytes)
-            if parsed is None or not _is_plain_image(cards := parsed[0]):
+            if parsed is None:
+                return None
+            cards, wcs_text = parsed
+            if not _is_plain_image(cards):
                 return None
             shape = tuple(int(cards[f"NAXIS{i}"]) for i in range(int(cards["NAXIS"]), 0, -1))
             dtype = np.dtype(_FLOAT_TYPES[int(cards["BITPIX"])])
@@ -282,7 +285,7 @@ def _read_plain(path: Path, hdu: int | str | None, min_side: int) -> SkyImage | 
         return None
     raw = np.frombuffer(payload, dtype=dtype).reshape(shape)
     try:
-        wcs = _wcs_from_text(parsed[1], cards)
+        wcs = _wcs_from_text(wcs_text, cards)
     except Exception:
         wcs = None
     data, wcs = _squeeze(path, raw, wcs)

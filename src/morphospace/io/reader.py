@@ -106,7 +106,7 @@ def read_many(
     result = ReadResult()
     if workers > 1 and len(paths) >= PARALLEL_THRESHOLD:
         chunk = max(1, len(paths) // (workers * 8))
-        with ProcessPoolExecutor(max_workers=workers) as pool, cancel_on_error(pool):
+        with ProcessPoolExecutor(max_workers=workers) as pool, _cancel_on_error(pool):
             outcomes = pool.map(job, paths, chunksize=chunk)
             _collect(outcomes, on_error, result)
     else:
@@ -117,7 +117,7 @@ def read_many(
 
 
 @contextmanager
-def cancel_on_error(pool: Executor) -> Iterator[None]:
+def _cancel_on_error(pool: Executor) -> Iterator[None]:
     """On an error, drop the pool's queued work: fail now, not after reading every file."""
     try:
         yield

@@ -148,15 +148,15 @@ def normalise(
     axes = _reduce_axes(out, per_channel)
     keep = axes is not None
     reduce = _reductions(out)
-    if not keep and reduce is _PLAIN:
-        # The common case, in one pass fewer: np.std's own arithmetic on the centred copy.
-        centred = out - out.mean()
-        std = np.sqrt(np.add.reduce(centred * centred, axis=None) / centred.size)
-        return centred / std if std > 0 else np.zeros_like(out)
-    mean = reduce.mean(out, axis=axes, keepdims=keep)
-    std = reduce.std(out, axis=axes, keepdims=keep)
-    if not keep:  # one spread: skip the masked division
+    if not keep:  # one spread, the common case: no masked division
+        if reduce is _PLAIN:  # np.std's own arithmetic on the centred copy: one pass fewer
+            centred = out - out.mean()
+            std = np.sqrt(np.add.reduce(centred * centred, axis=None) / centred.size)
+            return centred / std if std > 0 else np.zeros_like(out)
+        mean, std = reduce.mean(out), reduce.std(out)
         return ((out - mean) / std).astype(np.float32) if std > 0 else np.zeros_like(out)
+    mean = reduce.mean(out, axis=axes, keepdims=True)
+    std = reduce.std(out, axis=axes, keepdims=True)
     safe_std = np.where(std > 0, std, 1.0)
     return np.where(std > 0, (out - mean) / safe_std, 0.0).astype(np.float32)
 
@@ -275,7 +275,8 @@ def emission_box(
     if count == 0:
         return None
     # An island is kept if any of its pixels reaches the cut (in float64, as the peaks were).
-    # The brightest pixel lies in an island, so the cut is below it and its island is kept.
+    # The brightest pixel lies in an island: unless it is below the cut's floor of twice
+    # the threshold, its island is kept, and with one island that island is all of `above`.
     peak = float(smooth.max())
     cut = np.float64(max(2 * threshold * noise, 0.1 * peak))
     if peak < cut:
