@@ -15,7 +15,7 @@ from conftest import celestial_header, gaussian_blob
 from morphospace.byol import BYOL
 from morphospace.cli import main
 from morphospace.embed import Embedder, EmbeddingTable, dihedral, size_bucket
-from morphospace.models import build_backbone
+from morphospace.models import ModelCard, build_backbone
 from morphospace.pipeline import embed_run
 
 
@@ -81,13 +81,18 @@ def test_embedding_does_not_depend_on_batch_company(tmp_path):
     """Native-mode models see each object at full resolution, batched by size bucket."""
     torch.manual_seed(0)
     byol = BYOL(build_backbone("amm", 1), 1, projection_size=16, projection_hidden_size=32)
-    info = {
-        "backbone": "amm",
-        "in_channels": 1,
-        "representation_size": byol.representation_size,
-        "preprocess": {"steps": []},
-        "views": {"view_size": 32, "view_mode": "native", "bank_size": 48},
-    }
+    info = ModelCard(
+        backbone="amm",
+        in_channels=1,
+        representation_size=byol.representation_size,
+        projection_size=16,
+        projection_hidden_size=32,
+        preprocess={"steps": []},
+        data={"hdu": None, "min_side": 16},
+        views={"view_size": 32, "view_mode": "native", "bank_size": 48},
+        training={"objects": 0, "epochs": 0, "steps": 0},
+        whitening=False,
+    )
     rng = np.random.default_rng(0)
     arrays = [
         rng.normal(size=(1, h, w)).astype(np.float32) for h, w in ((30, 30), (90, 60), (41, 41))

@@ -17,8 +17,9 @@ from astropy.io import fits
 from conftest import celestial_header, tiny
 from morphospace.cli import main
 from morphospace.dataset import ObjectBank
+from morphospace.models import load_model
 from morphospace.synth import synthesize
-from morphospace.train import Trainer, load_model
+from morphospace.train import Trainer
 from morphospace.train.checkpoint import load_checkpoint
 from test_config import ASTROMORPH_SETTINGS
 

@@ -84,6 +84,12 @@ class Whitening(nn.Module):
         self.register_buffer("mean", torch.zeros(size))
         self.register_buffer("matrix", torch.eye(size))
 
+    @property
+    def fitted(self) -> bool:
+        """False while the map is the identity."""
+        identity = torch.eye(len(self.mean), device=self.matrix.device)
+        return bool(self.mean.any()) or not torch.equal(self.matrix, identity)
+
     @torch.no_grad()
     def reset(self) -> Whitening:
         """Back to the identity (no whitening)."""

@@ -167,10 +167,19 @@ def load_settings(
 
 def validate_settings(raw: dict[str, Any], source: str = "settings") -> Settings:
     """Validate a settings dictionary; errors name the key and suggest the closest valid one."""
+    return validated(Settings, raw, source)
+
+
+Model = typing.TypeVar("Model", bound=BaseModel)
+
+
+def validated(model: type[Model], raw: Any, source: str | Path) -> Model:
+    """``model`` validated from ``raw``, or an :class:`InputError` from ``source`` naming the
+    first bad key (with the closest valid key for an unknown one)."""
     try:
-        return Settings.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
-        raise InputError(source, _describe(exc.errors()[0])) from None
+        raise InputError(source, _describe(model, exc.errors()[0])) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -193,11 +202,13 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
     node[key] = value
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(root: type[BaseModel], error: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
     where = ".".join(str(part) for part in loc)
+    if error["type"] == "missing":
+        return f"missing key '{where}'"
     if error["type"] == "extra_forbidden":
-        candidates = _valid_keys(loc[:-1])
+        candidates = _valid_keys(root, loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), candidates, n=1, cutoff=0.5)
         hint = (
             f"; did you mean '{close[0]}'?" if close else f" (valid keys: {', '.join(candidates)})"
@@ -206,9 +217,10 @@ def _describe(error: dict[str, Any]) -> str:
     return f"invalid value for '{where}': {error['msg']}"
 
 
-def _valid_keys(loc: tuple) -> list[str]:
-    """Field names of the settings model found at ``loc`` (list indices and union tags followed)."""
-    node: Any = Settings
+def _valid_keys(root: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the model found at ``loc`` in ``root`` (list indices and union tags
+    followed)."""
+    node: Any = root
     for part in loc:
         node = _step_into(node, part)
         if node is None:

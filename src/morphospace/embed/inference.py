@@ -27,7 +27,6 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from morphospace.augment import Augmenter, AugmentSettings, standardise
 from morphospace.byol import BYOL
 from morphospace.dataset import LoadedObjects, check_usable, load_objects, read_objects, to_bank
 from morphospace.embed.table import EmbeddingTable, unique_ids
@@ -35,11 +34,13 @@ from morphospace.errors import InputError
 from morphospace.forkshare import can_fork, fork_map
 from morphospace.io import ImageMeta, Problem, ReadResult, find_sources, write_problems
 from morphospace.io.reader import PARALLEL_THRESHOLD, default_workers
-from morphospace.models.inference import for_inference
-from morphospace.preprocess import PreprocessChain
-from morphospace.train.checkpoint import load_model
+from morphospace.models import FramedEncoder, ModelCard, load_model
 
 LADDER_STEP = 1.125
+# What the embedding table records of the model card, beside its digest and versions.
+_RECORDED_CARD_KEYS = (
+    "backbone", "hidden_layer", "representation_size", "in_channels", "preprocess", "views",
+)  # fmt: skip
 CHUNK_FILES = 256  # at most this many files per task of a worker process
 
 
@@ -51,83 +52,66 @@ def size_bucket(side: int, smallest: int = 16) -> int:
     return round(smallest * LADDER_STEP**rung)
 
 
-def dihedral(images: torch.Tensor) -> list[torch.Tensor]:
-    """The eight rotations by multiples of 90° and their mirror images."""
-    rotations = [torch.rot90(images, k, dims=(-2, -1)) for k in range(4)]
-    return rotations + [torch.flip(view, dims=(-1,)) for view in rotations]
-
-
 class Embedder:
     """Turns objects into embeddings with a trained run's model.
 
     Parameters
     ----------
     byol : BYOL
-        The trained model (see :func:`morphospace.train.load_model`).
-    info : dict
-        Its ``model.json`` description.
+        The trained model (see :func:`morphospace.models.load_model`).
+    card : ModelCard
+        Its card (``model.json``).
     tta : bool
         Average over the eight 90° rotations and flips (orientation-free embeddings).
     batch_size : int
         Objects per forward pass.
     device : str
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, …
+    run : path, optional
+        The run folder the model came from, recorded with the embeddings.
     """
 
     def __init__(
         self,
         byol: BYOL,
-        info: dict[str, Any],
+        card: ModelCard,
         *,
         tta: bool = True,
         batch_size: int = 256,
         device: str = "auto",
+        run: str | Path | None = None,
     ):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
-        self.byol = byol.eval().to(self.device)
-        backbone = self.byol.online_encoder.backbone
-        # on the CPU, a copy with BatchNorm folded and oneDNN layouts (about 1.7x faster)
-        self._backbone = (
-            for_inference(backbone, int(info["in_channels"]))
-            if self.device.type == "cpu"
-            else backbone
-        )
-        self.info = info
-        views = info["views"]
-        self.view_mode: str = views["view_mode"]
-        self.view_size: int = int(views["view_size"])
-        self.bank_size: int = int(views["bank_size"])
-        self.framer = Augmenter(AugmentSettings(view_size=self.view_size, view_mode=self.view_mode))
-        self.chain = PreprocessChain.from_dict(info["preprocess"])
-        self.tta = tta
-        self.batch_size = batch_size
+        self.encoder = FramedEncoder(byol, card, tta=tta, batch_size=batch_size, device=device)
+        self.card = card
+        self.run = str(run) if run is not None else None
+        self.chain = card.preprocess
 
     @classmethod
     def from_run(cls, run_dir: str | Path, **options: Any) -> Embedder:
         """The embedder of a trained run folder (``model.safetensors`` + ``model.json``)."""
-        byol, info = load_model(run_dir)
-        return cls(byol, {**info, "run": str(Path(run_dir).resolve())}, **options)
+        byol, card = load_model(run_dir)
+        return cls(byol, card, run=Path(run_dir).resolve(), **options)
+
+    # The settings of the encoder, read where the embedding of objects needs them.
+    byol = property(lambda self: self.encoder.byol)
+    device = property(lambda self: self.encoder.device)
+    tta = property(lambda self: self.encoder.tta)
+    batch_size = property(lambda self: self.encoder.batch_size)
+    view_size = property(lambda self: self.encoder.view_size)
+    view_mode = property(lambda self: self.encoder.view_mode)
+    bank_size = property(lambda self: self.card.views.bank_size)
 
     @property
     def settings(self) -> dict[str, Any]:
         """What produced the embeddings: stored in the Parquet metadata."""
-        info = self.info
+        card = self.card.model_dump(mode="json")
         return {
-            "model_sha256": info.get("weights_sha256"),
-            "run": info.get("run"),
-            "backbone": info["backbone"],
-            "hidden_layer": info.get("hidden_layer"),
-            "representation_size": info["representation_size"],
-            "in_channels": info["in_channels"],
-            "preprocess": info["preprocess"],
-            "views": info["views"],
+            "model_sha256": card["weights_sha256"],
+            "run": self.run,
+            **{key: card[key] for key in _RECORDED_CARD_KEYS},
             "tta": self.tta,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "versions": info.get("versions", {}),
+            "versions": card["versions"],
         }
 
     def input_size(self, shape: Sequence[int]) -> int:
@@ -143,21 +127,10 @@ class Embedder:
         progress: bool = False,
     ) -> np.ndarray:
         """Embed preprocessed (C, H, W) arrays; returns (N, representation_size) float32."""
-        out = np.zeros((len(arrays), self.byol.representation_size), dtype=np.float32)
+        out = np.zeros((len(arrays), self.encoder.size), dtype=np.float32)
         for members, inputs in self.inputs(arrays, paths, progress):
-            out[members] = self._forward(inputs).cpu().numpy()
+            out[members] = self.encoder.forward(inputs).cpu().numpy()
         return out
-
-    def transform_bank(self, images: torch.Tensor, extents: torch.Tensor) -> np.ndarray:
-        """Embed objects already resampled to the bank size (the training bank), framed whole."""
-        out = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start : start + self.batch_size].to(self.device)
-            framed = self.framer.frame(
-                chunk, extents[start : start + self.batch_size], self.view_size
-            )
-            out.append(self._forward(standardise(framed)).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.byol.representation_size), "f4")
 
     def inputs(
         self,
@@ -166,7 +139,7 @@ class Embedder:
         progress: bool = False,
     ) -> Iterator[tuple[list[int], torch.Tensor]]:
         """Batches of network inputs: (object indices, standardised framed images)."""
-        channels = int(self.info["in_channels"])
+        channels = self.card.in_channels
         groups: dict[int, list[int]] = {}
         for index, array in enumerate(arrays):
             if array.ndim != 3 or array.shape[0] != channels:
@@ -185,16 +158,9 @@ class Embedder:
         for size, members in tqdm(batches, desc="embed", unit="batch", disable=not progress):
             # fit: resample to the bank size first, exactly as training did
             side = self.bank_size if self.view_mode == "fit" else size
-            images = to_bank([arrays[i] for i in members], side).to(self.device)
+            images = to_bank([arrays[i] for i in members], side)
             extents = torch.tensor([arrays[i].shape[-2:] for i in members], dtype=torch.float32)
-            yield members, standardise(self.framer.frame(images, extents, size))
-
-    @torch.inference_mode()
-    def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
-        views = dihedral(inputs) if self.tta else [inputs]
-        total = sum(self.byol.whitening(self._backbone(view)).float() for view in views)
-        return total / len(views)
+            yield members, self.encoder.inputs(images, extents, size)
 
     def load(
         self,
@@ -252,8 +218,7 @@ class Embedder:
     @property
     def _file_options(self) -> dict[str, Any]:
         """How the run read its files: the HDU and the minimum side."""
-        data = self.info.get("data", {})
-        return {"hdu": data.get("hdu"), "min_side": data.get("min_side", 16)}
+        return self.card.data.model_dump()
 
     def _read(self, paths: Sequence[Path], **options: Any) -> ReadResult:
         return read_objects(paths, self.chain, **self._file_options, **options)

@@ -22,7 +22,7 @@ from morphospace.byol import BYOL
 from morphospace.dataset import ObjectBank
 from morphospace.embed import Embedder
 from morphospace.errors import InputError
-from morphospace.train.checkpoint import build_model
+from morphospace.models import build_model
 
 
 def pixel_pca(
@@ -34,10 +34,10 @@ def pixel_pca(
     """
     if embedder.view_mode != "fit":
         raise InputError(
-            embedder.info.get("run", "pixel_pca"),
+            embedder.run or "pixel_pca",
             "the raw-pixel baseline needs one input size: a view_mode 'fit' model",
         )
-    size = int(embedder.info["in_channels"]) * embedder.view_size**2
+    size = embedder.card.in_channels * embedder.view_size**2
     pixels = np.zeros((len(arrays), size), dtype=np.float32)
     for members, inputs in embedder.inputs(arrays):
         pixels[members] = inputs.flatten(1).cpu().numpy()
@@ -53,17 +53,18 @@ def random_network(embedder: Embedder, arrays: Sequence[np.ndarray], seed: int =
     the network learned.
     """
     torch.manual_seed(seed)
-    return whitened_like(embedder, build_model(embedder.info), arrays)
+    return whitened_like(embedder, build_model(embedder.card), arrays)
 
 
 def whitened_like(embedder: Embedder, byol: BYOL, arrays: Sequence[np.ndarray]) -> Embedder:
     """An embedder for ``byol`` set up like ``embedder``, its whitening fitted on ``arrays``."""
     other = Embedder(
         byol,
-        embedder.info,
+        embedder.card,
         tta=embedder.tta,
         batch_size=embedder.batch_size,
         device=str(embedder.device),
+        run=embedder.run,
     )
     byol.whitening.fit(torch.as_tensor(other.transform(arrays)))
     return other
@@ -87,7 +88,7 @@ def train_supervised(
     """
     torch.manual_seed(seed)
     device = embedder.device
-    byol = build_model(embedder.info).to(device)
+    byol = build_model(embedder.card).to(device)
     backbone = byol.online_encoder.backbone
     if np.asarray(labels).dtype.kind == "f":
         values = np.asarray(labels, dtype=np.float64)

@@ -312,7 +312,7 @@ def _embedder_for(table: EmbeddingTable, run_dir: str | Path | None, source: str
         raise InputError(source, "records no run: pass --run RUN/")
     embedder = Embedder.from_run(run, tta=bool(table.info.get("tta", True)))
     digest = table.info.get("model_sha256")
-    if digest and embedder.info.get("weights_sha256") != digest:
+    if digest and embedder.card.weights_sha256 != digest:
         raise InputError(run, "holds a different model than the one that made these embeddings")
     return embedder
 
@@ -320,8 +320,7 @@ def _embedder_for(table: EmbeddingTable, run_dir: str | Path | None, source: str
 def _arrays_for(table: EmbeddingTable, embedder: Embedder) -> list[np.ndarray]:
     """The table's objects, read and preprocessed with the run's chain (cache shared)."""
     paths = table.rows["path"].astype(str).tolist()
-    run = embedder.info.get("run")
-    cache = Path(run) / "cache" if run else None
+    cache = Path(embedder.run) / "cache" if embedder.run else None
     objects = embedder.load(paths, on_error="fail", cache_dir=cache)
     by_path = {meta.path: array for meta, array in zip(objects.metas, objects.arrays, strict=True)}
     missing = [p for p in paths if p not in by_path]

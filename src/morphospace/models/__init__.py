@@ -1,4 +1,5 @@
-"""Backbones: networks that map (B, C, H, W) images of any size >= 16 px to (B, D) vectors.
+"""Models: backbones, which map (B, C, H, W) images of any size >= 16 px to (B, D) vectors,
+and a trained model's files.
 
 Name a backbone with a short spec string:
 
@@ -8,8 +9,31 @@ Name a backbone with a short spec string:
   ``n_layer_resnet``);
 - ``"amm"``: astromorph's AstroMorphologyModel, for its settings files;
 - ``"timm:NAME"``: any timm model, when timm is installed.
+
+A trained model's files (``model.safetensors`` and its typed card ``model.json``) are
+written and read by :mod:`morphospace.models.store`; :class:`FramedEncoder` runs the
+network as inference and the whitening fit feed it.
 """
 
 from morphospace.models.backbones import BACKBONES, build_backbone, parse_backbone
+from morphospace.models.inference import FramedEncoder, dihedral
+from morphospace.models.store import (
+    ModelCard,
+    build_model,
+    load_model,
+    read_model_card,
+    save_model,
+)
 
-__all__ = ["BACKBONES", "build_backbone", "parse_backbone"]
+__all__ = [
+    "BACKBONES",
+    "FramedEncoder",
+    "ModelCard",
+    "build_backbone",
+    "build_model",
+    "dihedral",
+    "load_model",
+    "parse_backbone",
+    "read_model_card",
+    "save_model",
+]

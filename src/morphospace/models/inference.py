@@ -1,5 +1,10 @@
-"""A backbone prepared for fast inference on the CPU: BatchNorm folded, oneDNN layouts.
+"""A trained network as inference runs it, and its fast CPU copy.
 
+:class:`FramedEncoder` feeds the network the way training framed its views: each object
+whole, standardised, optionally averaged over the eight 90° rotations and flips, then
+whitened. Training uses it to fit the whitening, inference to embed.
+
+:func:`for_inference` prepares the backbone for the CPU: BatchNorm folded, oneDNN layouts.
 In eval mode a BatchNorm after a convolution is a fixed affine map, so it folds into the
 convolution's weights; and oneDNN runs a chain of convolutions faster when the tensors
 stay in its own blocked layout between them instead of being reordered around each one.
@@ -13,9 +18,17 @@ from __future__ import annotations
 
 import copy
 import warnings
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import nn
+
+from morphospace.augment import Augmenter, AugmentSettings, standardise
+from morphospace.byol import BYOL
+
+if TYPE_CHECKING:
+    from morphospace.models.store import ModelCard
 
 # Float32 reassociation differs between the two paths; folded weights agree far closer.
 _TOLERANCE = 1e-3
@@ -58,3 +71,81 @@ def _agree(got: torch.Tensor, expected: torch.Tensor) -> bool:
         return False
     scale = float(expected.abs().max()) or 1.0
     return float((got - expected).abs().max()) <= _TOLERANCE * scale
+
+
+def dihedral(images: torch.Tensor) -> list[torch.Tensor]:
+    """The eight rotations by multiples of 90° and their mirror images."""
+    rotations = [torch.rot90(images, k, dims=(-2, -1)) for k in range(4)]
+    return rotations + [torch.flip(view, dims=(-1,)) for view in rotations]
+
+
+class FramedEncoder:
+    """A trained BYOL model fed as its training views were framed.
+
+    Parameters
+    ----------
+    byol : BYOL
+        The model; put in eval mode and moved to ``device``.
+    card : ModelCard
+        Its card: input channels and the views' size, mode and bank side.
+    tta : bool
+        Average over the eight 90° rotations and flips (orientation-free embeddings).
+    batch_size : int
+        Objects per forward pass.
+    device : str
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, …
+    """
+
+    def __init__(
+        self,
+        byol: BYOL,
+        card: ModelCard,
+        *,
+        tta: bool = True,
+        batch_size: int = 256,
+        device: str = "auto",
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        self.byol = byol.eval().to(self.device)
+        self.card = card
+        self.tta = tta
+        self.batch_size = batch_size
+        self.view_size = card.views.view_size
+        self.view_mode = card.views.view_mode
+        self.framer = Augmenter(AugmentSettings(view_size=self.view_size, view_mode=self.view_mode))
+        backbone = self.byol.online_encoder.backbone
+        # on the CPU, a copy with BatchNorm folded and oneDNN layouts (about 1.7x faster)
+        self._backbone = (
+            for_inference(backbone, card.in_channels) if self.device.type == "cpu" else backbone
+        )
+
+    @property
+    def size(self) -> int:
+        """Length of the embedding vectors."""
+        return self.byol.representation_size
+
+    def inputs(self, images: torch.Tensor, extents: torch.Tensor, side: int) -> torch.Tensor:
+        """Standardised network inputs: ``images`` (objects within ``extents`` pixels of their
+        bank tensors) framed whole at ``side`` pixels."""
+        return standardise(self.framer.frame(images.to(self.device), extents, side))
+
+    @torch.inference_mode()
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Whitened embeddings of standardised, framed ``inputs``."""
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+        views = dihedral(inputs) if self.tta else [inputs]
+        total = sum(self.byol.whitening(self._backbone(view)).float() for view in views)
+        return total / len(views)
+
+    def embed_bank(self, images: torch.Tensor, extents: torch.Tensor) -> np.ndarray:
+        """Embed objects already resampled to the bank size (the training bank), framed whole."""
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = slice(start, start + self.batch_size)
+            inputs = self.inputs(images[chunk], extents[chunk], self.view_size)
+            out.append(self.forward(inputs).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.size), "f4")

@@ -130,7 +130,7 @@ def _embed_file(table: EmbeddingTable, path: Path, run: str | Path | None):
     embedder = Embedder.from_run(run, tta=bool(table.info.get("tta", True)))
     objects = embedder.load([path], on_error="fail", workers=1)
     recorded = table.info.get("model_sha256")
-    if recorded and embedder.info.get("weights_sha256") != recorded:
+    if recorded and embedder.card.weights_sha256 != recorded:
         raise InputError(run, "is not the model these embeddings were made with")
     vector = embedder.transform(objects.arrays, [str(path)])
     return vector, thumbnail(read_fits(path, hdu=objects.metas[0].hdu)), path.name

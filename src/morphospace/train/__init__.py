@@ -1,13 +1,8 @@
-"""Training: the Trainer, its optimisers and schedule, safe checkpoints and DDP set-up."""
+"""Training: the Trainer, its optimisers and schedule, resumable checkpoints and DDP set-up.
 
-from morphospace.train.checkpoint import load_model, read_model_info, save_model
+The trained model's files are written by :func:`morphospace.models.save_model`.
+"""
+
 from morphospace.train.trainer import Trainer, TrainResult, weights_digest
 
-__all__ = [
-    "TrainResult",
-    "Trainer",
-    "load_model",
-    "read_model_info",
-    "save_model",
-    "weights_digest",
-]
+__all__ = ["TrainResult", "Trainer", "weights_digest"]

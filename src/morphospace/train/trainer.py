@@ -24,15 +24,15 @@ from tqdm.auto import tqdm
 from morphospace.augment import Augmenter
 from morphospace.byol import BYOL, cosine_tau
 from morphospace.config import Settings
-from morphospace.dataset import ObjectBank, keep_batch, load_objects
+from morphospace.dataset import Batch, ObjectBank, keep_batch, load_objects
 from morphospace.errors import InputError
 from morphospace.io.reader import write_problems
-from morphospace.models import build_backbone
+from morphospace.models import FramedEncoder, ModelCard, build_backbone, save_model
+from morphospace.models.store import CardData, CardTraining, CardViews
 from morphospace.train.checkpoint import (
     load_checkpoint,
     rng_state,
     save_checkpoint,
-    save_model,
     set_rng_state,
 )
 from morphospace.train.distributed import Distributed
@@ -188,6 +188,60 @@ class Trainer:
             byol = byol.to(memory_format=torch.channels_last)
         return byol
 
+    def _plan(self, bank: ObjectBank, dist: Distributed) -> _Plan:
+        """The split, the loader and the schedule's length in epochs and steps."""
+        t = self.settings.train
+        train_indices, val_indices = self._split(len(bank))
+        per_rank_batch = min(t.batch_size // dist.world_size, len(train_indices) // dist.world_size)
+        if per_rank_batch < 2:
+            raise InputError(
+                "train.batch_size",
+                f"too few objects ({len(train_indices)}) for a batch of 2 per process",
+            )
+        loader, sampler = self._loader(bank, train_indices, dist, per_rank_batch)
+        epochs, steps_per_epoch = t.epochs_for(len(train_indices)), len(loader)
+        total_steps = epochs * steps_per_epoch
+        return _Plan(
+            bank=bank,
+            train_indices=train_indices,
+            val_indices=val_indices,
+            loader=loader,
+            sampler=sampler,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            total_steps=total_steps,
+            warmup_steps=min(round(t.warmup_epochs * steps_per_epoch), max(total_steps - 1, 0)),
+        )
+
+    def _start(self, channels: int, device: torch.device, dist: Distributed) -> _State:
+        """A new model and optimiser, or those of the interrupted run when resuming."""
+        t = self.settings.train
+        byol = self._build_model(channels, device, dist)
+        optimizer = build_optimizer(byol, t.optimizer, t.learning_rate, t.weight_decay)
+        scaler = torch.amp.GradScaler(device.type, enabled=self._precision(device) == torch.float16)
+        state = _State(byol, optimizer, scaler)
+        if self.resume:
+            path = self._checkpoint_path
+            if not path.exists():
+                raise InputError(path, "nothing to resume: no checkpoint in this run")
+            state.restore(load_checkpoint(path))
+        return state
+
+    def _wrap(self, byol: BYOL, device: torch.device, dist: Distributed) -> torch.nn.Module:
+        """The module the loop calls: ``byol``, under DDP and ``torch.compile`` when asked."""
+        model: torch.nn.Module = byol
+        if dist.enabled:
+            model = torch.nn.parallel.DistributedDataParallel(
+                byol, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        if self.settings.train.compile:
+            model = torch.compile(model)
+        return model
+
+    @property
+    def _checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "last.pt"
+
     # --- the loop -------------------------------------------------------------------------
 
     def fit(self, bank: ObjectBank | None = None) -> TrainResult:
@@ -209,232 +263,230 @@ class Trainer:
             torch.set_num_threads(t.threads or dist.cores_per_process)
         random.seed(t.seed)
         try:
-            return self._fit(device, dist, bank)
+            return self._fit(_Hardware(device, dist, self._precision(device)), bank)
         finally:
             dist.close()
 
-    def _fit(self, device: torch.device, dist: Distributed, bank: ObjectBank | None) -> TrainResult:
-        s, t = self.settings, self.settings.train
+    def _fit(self, hw: _Hardware, bank: ObjectBank | None) -> TrainResult:
+        # Set-up: the run folder, every object preprocessed once into one bank tensor, the
+        # schedule, the model (or the interrupted run's state).
+        self._prepare_folder(hw.dist)
+        bank = bank if bank is not None else self._load_bank(hw.dist)
+        plan = self._plan(bank, hw.dist)
+        state = self._start(bank.channels, hw.device, hw.dist)
+        model = self._wrap(state.byol, hw.device, hw.dist)
+        augment = Augmenter(self.settings.augment)
+        logs = _Logs(self.run_dir / "logs", append=self.resume) if hw.dist.is_main else None
+        stop = plan.epochs if self.stop_after is None else state.epoch + self.stop_after
+        end_epoch = min(plan.epochs, stop)
+
+        for epoch in range(state.epoch, end_epoch):
+            plan.sampler.set_epoch(epoch)
+            state.byol.train()
+            meter, bar = _Meter(), self._progress(plan, epoch, hw.dist)
+            for batch in bar:
+                loss = self._step(state, model, batch, plan, augment, hw)
+                if loss is None:
+                    continue  # skipped: not finite
+                meter.add(loss, len(batch.indices) * hw.dist.world_size)
+                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{state.lr:.2e}", img_s=f"{meter.rate:.0f}")
+                if logs is not None and state.step % self.settings.train.log_every == 0:
+                    logs.step(state.step, epoch + 1, loss, state.lr, state.tau, meter.rate)
+            state.epoch = epoch + 1
+            self._end_epoch(state, plan, meter, augment, hw, logs, end_epoch)
+
+        return self._finish(state, plan, hw, logs, end_epoch)
+
+    def _prepare_folder(self, dist: Distributed) -> None:
         if dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.toml").write_text(s.to_toml())
+            (self.run_dir / "config.toml").write_text(self.settings.to_toml())
             if not self.resume:  # a fresh run over an old one: no stale report
                 (self.run_dir / "skipped.csv").unlink(missing_ok=True)
         dist.barrier()
 
-        # Data: every object preprocessed once, then held in one bank tensor.
-        bank = bank if bank is not None else self._load_bank(dist)
-        train_indices, val_indices = self._split(len(bank))
-        per_rank_batch = min(t.batch_size // dist.world_size, len(train_indices) // dist.world_size)
-        if per_rank_batch < 2:
-            raise InputError(
-                "train.batch_size",
-                f"too few objects ({len(train_indices)}) for a batch of 2 per process",
-            )
-        loader, sampler = self._loader(bank, train_indices, dist, per_rank_batch)
-        epochs = t.epochs_for(len(train_indices))
-        steps_per_epoch = len(loader)
-        total_steps = epochs * steps_per_epoch
-        warmup_steps = min(round(t.warmup_epochs * steps_per_epoch), max(total_steps - 1, 0))
-        augment = Augmenter(s.augment)
-
-        # Model, optimiser and (optionally) the state of an interrupted run.
-        byol = self._build_model(bank.channels, device, dist)
-        optimizer = build_optimizer(byol, t.optimizer, t.learning_rate, t.weight_decay)
-        autocast_dtype = self._precision(device)
-        scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
-        step, start_epoch, history, skipped = 0, 0, [], 0
-        checkpoint_path = self.run_dir / "checkpoints" / "last.pt"
-        if self.resume:
-            if not checkpoint_path.exists():
-                raise InputError(checkpoint_path, "nothing to resume: no checkpoint in this run")
-            state = load_checkpoint(checkpoint_path)
-            byol.load_state_dict(
-                {**byol.whitening.state_dict(prefix="whitening."), **state["model"]}
-            )
-            optimizer.load_state_dict(state["optimizer"])
-            scaler.load_state_dict(state["scaler"])
-            step, start_epoch, skipped = state["step"], state["epoch"], state["skipped_steps"]
-            history = list(state["history"])
-            set_rng_state(state["rng"])
-        model: torch.nn.Module = byol
-        if dist.enabled:
-            model = torch.nn.parallel.DistributedDataParallel(
-                byol, device_ids=[device.index] if device.type == "cuda" else None
-            )
-        if t.compile:
-            model = torch.compile(model)
-
-        logs = _Logs(self.run_dir / "logs", append=self.resume) if dist.is_main else None
-        images_per_second = 0.0
-        end_epoch = (
-            epochs if self.stop_after is None else min(epochs, start_epoch + self.stop_after)
+    def _progress(self, plan: _Plan, epoch: int, dist: Distributed) -> tqdm:
+        return tqdm(
+            plan.loader,
+            desc=f"epoch {epoch + 1}/{plan.epochs}",
+            disable=not (self.progress and dist.is_main),
+            leave=False,
         )
-        for epoch in range(start_epoch, end_epoch):
-            sampler.set_epoch(epoch)
-            byol.train()
-            bar = tqdm(
-                loader,
-                desc=f"epoch {epoch + 1}/{epochs}",
-                disable=not (self.progress and dist.is_main),
-                leave=False,
+
+    def _step(
+        self,
+        state: _State,
+        model: torch.nn.Module,
+        batch: Batch,
+        plan: _Plan,
+        augment: Augmenter,
+        hw: _Hardware,
+    ) -> float | None:
+        """One optimiser step on two views of ``batch``: the loss, or None if it was skipped."""
+        t, byol, optimizer, scaler = self.settings.train, state.byol, state.optimizer, state.scaler
+        state.lr = learning_rate_at(
+            state.step, base=t.learning_rate, total_steps=plan.total_steps,
+            warmup_steps=plan.warmup_steps, schedule=t.lr_schedule,
+            steps_per_epoch=plan.steps_per_epoch, gamma=t.gamma,
+        )  # fmt: skip
+        for group in optimizer.param_groups:
+            group["lr"] = state.lr
+        view_1, view_2 = self._views(batch, augment, state.step, hw.device)
+        # The forward pass moves BatchNorm statistics before the loss is known; keep a copy
+        # (a few kB) so a skipped step leaves no trace in the network.
+        buffers = _snapshot_buffers(byol)
+        with _autocast(hw.device, hw.precision):
+            loss = model(view_1, view_2)
+
+        # A non-finite loss (or gradient) skips the step on every rank: weights stay clean.
+        # (BatchNorm can overflow to an infinite variance while the loss stays finite.)
+        if hw.dist.any(not _all_finite([loss, *byol.buffers()]), hw.device):
+            return self._skip(state, plan, batch, buffers, scaler_used=False)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(byol.parameters(), t.grad_clip or math.inf)
+        # With fp16 the gradient scaler skips overflowing steps by itself.
+        if not bool(torch.isfinite(norm)) and not scaler.is_enabled():
+            return self._skip(state, plan, batch, buffers, scaler_used=True)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        state.tau = cosine_tau(state.step, plan.total_steps, byol.base_tau)
+        byol.update_target(state.tau)
+        state.step += 1
+        return float(loss.detach())
+
+    def _views(
+        self, batch: Batch, augment: Augmenter, step: int, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two augmented views of each object, drawn from randomness tied to the step number
+        (a resumed run draws the same views)."""
+        t = self.settings.train
+        generator = torch.Generator(device).manual_seed(t.seed * 1_000_003 + step)
+        images = batch.images.to(device, non_blocking=True)
+        extents = batch.extents.to(device)
+        views = augment(images, extents, generator), augment(images, extents, generator)
+        if t.channels_last:
+            views = tuple(view.contiguous(memory_format=torch.channels_last) for view in views)
+        return views
+
+    @staticmethod
+    def _skip(
+        state: _State, plan: _Plan, batch: Batch, buffers: list[torch.Tensor], *, scaler_used: bool
+    ) -> None:
+        """Undo a step whose loss or gradient was not finite, and say which files it held."""
+        state.optimizer.zero_grad(set_to_none=True)
+        _restore_buffers(state.byol, buffers)
+        if scaler_used:
+            state.scaler.update()
+        state.skipped += 1
+        names = [plan.bank.paths[i] for i in batch.indices.tolist()]
+        more = f" and {len(names) - 8} more" if len(names) > 8 else ""
+        warnings.warn(
+            f"step {state.step}: non-finite loss or gradient, step skipped; "
+            f"batch files: {', '.join(names[:8])}{more}",
+            stacklevel=2,
+        )
+        state.step += 1
+
+    def _end_epoch(
+        self,
+        state: _State,
+        plan: _Plan,
+        meter: _Meter,
+        augment: Augmenter,
+        hw: _Hardware,
+        logs: _Logs | None,
+        end_epoch: int,
+    ) -> None:
+        """Same BatchNorm statistics everywhere, validation, logs and the checkpoint."""
+        hw.dist.broadcast_buffers(state.byol)
+        train_loss = hw.dist.mean(meter.mean_loss, hw.device)
+        held_out = plan.val_indices or plan.train_indices
+        val_loss, spread = self._validate(state.byol, plan.bank, held_out, augment, hw)
+        record = {
+            "epoch": state.epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss if plan.val_indices else None,
+            "spread": spread,
+            "images_per_second": meter.rate,
+            "seconds": meter.seconds,
+        }
+        state.history.append(record)
+        state.images_per_second = meter.rate
+        if self.progress and hw.dist.is_main:
+            val_text = f", val loss {val_loss:.4f}" if plan.val_indices else ""
+            tqdm.write(
+                f"epoch {state.epoch}/{plan.epochs}: train loss {train_loss:.4f}{val_text}, "
+                f"spread {spread:.2f}, {meter.rate:.0f} images/s"
             )
-            epoch_losses, started, seen = [], time.perf_counter(), 0
-            for batch in bar:
-                lr = learning_rate_at(
-                    step, base=t.learning_rate, total_steps=total_steps, warmup_steps=warmup_steps,
-                    schedule=t.lr_schedule, steps_per_epoch=steps_per_epoch, gamma=t.gamma,
-                )  # fmt: skip
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                # Randomness tied to the step number: a resumed run draws the same views.
-                generator = torch.Generator(device).manual_seed(t.seed * 1_000_003 + step)
-                images = batch.images.to(device, non_blocking=True)
-                extents = batch.extents.to(device)
-                view_1 = augment(images, extents, generator)
-                view_2 = augment(images, extents, generator)
-                if t.channels_last:
-                    view_1 = view_1.contiguous(memory_format=torch.channels_last)
-                    view_2 = view_2.contiguous(memory_format=torch.channels_last)
-                # The forward pass moves BatchNorm statistics before the loss is known; keep a
-                # copy (a few kB) so a skipped step leaves no trace in the network.
-                buffers = [buffer.clone() for buffer in byol.buffers()]
-                with _autocast(device, autocast_dtype):
-                    loss = model(view_1, view_2)
-
-                # A non-finite loss (or gradient) skips the step on every rank: weights stay clean.
-                # (BatchNorm can overflow to an infinite variance while the loss stays finite.)
-                finite = _all_finite([loss, *byol.buffers()])
-                bad, unscaled = dist.any(not finite, device), False
-                if not bad:
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)
-                    unscaled = True
-                    norm = torch.nn.utils.clip_grad_norm_(
-                        byol.parameters(), t.grad_clip or math.inf
-                    )
-                    # With fp16 the gradient scaler skips overflowing steps by itself.
-                    bad = not bool(torch.isfinite(norm)) and not scaler.is_enabled()
-                if bad:
-                    optimizer.zero_grad(set_to_none=True)
-                    with torch.no_grad():
-                        for buffer, saved in zip(byol.buffers(), buffers, strict=True):
-                            buffer.copy_(saved)
-                    if unscaled:
-                        scaler.update()
-                    skipped += 1
-                    names = [bank.paths[i] for i in batch.indices.tolist()]
-                    more = f" and {len(names) - 8} more" if len(names) > 8 else ""
-                    warnings.warn(
-                        f"step {step}: non-finite loss or gradient, step skipped; "
-                        f"batch files: {', '.join(names[:8])}{more}",
-                        stacklevel=2,
-                    )
-                    step += 1
-                    continue
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
-                tau = cosine_tau(step, total_steps, byol.base_tau)
-                byol.update_target(tau)
-
-                step += 1
-                seen += len(batch.indices) * dist.world_size
-                images_per_second = seen / max(time.perf_counter() - started, 1e-9)
-                epoch_losses.append(float(loss.detach()))
-                bar.set_postfix(
-                    loss=f"{epoch_losses[-1]:.4f}", lr=f"{lr:.2e}", img_s=f"{images_per_second:.0f}"
-                )
-                if logs is not None and step % t.log_every == 0:
-                    logs.step(step, epoch + 1, epoch_losses[-1], lr, tau, images_per_second)
-
-            # End of epoch: same BatchNorm statistics everywhere, validation, checkpoint.
-            dist.broadcast_buffers(byol)
-            train_loss = dist.mean(
-                float(np.mean(epoch_losses)) if epoch_losses else float("nan"), device
+        if spread < COLLAPSE_SPREAD:
+            warnings.warn(
+                f"epoch {state.epoch}: embeddings are collapsing (spread {spread:.3f} < "
+                f"{COLLAPSE_SPREAD}); try a lower learning rate, a larger batch or "
+                "stronger augmentations",
+                stacklevel=2,
             )
-            val_loss, spread = self._validate(
-                byol, bank, val_indices or train_indices, augment, device, autocast_dtype
-            )
-            record = {
-                "epoch": epoch + 1,
-                "train_loss": train_loss,
-                "val_loss": val_loss if val_indices else None,
-                "spread": spread,
-                "images_per_second": images_per_second,
-                "seconds": time.perf_counter() - started,
-            }
-            history.append(record)
-            if self.progress and dist.is_main:
-                val_text = f", val loss {val_loss:.4f}" if val_indices else ""
-                tqdm.write(
-                    f"epoch {epoch + 1}/{epochs}: train loss {train_loss:.4f}{val_text}, "
-                    f"spread {spread:.2f}, {images_per_second:.0f} images/s"
-                )
-            if spread < COLLAPSE_SPREAD:
-                warnings.warn(
-                    f"epoch {epoch + 1}: embeddings are collapsing (spread {spread:.3f} < "
-                    f"{COLLAPSE_SPREAD}); try a lower learning rate, a larger batch or "
-                    "stronger augmentations",
-                    stacklevel=2,
-                )
-            if logs is not None:
-                logs.epoch(record)
-                if (epoch + 1) % t.checkpoint_every == 0 or epoch + 1 == end_epoch:
-                    save_checkpoint(
-                        checkpoint_path,
-                        {
-                            "model": byol.state_dict(),
-                            "optimizer": optimizer.state_dict(),
-                            "scaler": scaler.state_dict(),
-                            "step": step,
-                            "epoch": epoch + 1,
-                            "skipped_steps": skipped,
-                            "history": history,
-                            "rng": rng_state(),
-                        },
-                    )
-            dist.barrier()
+        if logs is not None:
+            logs.epoch(record)
+            every = self.settings.train.checkpoint_every
+            if state.epoch % every == 0 or state.epoch == end_epoch:
+                save_checkpoint(self._checkpoint_path, state.to_checkpoint())
+        hw.dist.barrier()
 
-        finished = end_epoch == epochs
+    def _finish(
+        self,
+        state: _State,
+        plan: _Plan,
+        hw: _Hardware,
+        logs: _Logs | None,
+        end_epoch: int,
+    ) -> TrainResult:
+        """Close the logs; at the schedule's end fit the whitening and write the model."""
+        finished = end_epoch == plan.epochs
         if logs is not None:
             logs.close()
             if finished:
-                description = self._description(bank, epochs, step, history)
-                fit_whitening(byol, bank, description, device, t.seed)
-                save_model(self.run_dir, byol, description)
-        if dist.enabled:
-            digest = weights_digest(byol)
+                card = self._card(state, plan)
+                fit_whitening(state.byol, plan.bank, card, hw.device, self.settings.train.seed)
+                save_model(self.run_dir, state.byol, card)
+        if hw.dist.enabled:
+            digest = weights_digest(state.byol)
             print(
-                f"morphospace: rank {dist.rank}/{dist.world_size} finished, "
+                f"morphospace: rank {hw.dist.rank}/{hw.dist.world_size} finished, "
                 f"weights sha256={digest}",
                 flush=True,
             )
-        last = history[-1] if history else {}
+        last = state.history[-1] if state.history else {}
         return TrainResult(
             run_dir=self.run_dir,
             epochs=end_epoch,
-            total_epochs=epochs,
+            total_epochs=plan.epochs,
             finished=finished,
-            steps=step,
+            steps=state.step,
             train_loss=last.get("train_loss", float("nan")),
             val_loss=last.get("val_loss"),
             spread=last.get("spread"),
-            images_per_second=images_per_second,
-            skipped_steps=skipped,
-            history=history,
+            images_per_second=state.images_per_second,
+            skipped_steps=state.skipped,
+            history=state.history,
         )
 
     @torch.no_grad()
     def _validate(
-        self, byol: BYOL, bank: ObjectBank, indices: list[int], augment: Augmenter, device, dtype
-    ):
+        self,
+        byol: BYOL,
+        bank: ObjectBank,
+        indices: list[int],
+        augment: Augmenter,
+        hw: _Hardware,
+    ) -> tuple[float, float]:
         """Held-out BYOL loss and embedding spread, on views drawn the same way every epoch.
 
         BatchNorm uses batch statistics, as in training (the MLP heads' running statistics
         make eval-mode losses meaningless), and its running statistics are left untouched.
         """
-        generator = torch.Generator(device).manual_seed(_VALIDATION_SEED)
+        generator = torch.Generator(hw.device).manual_seed(_VALIDATION_SEED)
         losses, projections = [], []
         with _untouched_buffers(byol):
             for start in range(0, len(indices), 256):
@@ -442,12 +494,12 @@ class Trainer:
                 if len(chunk) < 2:
                     break
                 batch = bank.__getitems__(chunk)
-                images, extents = batch.images.to(device), batch.extents.to(device)
+                images, extents = batch.images.to(hw.device), batch.extents.to(hw.device)
                 view_1, view_2 = (
                     augment(images, extents, generator),
                     augment(images, extents, generator),
                 )
-                with _autocast(device, dtype):
+                with _autocast(hw.device, hw.precision):
                     losses.append(float(byol(view_1, view_2)) * len(chunk))
                     # Projections, as SimSiam measures collapse: backbone outputs are post-ReLU and
                     # share one orthant, so their spread is small even when nothing has collapsed.
@@ -456,50 +508,129 @@ class Trainer:
         spread = float(vectors.std(dim=0).mean() * math.sqrt(vectors.shape[1]))
         return sum(losses) / sum(len(p) for p in projections), spread
 
-    def _description(
-        self, bank: ObjectBank, epochs: int, steps: int, history: list[dict]
-    ) -> dict[str, Any]:
-        s = self.settings
+    def _card(self, state: _State, plan: _Plan) -> ModelCard:
+        """The model card of this run (``save_model`` adds versions, whitening and digest)."""
+        s, bank = self.settings, plan.bank
+        return ModelCard(
+            backbone=s.model.backbone,
+            hidden_layer=s.model.hidden_layer,
+            in_channels=bank.channels,
+            representation_size=state.byol.representation_size,
+            projection_size=s.model.projection_size,
+            projection_hidden_size=s.model.projection_hidden_size,
+            preprocess=s.preprocess,
+            data=CardData(hdu=s.data.hdu, min_side=s.data.min_side),
+            views=CardViews(
+                view_size=s.augment.view_size, view_mode=s.augment.view_mode, bank_size=bank.size
+            ),
+            training=CardTraining(
+                objects=len(bank), epochs=plan.epochs, steps=state.step, history=state.history
+            ),
+            whitening=False,
+        )
+
+
+@dataclass(frozen=True)
+class _Hardware:
+    """Where this process trains: its device, its place in the job, its autocast dtype."""
+
+    device: torch.device
+    dist: Distributed
+    precision: torch.dtype | None
+
+
+@dataclass
+class _Plan:
+    """The split and the schedule, fixed before the first step."""
+
+    bank: ObjectBank
+    train_indices: list[int]
+    val_indices: list[int]
+    loader: DataLoader
+    sampler: DistributedSampler
+    epochs: int
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+
+
+@dataclass
+class _State:
+    """What changes as training goes, and what a checkpoint holds of it."""
+
+    byol: BYOL
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    step: int = 0
+    epoch: int = 0  # completed epochs
+    skipped: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    lr: float = 0.0
+    tau: float = 0.0
+    images_per_second: float = 0.0
+
+    def to_checkpoint(self) -> dict[str, Any]:
         return {
-            "backbone": s.model.backbone,
-            "hidden_layer": s.model.hidden_layer,
-            "in_channels": bank.channels,
-            "projection_size": s.model.projection_size,
-            "projection_hidden_size": s.model.projection_hidden_size,
-            "preprocess": s.preprocess.to_dict(),
-            "data": {"hdu": s.data.hdu, "min_side": s.data.min_side},
-            "views": {
-                "view_size": s.augment.view_size,
-                "view_mode": s.augment.view_mode,
-                "bank_size": bank.size,
-            },
-            "training": {
-                "objects": len(bank),
-                "epochs": epochs,
-                "steps": steps,
-                "history": history,
-            },
+            "model": self.byol.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "skipped_steps": self.skipped,
+            "history": self.history,
+            "rng": rng_state(),
         }
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        # A checkpoint holds no fitted whitening: keep the (identity) one the model has.
+        whitening = self.byol.whitening.state_dict(prefix="whitening.")
+        self.byol.load_state_dict({**whitening, **checkpoint["model"]})
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scaler.load_state_dict(checkpoint["scaler"])
+        self.step, self.epoch = checkpoint["step"], checkpoint["epoch"]
+        self.skipped = checkpoint["skipped_steps"]
+        self.history = list(checkpoint["history"])
+        set_rng_state(checkpoint["rng"])
+
+
+class _Meter:
+    """One epoch's losses and throughput."""
+
+    def __init__(self):
+        self.losses: list[float] = []
+        self.seen = 0
+        self.started = time.perf_counter()
+        self.rate = 0.0
+
+    def add(self, loss: float, objects: int) -> None:
+        self.losses.append(loss)
+        self.seen += objects
+        self.rate = self.seen / max(time.perf_counter() - self.started, 1e-9)
+
+    @property
+    def mean_loss(self) -> float:
+        return float(np.mean(self.losses)) if self.losses else float("nan")
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
 
 
 WHITENING_SAMPLE = 20_000
 
 
 def fit_whitening(
-    byol: BYOL, bank: ObjectBank, description: dict[str, Any], device: torch.device, seed: int
+    byol: BYOL, bank: ObjectBank, card: ModelCard, device: torch.device, seed: int
 ) -> None:
     """Fit the embedding whitening on the training objects, framed and averaged as at inference.
 
     Large sets are sampled: a covariance of a few thousand dimensions needs no more.
     """
-    from morphospace.embed import Embedder  # embed imports train: import here, not above
-
     generator = torch.Generator().manual_seed(seed)
     sample = torch.randperm(len(bank), generator=generator)[:WHITENING_SAMPLE]
     byol.whitening.reset()
-    byol.eval()
-    embedder = Embedder(byol, description, tta=True, device=str(device))
-    features = embedder.transform_bank(bank.images[sample], bank.extents[sample])
+    encoder = FramedEncoder(byol, card, tta=True, device=str(device))
+    features = encoder.embed_bank(bank.images[sample], bank.extents[sample])
     finite = np.isfinite(features).all(axis=1)
     if finite.sum() < 2:
         warnings.warn("embeddings are not finite: the whitening is left off", stacklevel=2)
@@ -527,16 +658,24 @@ def _all_finite(tensors) -> bool:
     return bool(torch.stack(checks).all())
 
 
+def _snapshot_buffers(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [buffer.clone() for buffer in module.buffers()]
+
+
+def _restore_buffers(module: torch.nn.Module, saved: list[torch.Tensor]) -> None:
+    with torch.no_grad():
+        for buffer, copy in zip(module.buffers(), saved, strict=True):
+            buffer.copy_(copy)
+
+
 @contextmanager
 def _untouched_buffers(module: torch.nn.Module):
     """Run with batch statistics, then put every buffer (BatchNorm statistics) back as it was."""
-    saved = [buffer.clone() for buffer in module.buffers()]
+    saved = _snapshot_buffers(module)
     try:
         yield
     finally:
-        with torch.no_grad():
-            for buffer, copy in zip(module.buffers(), saved, strict=True):
-                buffer.copy_(copy)
+        _restore_buffers(module, saved)
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None):
