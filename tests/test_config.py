@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from morphospace.config import Settings, load_settings, validate_settings
+from morphospace.config import Settings, load_settings, parse_assignments, validate_settings
 from morphospace.errors import InputError
 
 ASTROMORPH_SETTINGS = """
@@ -125,3 +125,66 @@ def test_auto_epochs_draw_a_fixed_number_of_objects():
     assert train.epochs_for(10_000) == 27
     assert train.epochs_for(10_000_000) == 20 and train.epochs_for(10) == 300  # the bounds
     assert validate_settings({"train": {"epochs": 7}}).train.epochs_for(900) == 7
+
+
+def _leaves(node, path=()):
+    """Every (dotted key, value) of a settings dump; lists of tables are followed by index."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
+        for index, item in enumerate(node):
+            yield from _leaves(item, (*path, str(index)))
+    else:
+        yield ".".join(path), node
+
+
+def _toml_value(value) -> str:
+    import tomli_w
+
+    return tomli_w.dumps({"v": value}).partition("=")[2].strip()
+
+
+def test_every_setting_is_reachable_from_set():
+    defaults = Settings().model_dump(mode="json", exclude_none=True)
+    leaves = dict(_leaves(defaults))
+    assert {"train.learning_rate", "augment.crop_ratio", "preprocess.steps.3.margin"} <= set(leaves)
+    for key, value in leaves.items():
+        settings = load_settings(None, parse_assignments([f"{key}={_toml_value(value)}"]))
+        assert dict(_leaves(settings.model_dump(mode="json", exclude_none=True)))[key] == value
+    # and a value set there lands where it was aimed, over the file's
+    changed = load_settings(
+        None,
+        parse_assignments(
+            [
+                "train.learning_rate=1e-3",
+                "train.epochs=auto",
+                "data.hdu=SCI",
+                "data.hdu=2",
+                "augment.crop_ratio=[0.8, 1.25]",
+                "preprocess.steps.3.margin=0.4",
+                "model.use_momentum=false",
+            ]
+        ),
+    )
+    assert changed.train.learning_rate == 1e-3 and changed.train.epochs == "auto"
+    assert changed.data.hdu == 2 and changed.augment.crop_ratio == (0.8, 1.25)
+    assert changed.preprocess.steps[3].margin == 0.4 and changed.model.use_momentum is False
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("train.epoch=3", "unknown key 'train.epoch'; did you mean 'epochs'?"),
+        ("train.epochs", "expects SECTION.KEY=VALUE"),
+        ("preprocess.steps.9.margin=1", "a list of 6 items takes an index 0-5"),
+        ("train.epochs.value=1", "invalid value for 'train.epochs'"),
+        ("train.batch_size=1", "invalid value for 'train.batch_size'"),
+    ],
+)
+def test_a_bad_set_is_one_clear_line(assignment, message, capsys):
+    from morphospace.cli import main
+
+    assert main(["train", "x", "-o", "unused", "--set", assignment]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1

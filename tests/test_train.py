@@ -133,7 +133,7 @@ def test_empty_constant_and_almost_empty_cutouts_train_cleanly(tmp_path, images)
 def test_cli_train_needs_no_config_and_protects_a_trained_model(tmp_path, images, capsys):
     run = tmp_path / "run"
     args = ["train", str(images), "-o", str(run), "--epochs", "1", "--backbone", "amm"]
-    args += ["--view-size", "32", "--batch-size", "16", "--no-progress"]
+    args += ["--view-size", "32", "--set", "train.batch_size=16", "--no-progress"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "trained 1 epochs" in out and (run / "model.safetensors").exists()
@@ -172,7 +172,7 @@ def test_two_process_ddp_ends_with_identical_weights(tmp_path, images):
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
         "-m", "morphospace", "train", str(images), "-o", str(run), "--epochs", "2",
-        "--backbone", "amm", "--view-size", "32", "--batch-size", "16", "--no-progress",
+        "--backbone", "amm", "--view-size", "32", "--set", "train.batch_size=16", "--no-progress",
     ]  # fmt: skip
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -6,15 +6,20 @@ code 2, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from inspect import Signature, signature
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
 from morphospace import __version__
+from morphospace.choices import EMBED_BATCH_SIZE, MIN_SIDE, ON_ERROR, ON_ERROR_CHOICES
 from morphospace.errors import InputError, MorphospaceError
 
 app = typer.Typer(
@@ -84,19 +89,19 @@ def synth(
 def inspect(
     data: DataArg,
     hdu: HduOpt = None,
-    min_side: Annotated[int, typer.Option(help="Smallest accepted image side (px).")] = 16,
+    min_side: Annotated[int, typer.Option(help="Smallest accepted image side (px).")] = MIN_SIDE,
     table: Annotated[
         Path | None, typer.Option("--table", help="Write per-object metadata to this CSV.")
     ] = None,
     on_error: Annotated[
         str, typer.Option(help="'skip' lists bad files; 'fail' stops at the first one (exit 2).")
-    ] = "skip",
+    ] = ON_ERROR,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
     """Dry run: list what would go in (shapes, pixel scales, beams, NaN) and every problem."""
     from morphospace.io import format_inventory, take_inventory, write_inventory
 
-    _choice("--on-error", on_error, ("skip", "fail"))
+    _choice("--on-error", on_error, ON_ERROR_CHOICES)
     inventory = take_inventory(
         data,
         hdu=hdu,
@@ -181,22 +186,7 @@ def cutouts(
             typer.echo(f"  {r.name}: x={r.x:.1f} y={r.y:.1f}: {r.status}, {r.note}")
 
 
-ConfigOpt = Annotated[
-    Path | None, typer.Option("-c", "--config", help="morphospace or astromorph TOML settings.")
-]
-EpochsOpt = Annotated[
-    int | None,
-    typer.Option(help="Training epochs (auto: about 270,000 object draws, 20-300 epochs)."),
-]
-BatchOpt = Annotated[int | None, typer.Option(help="Objects per batch (all processes).")]
-BackboneOpt = Annotated[
-    str | None,
-    typer.Option(help="astro_cnn, resnet18[:layerN], resnet34, resnet50, amm, timm:NAME."),
-]
-DeviceOpt = Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:1, …")]
-SeedOpt = Annotated[int | None, typer.Option(help="Random seed.")]
 ResumeOpt = Annotated[bool, typer.Option(help="Continue the run in OUTPUT where it stopped.")]
-OverwriteOpt = Annotated[bool, typer.Option(help="Replace a trained model already in OUTPUT.")]
 ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars.")]
 TtaOpt = Annotated[
     bool, typer.Option(help="Average over 90° rotations and flips (orientation-free).")
@@ -216,9 +206,56 @@ TensorboardOpt = Annotated[
 ]
 
 
-def _training_settings(config: Path | None, output: Path, resume: bool, overwrite: bool, **values):
-    """Resolved settings for a training run in ``output``, after checking that nothing is lost."""
-    from morphospace.config import load_settings
+@dataclass
+class TrainingRequest:
+    """What the training options of ``train`` and ``run`` resolve to."""
+
+    settings: Any  # morphospace.config.Settings, imported only when a command runs
+    output: Path
+    resume: bool
+    progress: bool
+
+
+def _training_options(
+    data: Annotated[
+        list[str] | None,
+        typer.Argument(help="FITS files, folders, globs or file lists (or data.sources in -c)."),
+    ] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Run folder to write.")] = Path(
+        "run"
+    ),
+    config: Annotated[
+        Path | None, typer.Option("-c", "--config", help="morphospace or astromorph TOML settings.")
+    ] = None,
+    assignments: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="SECTION.KEY=VALUE",
+            help="Any setting, over the file's: e.g. --set train.learning_rate=1e-3, "
+            "--set data.hdu=SCI, --set preprocess.steps.3.margin=0.2 (repeatable; values "
+            "in TOML syntax).",
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Training epochs (train.epochs; default: auto).", min=1)
+    ] = None,
+    backbone: Annotated[
+        str | None,
+        typer.Option(help="astro_cnn, resnet18[:layerN], resnet34, resnet50, amm, timm:NAME."),
+    ] = None,
+    view_size: Annotated[
+        int | None, typer.Option(help="Training view side in px (augment.view_size).", min=16)
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:1, …")] = None,
+    resume: ResumeOpt = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a trained model already in OUTPUT.")
+    ] = False,
+    progress: ProgressOpt = True,
+) -> TrainingRequest:
+    """Resolved settings for a training run in ``output``, after checking nothing is lost."""
+    from morphospace.config import load_settings, parse_assignments
 
     if (output / "model.safetensors").exists() and not (resume or overwrite):
         raise InputError(
@@ -228,64 +265,56 @@ def _training_settings(config: Path | None, output: Path, resume: bool, overwrit
         raise InputError(str(output), "nothing to resume: no checkpoints/last.pt in this folder")
     if config is None and resume and (output / "config.toml").exists():
         config = output / "config.toml"  # continue with the settings the run started with
-    return load_settings(config, values)
+    headline = {
+        "data.sources": list(data) if data else None,
+        "train.epochs": epochs,
+        "model.backbone": backbone,
+        "augment.view_size": view_size,
+        "train.device": device,
+    }
+    settings = load_settings(config, {**parse_assignments(assignments or []), **headline})
+    return TrainingRequest(settings, output, resume, progress)
+
+
+def _with_training_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` the options of :func:`_training_options`, declared there once.
+
+    The command takes a ``training: TrainingRequest`` parameter in their place; its other
+    options follow the shared ones in ``--help``.
+    """
+    shared = signature(_training_options, eval_str=True).parameters
+    own = signature(command, eval_str=True).parameters
+
+    @functools.wraps(command)
+    def wrapper(**options: Any) -> None:
+        training = _training_options(**{name: options.pop(name) for name in shared})
+        command(training=training, **options)
+
+    parameters = [*shared.values(), *(p for name, p in own.items() if name != "training")]
+    wrapper.__signature__ = Signature(parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    del wrapper.__wrapped__  # typer must read the merged signature, not the command's
+    return wrapper
 
 
 @app.command()
+@_with_training_options
 def train(
-    data: Annotated[
-        list[str] | None,
-        typer.Argument(help="FITS files, folders, globs or file lists (or data.sources in -c)."),
-    ] = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Run folder to write.")] = Path(
-        "run"
-    ),
-    config: ConfigOpt = None,
-    epochs: EpochsOpt = None,
-    batch_size: BatchOpt = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
-    backbone: BackboneOpt = None,
-    view_size: Annotated[int | None, typer.Option(help="Training view side, px.")] = None,
-    view_mode: Annotated[str | None, typer.Option(help="'fit' (scale-free) or 'native'.")] = None,
-    device: DeviceOpt = None,
-    precision: Annotated[str | None, typer.Option(help="auto, fp32, bf16 or fp16.")] = None,
-    workers: Annotated[int | None, typer.Option(help="DataLoader worker processes.")] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
-    seed: SeedOpt = None,
-    hdu: HduOpt = None,
-    resume: ResumeOpt = False,
-    overwrite: OverwriteOpt = False,
+    training: TrainingRequest,
     stop_after: Annotated[
         int | None, typer.Option(help="Train at most N epochs now; --resume continues later.")
     ] = None,
-    progress: ProgressOpt = True,
 ) -> None:
     """Train a BYOL encoder on your objects; writes RUN/model.safetensors and RUN/model.json."""
     from morphospace.train import Trainer
 
-    settings = _training_settings(
-        config,
-        output,
-        resume,
-        overwrite,
-        **{
-            "data.sources": list(data) if data else None,
-            "data.hdu": hdu,
-            "train.epochs": epochs,
-            "train.batch_size": batch_size,
-            "train.learning_rate": lr,
-            "model.backbone": backbone,
-            "augment.view_size": view_size,
-            "augment.view_mode": view_mode,
-            "train.device": device,
-            "train.precision": precision,
-            "train.workers": workers,
-            "train.threads": threads,
-            "train.seed": seed,
-        },
-    )
+    output = training.output
     result = Trainer(
-        settings, output, resume=resume, progress=progress, stop_after=stop_after
+        training.settings,
+        output,
+        resume=training.resume,
+        progress=training.progress,
+        stop_after=stop_after,
     ).fit()
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun, rank 0 reports for everyone
@@ -321,16 +350,18 @@ def embed(
     ] = None,
     tta: TtaOpt = True,
     npy: Annotated[bool, typer.Option(help="Also write the embeddings as a .npy file.")] = False,
-    batch_size: Annotated[int, typer.Option(help="Objects per forward pass.", min=1)] = 256,
+    batch_size: Annotated[
+        int, typer.Option(help="Objects per forward pass.", min=1)
+    ] = EMBED_BATCH_SIZE,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, …")] = "auto",
     workers: Annotated[int | None, typer.Option(help="Reader processes.")] = None,
-    on_error: Annotated[str, typer.Option(help="skip (warn and go on) or fail.")] = "skip",
+    on_error: Annotated[str, typer.Option(help="skip (warn and go on) or fail.")] = ON_ERROR,
     progress: ProgressOpt = True,
 ) -> None:
     """Embed objects with a trained model: one row per object in a Parquet table."""
     from morphospace.pipeline import embed_run
 
-    _choice("--on-error", on_error, ("skip", "fail"))
+    _choice("--on-error", on_error, ON_ERROR_CHOICES)
     result = embed_run(
         run,
         list(data) if data else None,
@@ -494,56 +525,26 @@ def evaluate(
 
 
 @app.command()
+@_with_training_options
 def run(
-    data: Annotated[
-        list[str] | None,
-        typer.Argument(help="FITS files, folders, globs or file lists (or data.sources in -c)."),
-    ] = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Run folder to write.")] = Path(
-        "run"
-    ),
-    config: ConfigOpt = None,
-    epochs: EpochsOpt = None,
-    batch_size: BatchOpt = None,
-    backbone: BackboneOpt = None,
-    device: DeviceOpt = None,
-    seed: SeedOpt = None,
-    hdu: HduOpt = None,
-    resume: ResumeOpt = False,
-    overwrite: OverwriteOpt = False,
+    training: TrainingRequest,
     tta: TtaOpt = True,
     map_method: MapOpt = "umap",
     clusters: ClustersOpt = None,
     colour_by: ColourOpt = None,
     join: JoinOpt = None,
     tensorboard: TensorboardOpt = False,
-    progress: ProgressOpt = True,
 ) -> None:
     """Train, embed and report in one go: RUN/model.*, RUN/embeddings.parquet, RUN/report/."""
     from morphospace.explore.maps import METHODS
     from morphospace.pipeline import run_pipeline
 
     _choice("--map", map_method, METHODS)
-    settings = _training_settings(
-        config,
-        output,
-        resume,
-        overwrite,
-        **{
-            "data.sources": list(data) if data else None,
-            "data.hdu": hdu,
-            "train.epochs": epochs,
-            "train.batch_size": batch_size,
-            "model.backbone": backbone,
-            "train.device": device,
-            "train.seed": seed,
-        },
-    )
     result = run_pipeline(
-        settings,
-        output,
-        resume=resume,
-        progress=progress,
+        training.settings,
+        training.output,
+        resume=training.resume,
+        progress=training.progress,
         embed_options={"tta": tta},
         report_options={
             "method": map_method,

@@ -37,6 +37,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from morphospace.augment import AugmentSettings
+from morphospace.choices import MIN_SIDE, ON_ERROR, OnError
 from morphospace.errors import InputError
 from morphospace.preprocess import PreprocessChain
 
@@ -55,8 +56,8 @@ class DataSettings(_Section):
 
     sources: list[str] = Field(default_factory=list)
     hdu: int | str | None = None
-    min_side: int = Field(default=16, ge=1)
-    on_error: Literal["skip", "fail"] = "skip"
+    min_side: int = Field(default=MIN_SIDE, ge=1)
+    on_error: OnError = ON_ERROR
     cache: bool = True  # keep preprocessed objects in RUN/cache so files are decoded once
 
 
@@ -145,8 +146,9 @@ def load_settings(
     path : path, optional
         The settings file; without one, the defaults.
     overrides : dict, optional
-        Dotted keys such as ``{"train.epochs": 5}`` (from command-line flags); they win
-        over the file. ``None`` values are ignored.
+        Dotted keys such as ``{"train.epochs": 5}`` or ``{"preprocess.steps.3.margin": 0.2}``
+        (list items by position, from 0); they win over the file. ``None`` values are
+        ignored.
 
     Raises
     ------
@@ -159,10 +161,33 @@ def load_settings(
         raw = _read_toml(Path(path))
         if is_astromorph_settings(raw):
             raw = from_astromorph(raw, Path(path))
-    for dotted, value in (overrides or {}).items():
-        if value is not None:
-            _set_dotted(raw, dotted, value)
+    overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
+    if any(part.isdigit() for key in overrides for part in key.split(".")):
+        # A key into a list (a preprocessing step) needs the list the defaults would give.
+        raw = validate_settings(raw, source).model_dump(mode="json")
+    for dotted, value in overrides.items():
+        _set_dotted(raw, dotted, value, source)
     return validate_settings(raw, source)
+
+
+def parse_assignments(assignments: list[str], option: str = "--set") -> dict[str, Any]:
+    """``["train.epochs=50", "data.hdu=SCI"]`` as dotted overrides for :func:`load_settings`.
+
+    Each value is read as a TOML value (``50``, ``1e-3``, ``true``, ``[1, 1]``,
+    ``"text"``); anything TOML cannot read is taken as plain text.
+    """
+    overrides: dict[str, Any] = {}
+    for assignment in assignments:
+        key, equals, text = assignment.partition("=")
+        key = key.strip()
+        if not equals or not key or any(not part for part in key.split(".")):
+            raise InputError(option, f"expects SECTION.KEY=VALUE, got {assignment!r}")
+        try:
+            value = tomllib.loads(f"value = {text.strip()}")["value"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        overrides[key] = value
+    return overrides
 
 
 def validate_settings(raw: dict[str, Any], source: str = "settings") -> Settings:
@@ -194,12 +219,28 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise InputError(path, f"cannot read settings ({exc.strerror})") from None
 
 
-def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    *sections, key = dotted.split(".")
-    node = raw
-    for section in sections:
-        node = node.setdefault(section, {})
-    node[key] = value
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+    *parents, key = dotted.split(".")
+    node: Any = raw
+    for depth, part in enumerate(parents):
+        if isinstance(node, list):
+            node = node[_list_index(node, part, ".".join(parents[: depth + 1]), source)]
+        else:
+            node = node.setdefault(part, {})
+        if not isinstance(node, (dict, list)):
+            raise InputError(source, f"'{'.'.join(parents[: depth + 1])}' holds no keys")
+    if isinstance(node, list):
+        node[_list_index(node, key, dotted, source)] = value
+    else:
+        node[key] = value
+
+
+def _list_index(items: list, part: str, where: str, source: str) -> int:
+    if not part.isdigit() or int(part) >= len(items):
+        raise InputError(
+            source, f"'{where}': a list of {len(items)} items takes an index 0-{len(items) - 1}"
+        )
+    return int(part)
 
 
 def _describe(root: type[BaseModel], error: dict[str, Any]) -> str:

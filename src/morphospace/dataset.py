@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from morphospace.choices import MIN_SIDE, ON_ERROR, OnError
 from morphospace.errors import InputError
 from morphospace.files import atomic_write, save_npy
 from morphospace.io import ImageMeta, Problem, ReadResult, find_sources, read_many
@@ -42,7 +43,7 @@ class ObjectCache:
         folder: str | Path,
         chain: PreprocessChain,
         hdu: int | str | None = None,
-        min_side: int = 16,
+        min_side: int = MIN_SIDE,
     ):
         self.folder = Path(folder)
         self.salt = json.dumps(
@@ -112,8 +113,8 @@ def read_objects(
     chain: PreprocessChain,
     *,
     hdu: int | str | None = None,
-    min_side: int = 16,
-    on_error: str = "skip",
+    min_side: int = MIN_SIDE,
+    on_error: OnError = ON_ERROR,
     cache_dir: str | Path | None = None,
     workers: int | None = None,
     report: str | Path | None = None,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from morphospace.choices import ON_ERROR, OnError
 from morphospace.config import Settings, load_settings
 from morphospace.embed import Embedder, EmbeddingTable
 from morphospace.errors import InputError
@@ -56,7 +57,7 @@ def embed_run(
     *,
     npy: bool = False,
     workers: int | None = None,
-    on_error: str = "skip",
+    on_error: OnError = ON_ERROR,
     progress: bool = False,
     **embedder_options: Any,
 ) -> EmbedResult:

@@ -28,6 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from morphospace.byol import BYOL
+from morphospace.choices import EMBED_BATCH_SIZE, ON_ERROR, OnError
 from morphospace.dataset import LoadedObjects, check_usable, load_objects, read_objects, to_bank
 from morphospace.embed.table import EmbeddingTable, unique_ids
 from morphospace.errors import InputError
@@ -77,7 +78,7 @@ class Embedder:
         card: ModelCard,
         *,
         tta: bool = True,
-        batch_size: int = 256,
+        batch_size: int = EMBED_BATCH_SIZE,
         device: str = "auto",
         run: str | Path | None = None,
     ):
@@ -166,7 +167,7 @@ class Embedder:
         self,
         sources: str | Path | Iterable[str | Path],
         *,
-        on_error: str = "skip",
+        on_error: OnError = ON_ERROR,
         cache_dir: str | Path | None = None,
         workers: int | None = None,
         report: str | Path | None = None,
@@ -187,7 +188,7 @@ class Embedder:
         sources: str | Path | Iterable[str | Path],
         *,
         progress: bool = False,
-        on_error: str = "skip",
+        on_error: OnError = ON_ERROR,
         cache_dir: str | Path | None = None,
         workers: int | None = None,
         report: str | Path | None = None,

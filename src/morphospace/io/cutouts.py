@@ -24,9 +24,10 @@ from astropy.table import Table
 from astropy.wcs.utils import skycoord_to_pixel
 from scipy import ndimage
 
+from morphospace.choices import MIN_SIDE
 from morphospace.errors import InputError
 from morphospace.files import safe_filename
-from morphospace.io.fits import MIN_SIDE, SkyImage, read_fits
+from morphospace.io.fits import SkyImage, read_fits
 
 EdgePolicy = Literal["pad", "skip"]
 

@@ -25,10 +25,8 @@ from astropy.io import fits
 from astropy.wcs import WCS, WCSSUB_CELESTIAL, Wcsprm
 from astropy.wcs.utils import wcs_to_celestial_frame
 
+from morphospace.choices import MIN_SIDE
 from morphospace.errors import InputError
-
-#: Objects smaller than this on either side cannot pass through the backbones' pooling.
-MIN_SIDE = 16
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz")
 

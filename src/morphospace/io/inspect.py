@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from morphospace.io.fits import MIN_SIDE, ImageMeta, SkyImage
-from morphospace.io.reader import OnError, Problem, read_many
+from morphospace.choices import MIN_SIDE, ON_ERROR, OnError
+from morphospace.io.fits import ImageMeta, SkyImage
+from morphospace.io.reader import Problem, read_many
 from morphospace.io.sources import find_sources
 
 
@@ -32,7 +33,7 @@ def take_inventory(
     *,
     hdu: int | str | None = None,
     min_side: int = MIN_SIDE,
-    on_error: OnError = "skip",
+    on_error: OnError = ON_ERROR,
     workers: int | None = None,
 ) -> Inventory:
     """Read every source and collect its metadata; bad files are listed (``"fail"`` raises)."""

@@ -15,12 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from morphospace.choices import MIN_SIDE, ON_ERROR_CHOICES, OnError
 from morphospace.errors import InputError
-from morphospace.io.fits import MIN_SIDE, SkyImage, read_fits
-
-OnError = Literal["skip", "fail"]
+from morphospace.io.fits import SkyImage, read_fits
 
 
 class Cache(Protocol):
@@ -99,7 +98,7 @@ def read_many(
     -------
     ReadResult
     """
-    if on_error not in ("skip", "fail"):
+    if on_error not in ON_ERROR_CHOICES:
         raise InputError("on_error", f"must be 'skip' or 'fail', not {on_error!r}")
     job = partial(_read_one, hdu=hdu, min_side=min_side, transform=transform, cache=cache)
     workers = default_workers() if workers is None else max(1, workers)

@@ -26,6 +26,7 @@ from torch import nn
 
 from morphospace.augment import Augmenter, AugmentSettings, standardise
 from morphospace.byol import BYOL
+from morphospace.choices import EMBED_BATCH_SIZE
 
 if TYPE_CHECKING:
     from morphospace.models.store import ModelCard
@@ -102,7 +103,7 @@ class FramedEncoder:
         card: ModelCard,
         *,
         tta: bool = True,
-        batch_size: int = 256,
+        batch_size: int = EMBED_BATCH_SIZE,
         device: str = "auto",
     ):
         if batch_size < 1:
