@@ -29,7 +29,7 @@ from morphospace.preprocess import (
     resample,
     stretch,
 )
-from morphospace.preprocess.steps import median
+from morphospace.preprocess._fast import median
 
 
 def test_fill_masked_methods():

@@ -8,10 +8,6 @@ naming the file.
 
 from __future__ import annotations
 
-import functools
-import math
-import os
-import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -20,24 +16,14 @@ from typing import Any
 
 import numpy as np
 from astropy import units as u
-from astropy.coordinates import CartesianRepresentation, SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS, WCSSUB_CELESTIAL, Wcsprm
-from astropy.wcs.utils import wcs_to_celestial_frame
 
 from morphospace.choices import MIN_SIDE
 from morphospace.errors import InputError
+from morphospace.io import _fast
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz")
-
-# Keywords of the FITS WCS papers I-IV, SIP and time/observer WCS (with alternate-WCS letters).
-_WCS_KEYWORDS = re.compile(
-    r"^(NAXIS|WCSAXES|WCSNAME|CTYPE|CRVAL|CDELT|CRPIX|CUNIT|CROTA|CRDER|CSYER|PC\d|CD\d|PV\d|PS\d|"
-    r"LONPOLE|LATPOLE|RADESYS|RADECSYS|EQUINOX|EPOCH|RESTFRQ|RESTFREQ|RESTWAV|SPECSYS|SSYSOBS|"
-    r"SSYSSRC|VELOSYS|VELANGL|VELREF|ZSOURCE|MJD|DATE|OBSGEO|TIMESYS|TREFPOS|TREFDIR|PLEPHEM|"
-    r"TIMEUNIT|A_|B_|AP_|BP_)"
-)
-_DISTORTION_KEYWORDS = ("A_ORDER", "B_ORDER", "CPDIS1", "CPDIS2", "D2IMDIS1", "D2IMDIS2")
 
 
 def is_fits_name(path: str | Path) -> bool:
@@ -240,48 +226,14 @@ def read_fits(path: str | Path, hdu: int | str | None = None, min_side: int = MI
             return _make_image(path, index, chosen.name, header, data, wcs, beam, min_side)
 
 
-# --- the plain-file fast path -------------------------------------------------------------
-# Most files are one uncompressed floating-point image in the primary HDU. Parsing their
-# header with astropy costs about twice the time of reading the pixels (card objects,
-# verification, configuration lookups for every card), so such files are read directly:
-# the cards this module needs are parsed here, the WCS by wcslib from the raw header. Any
-# other file (compressed, scaled or integer data, extensions that may hold a beam table,
-# long-string or complex cards, distortions) takes the astropy route, which is also the one
-# that reports problems.
-
-_BLOCK = 2880
-_FLOAT_TYPES = {-32: ">f4", -64: ">f8"}
-_UNPARSED = object()
-
-
 def _read_plain(path: Path, hdu: int | str | None, min_side: int) -> SkyImage | None:
-    """The image of a plain single-image FITS file, or None when it needs the full route."""
-    if hdu is not None or path.suffix.lower() not in (".fits", ".fit", ".fts"):
+    """The image of a plain single-image FITS file, read directly, or None for the full route."""
+    if hdu is not None:
         return None
-    try:
-        with path.open("rb") as handle:
-            header_bytes = _raw_header(handle)
-            if header_bytes is None:
-                return None
-            parsed = _parse_cards(header_bytes)
-            if parsed is None:
-                return None
-            cards, wcs_text = parsed
-            if not _is_plain_image(cards):
-                return None
-            shape = tuple(int(cards[f"NAXIS{i}"]) for i in range(int(cards["NAXIS"]), 0, -1))
-            dtype = np.dtype(_FLOAT_TYPES[int(cards["BITPIX"])])
-            size = math.prod(shape) * dtype.itemsize
-            file_size = os.fstat(handle.fileno()).st_size
-            data_end = handle.tell() + size
-            if file_size < data_end:
-                return None  # truncated: the full route says so
-            if "BMAJ" not in cards and file_size > -(-data_end // _BLOCK) * _BLOCK:
-                return None  # an extension may hold a CASA beam table
-            payload = handle.read(size)
-    except (OSError, UnicodeDecodeError, ValueError, KeyError):
+    plain = _fast.read_plain(path)
+    if plain is None:
         return None
-    raw = np.frombuffer(payload, dtype=dtype).reshape(shape)
+    cards, wcs_text, raw = plain
     try:
         wcs = _wcs_from_text(wcs_text, cards)
     except Exception:
@@ -289,85 +241,6 @@ def _read_plain(path: Path, hdu: int | str | None, min_side: int) -> SkyImage | 
     data, wcs = _squeeze(path, raw, wcs)
     name = str(cards.get("EXTNAME", "PRIMARY")).strip().upper() or "PRIMARY"
     return _make_image(path, 0, name, cards, data, wcs, _beam_from_header(cards), min_side)
-
-
-def _raw_header(handle) -> bytes | None:
-    """The primary header's bytes up to its END card (file left at the data), or None."""
-    blocks = []
-    while True:
-        block = handle.read(_BLOCK)
-        if len(block) < _BLOCK or (not blocks and not block.startswith(b"SIMPLE  =")):
-            return None
-        blocks.append(block)
-        for start in range(0, _BLOCK, 80):
-            if block[start : start + 8] == b"END     ":
-                return b"".join(blocks)[: (len(blocks) - 1) * _BLOCK + start + 80]
-
-
-def _parse_cards(header: bytes) -> tuple[dict[str, Any], bytes] | None:
-    """Keyword -> value (first occurrence) of simple cards, and the text of the WCS cards.
-
-    None for cards this parser skips. wcslib parses the WCS cards alone faster than the
-    whole header, as in :func:`_wcs_or_none`.
-    """
-    cards: dict[str, Any] = {}
-    wcs_cards = []
-    text = header.decode("ascii")
-    for start in range(0, len(text) - 80, 80):
-        card = text[start : start + 80]
-        keyword = card[:8].rstrip()
-        if card[8:10] != "= ":
-            if keyword == "CONTINUE":
-                return None
-            continue  # COMMENT, HISTORY, blank and HIERARCH cards: not needed here
-        value = _card_value(card[10:])
-        if value is _UNPARSED:
-            return None
-        cards.setdefault(keyword, value)
-        if _WCS_KEYWORDS.match(keyword):
-            wcs_cards.append(card)
-    return cards, "".join(wcs_cards).encode("ascii")
-
-
-def _card_value(field: str) -> Any:
-    field = field.lstrip()
-    if field.startswith("'"):
-        end = 1
-        while True:
-            end = field.find("'", end)
-            if end < 0:
-                return _UNPARSED
-            if field[end + 1 : end + 2] != "'":
-                return field[1:end].replace("''", "'").rstrip()
-            end += 2
-    text = field.split("/", 1)[0].strip()
-    if text in ("T", "F"):
-        return text == "T"
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text.replace("D", "E"))
-    except ValueError:
-        return _UNPARSED
-
-
-def _is_plain_image(cards: dict[str, Any]) -> bool:
-    naxis = cards.get("NAXIS")
-    if cards.get("SIMPLE") is not True or not isinstance(naxis, int) or not 2 <= naxis <= 4:
-        return False
-    axes = [cards.get(f"NAXIS{i}") for i in range(1, naxis + 1)]
-    return (
-        cards.get("BITPIX") in _FLOAT_TYPES
-        and all(isinstance(n, int) and n > 0 for n in axes)
-        and cards.get("BSCALE", 1) == 1
-        and cards.get("BZERO", 0) == 0
-        and not cards.get("GROUPS")
-        and not any(key in cards for key in _DISTORTION_KEYWORDS)
-    )
 
 
 def _describe_open_error(exc: OSError) -> str:
@@ -425,9 +298,11 @@ def _wcs_or_none(header: fits.Header) -> WCS | None:
     # astropy's WCS(header) re-serialises the header several times, which made it the slowest
     # part of reading; wcslib parses the WCS keywords alone ~20x faster. SIP and lookup-table
     # distortions live in astropy's Python layer, so headers with them take the full route.
-    wcs_header = fits.Header([card for card in header.cards if _WCS_KEYWORDS.match(card.keyword)])
+    wcs_header = fits.Header(
+        [card for card in header.cards if _fast.WCS_KEYWORDS.match(card.keyword)]
+    )
     try:
-        if any(key in header for key in _DISTORTION_KEYWORDS):
+        if any(key in header for key in _fast.DISTORTION_KEYWORDS):
             return _with_axes(WCS(wcs_header))
         return _wcs_from_text(wcs_header.tostring().encode("ascii"), header)
     except Exception:
@@ -531,71 +406,6 @@ def _celestial(wcs: WCS | None) -> Wcsprm | None:
     return params if params.naxis == 2 else None
 
 
-def _pixel_scale(celestial: Wcsprm | None) -> float | None:
-    """Geometric mean of the two celestial pixel sides in arcsec (as proj_plane_pixel_scales)."""
-    if celestial is None:
-        return None
-    # Plain floats: on a 2x2 matrix, numpy's per-call costs are most of the work.
-    (d0, d1), ((p00, p01), (p10, p11)) = celestial.get_cdelt().tolist(), celestial.get_pc().tolist()
-    per_arcsec = _arcsec_per(celestial.cunit[0] or "deg")
-    side0 = math.sqrt((d0 * p00) ** 2 + (d1 * p10) ** 2) * per_arcsec
-    side1 = math.sqrt((d0 * p01) ** 2 + (d1 * p11) ** 2) * per_arcsec
-    scale = math.sqrt(side0 * side1)
-    return scale if math.isfinite(scale) and scale > 0 else None
-
-
-@functools.cache
-def _arcsec_per(unit: u.UnitBase | str) -> float:
-    # Unit arithmetic costs more than the rest of the pixel scale: once per unit is enough.
-    return float(u.Unit(unit).to(u.arcsec))
-
-
-# Frames whose transform to ICRS is a fixed rotation (FK4 is not: it carries E-terms).
-_ROTATION_FRAMES = ("galactic", "fk5")
-
-
-def _frame_key(w: Wcsprm) -> str:
-    """What astropy reads to name a WCS's celestial frame (axis types, system, epochs, body)."""
-    body = (w.name, w.aux.a_radius, w.aux.b_radius, w.aux.c_radius)
-    return repr((tuple(w.ctype), w.radesys, w.equinox, w.dateobs, w.mjdobs, body))
-
-
-_FRAMES: dict[str, tuple[Any, np.ndarray | None]] = {}
-
-
-def _frame_to_icrs(celestial: Wcsprm) -> tuple[Any, np.ndarray | None]:
-    """The WCS's celestial frame and, where its transform to ICRS is a rotation, the matrix.
-
-    Naming the frame and transforming with SkyCoord each cost more than reading a small
-    file, and the files of one survey share a frame: both are kept per frame description.
-    """
-    key = _frame_key(celestial)
-    if key not in _FRAMES:
-        wcs = WCS(naxis=2)
-        wcs.wcs = celestial
-        frame = wcs_to_celestial_frame(wcs)
-        rotation = None
-        if frame.name in _ROTATION_FRAMES:  # astropy's own transform of the unit vectors
-            basis = SkyCoord(CartesianRepresentation(*np.eye(3)), frame=frame)
-            rotation = np.asarray(basis.icrs.cartesian.xyz)
-        _FRAMES[key] = frame, rotation
-    return _FRAMES[key]
-
-
-def _to_icrs(lon: float, lat: float, celestial: Wcsprm) -> tuple[float, float]:
-    """ICRS position of a point given in the WCS's own celestial frame."""
-    frame, rotation = _frame_to_icrs(celestial)
-    if frame.name == "icrs":
-        return lon % 360.0, lat
-    if rotation is None:
-        icrs = SkyCoord(lon * u.deg, lat * u.deg, frame=frame).icrs
-        return float(icrs.ra.deg), float(icrs.dec.deg)
-    lon_r, lat_r = np.radians(lon), np.radians(lat)
-    vector = np.array([np.cos(lat_r) * np.cos(lon_r), np.cos(lat_r) * np.sin(lon_r), np.sin(lat_r)])
-    x, y, z = rotation @ vector
-    return float(np.degrees(np.arctan2(y, x)) % 360.0), float(np.degrees(np.arcsin(z)))
-
-
 def _sky_position(header: Mapping[str, Any], celestial: Wcsprm | None, shape: tuple[int, ...]):
     """OBSRA/OBSDEC when the header has them, else the ICRS position of the image centre."""
     if "OBSRA" in header and "OBSDEC" in header:
@@ -610,7 +420,7 @@ def _sky_position(header: Mapping[str, Any], celestial: Wcsprm | None, shape: tu
         (world,) = celestial.p2s(centre, 0)["world"]
         # the axes may come latitude first (CTYPE1 = 'DEC--TAN')
         lon, lat = world[celestial.lng], world[celestial.lat]
-        return _to_icrs(float(lon), float(lat), celestial)
+        return _fast.to_icrs(float(lon), float(lat), celestial)
     except Exception:
         return None, None
 
@@ -667,7 +477,7 @@ def _make_image(
         dec=dec,
         restfrq=float(restfrq) if restfrq else None,
         bunit=str(header["BUNIT"]).strip() if header.get("BUNIT") else None,
-        pixel_scale=_pixel_scale(celestial),
+        pixel_scale=_fast.pixel_scale(celestial),
         beam=beam,
         spectral=_spectral_axis(wcs, data.shape[0], restfrq) if data.ndim == 3 else None,
         nan_fraction=n_blank / mask.size,

@@ -13,6 +13,8 @@ from typing import Literal, NamedTuple
 import numpy as np
 from scipy import ndimage
 
+from morphospace.preprocess import _fast
+
 FillMethod = Literal["median", "zero", "min"]
 StretchKind = Literal["linear", "log", "sqrt", "asinh"]
 NormaliseMethod = Literal["zscore", "minmax", "none"]
@@ -65,7 +67,7 @@ def fill_masked(
         if method == "zero" or valid.size == 0:
             value = 0.0
         elif method == "median":
-            value = median(valid)
+            value = _fast.median(valid)
         elif method == "min":
             value = float(valid.min())
         else:
@@ -199,24 +201,10 @@ def cap_size(data: np.ndarray, max_side: int) -> np.ndarray:
     return resample(data, max_side / longest)
 
 
-def median(values: np.ndarray) -> float:
-    """The median of a non-empty array, equal to ``np.median``'s, about 4x faster.
-
-    One selection instead of ``np.median``'s two (for an even count the lower middle
-    value is the largest of the lower half); preprocessing takes several per object.
-    """
-    flat = values.ravel()
-    middle = flat.size // 2
-    part = np.partition(flat, middle)
-    if flat.size % 2:
-        return float(part[middle])
-    return float((part[:middle].max() + part[middle]) / 2)
-
-
 def _finite_and_median(plane: np.ndarray) -> tuple[np.ndarray, float]:
     finite = np.isfinite(plane)
     values = plane.ravel() if finite.all() else plane[finite]
-    return values, median(values) if values.size else 0.0
+    return values, _fast.median(values) if values.size else 0.0
 
 
 def background_and_noise(plane: np.ndarray) -> tuple[float, float]:
@@ -230,24 +218,14 @@ def background_and_noise(plane: np.ndarray) -> tuple[float, float]:
     if values.size == 0:
         return 0.0, 0.0
     deviation = np.abs(values - background)
-    noise = 1.4826 * median(deviation)
+    noise = 1.4826 * _fast.median(deviation)
     if noise == 0.0:
         varying = deviation[deviation > 0]
-        noise = 1.4826 * median(varying) if varying.size else 0.0
+        noise = 1.4826 * _fast.median(varying) if varying.size else 0.0
     return background, noise
 
 
 _NEIGHBOURS = ndimage.generate_binary_structure(2, 1)  # label's default, built once
-
-
-def _gaussian_smooth(plane: np.ndarray, sigma: float) -> np.ndarray:
-    """``ndimage.gaussian_filter(plane, sigma)``, the same numbers without its per-call setup."""
-    radius = int(4.0 * sigma + 0.5)
-    offsets = np.arange(-radius, radius + 1)
-    weights = np.exp(-0.5 / (sigma * sigma) * offsets * offsets)
-    weights /= weights.sum()
-    rows = ndimage.correlate1d(plane, weights, axis=0, mode="reflect")
-    return ndimage.correlate1d(rows, weights, axis=1, mode="reflect")
 
 
 def emission_box(
@@ -264,7 +242,7 @@ def emission_box(
     level = plane - background
     if values.size < plane.size:
         level = np.nan_to_num(level)
-    smooth = _gaussian_smooth(level, smoothing)
+    smooth = _fast.gaussian_smooth(level, smoothing)
     _, noise = background_and_noise(smooth)
     if noise == 0.0:
         noise = float(np.abs(smooth).max()) * 1e-3
