@@ -163,3 +163,29 @@ def test_embedding_in_worker_processes_matches_one_process(trained, tmp_path):
     assert np.allclose(cached.embeddings, many.embeddings, atol=1e-5)
     with pytest.raises(InputError, match="zz_broken"):  # the worker's error, whole, in order
         embedder.embed(folder, workers=2, on_error="fail")
+
+
+def test_a_worker_that_dies_is_one_clear_error(trained, tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from morphospace.errors import MorphospaceError
+
+    run, images = trained
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for copy in range(3):
+        for path in sorted(images.glob("*.fits")):
+            shutil.copy(path, folder / f"{copy}_{path.name}")
+    embedder = Embedder.from_run(run, tta=False)
+    read = Embedder._read
+
+    def dies_on_the_last_chunk(self, paths, **options):
+        if any(p.name.startswith("2_") for p in paths):
+            os._exit(9)  # as a worker killed for memory would
+        return read(self, paths, **options)
+
+    monkeypatch.setattr(Embedder, "_read", dies_on_the_last_chunk)
+    with pytest.raises(MorphospaceError, match="worker process stopped abruptly") as caught:
+        embedder.embed(folder, workers=2)
+    assert "\n" not in str(caught.value)

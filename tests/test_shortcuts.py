@@ -20,20 +20,6 @@ def test_every_shortcut_names_its_library_call(module):
         assert module.__doc__ and f":func:`{name}`" in module.__doc__
 
 
-def test_gaussian_smoothing_equals_scipys():
-    rng = np.random.default_rng(0)
-    for shape in ((16, 16), (17, 40), (64, 33), (5, 200)):
-        plane = rng.normal(size=shape).astype(np.float32)
-        plane[: shape[0] // 3] += 10.0  # an edge and a step
-        for sigma in (0.5, 1.0, 1.7, 3.0):
-            np.testing.assert_allclose(
-                preprocess_fast.gaussian_smooth(plane, sigma),
-                preprocess_fast.library_gaussian_smooth(plane, sigma),
-                rtol=1e-5,
-                atol=1e-5,
-            )
-
-
 def test_median_equals_numpys_with_ties_and_odd_and_even_counts():
     rng = np.random.default_rng(1)
     for size in (1, 2, 3, 10, 11, 1000, 1001):
@@ -47,23 +33,6 @@ def _celestial(**cards):
     header = celestial_header((40, 40), ra=210.0, dec=-45.0)
     header.update(cards)
     return WCS(header).wcs.sub([1, 2])
-
-
-@pytest.mark.parametrize(
-    "cards",
-    [
-        {},
-        {"CDELT1": -2e-4, "CDELT2": 5e-4},  # non-square pixels
-        {"PC1_1": 0.8, "PC1_2": -0.6, "PC2_1": 0.6, "PC2_2": 0.8},  # rotated
-        {"CUNIT1": "arcsec", "CUNIT2": "arcsec", "CDELT1": -0.05, "CDELT2": 0.05},
-        {"CTYPE1": "GLON-CAR", "CTYPE2": "GLAT-CAR", "CRVAL1": 30.0, "CRVAL2": 0.5},
-    ],
-)
-def test_pixel_scale_equals_proj_plane_pixel_scales(cards):
-    celestial = _celestial(**cards)
-    fast, library = io_fast.pixel_scale(celestial), io_fast.library_pixel_scale(celestial)
-    assert fast == pytest.approx(library, rel=1e-12)
-    assert io_fast.pixel_scale(None) is None is io_fast.library_pixel_scale(None)
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,12 @@ With test-time averaging (``tta``), the embedding is the mean over the eight rot
 
 from __future__ import annotations
 
+import gc
 import math
+import multiprocessing
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,9 +36,8 @@ from morphospace.choices import EMBED_BATCH_SIZE, ON_ERROR, OnError
 from morphospace.dataset import LoadedObjects, check_usable, load_objects, read_objects, to_bank
 from morphospace.embed.table import EmbeddingTable, unique_ids
 from morphospace.errors import InputError
-from morphospace.forkshare import can_fork, fork_map
 from morphospace.io import ImageMeta, Problem, ReadResult, find_sources, write_problems
-from morphospace.io.reader import PARALLEL_THRESHOLD, default_workers
+from morphospace.io.reader import PARALLEL_THRESHOLD, cancel_on_error, default_workers
 from morphospace.models import FramedEncoder, ModelCard, load_model
 
 LADDER_STEP = 1.125
@@ -235,7 +238,8 @@ class Embedder:
     def _embeds_in_workers(self, workers: int, n_files: int) -> bool:
         # Worker processes inherit the model by forking; CUDA does not survive a fork.
         cpu = self.device.type == "cpu"
-        return cpu and workers > 1 and n_files >= PARALLEL_THRESHOLD and can_fork()
+        can_fork = "fork" in multiprocessing.get_all_start_methods()
+        return cpu and workers > 1 and n_files >= PARALLEL_THRESHOLD and can_fork
 
     def _embed_in_workers(
         self, paths: Sequence[Path], workers: int, options: dict[str, Any], progress: bool
@@ -244,12 +248,59 @@ class Embedder:
         # that finishes early takes the next chunk, and the progress bar moves.
         n_chunks = max(workers * 4, math.ceil(len(paths) / CHUNK_FILES))
         chunks = [list(c) for c in np.array_split(np.asarray(paths, dtype=object), n_chunks)]
-
-        def embed_chunk(chunk: list[Path]) -> tuple[list[ImageMeta], np.ndarray, list[Problem]]:
-            result = self._read(chunk, workers=1, **options)
-            return (*self._embed_read(result), result.problems)
-
-        parts = fork_map(embed_chunk, chunks, workers, progress=progress, desc="embed")
+        with (
+            _frozen_gc(),
+            ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_start_worker,
+                initargs=(self, options),  # inherited through the fork, not pickled
+            ) as pool,
+            cancel_on_error(pool),
+        ):
+            parts = list(
+                tqdm(
+                    pool.map(_embed_chunk, chunks),
+                    total=len(chunks),
+                    desc="embed",
+                    unit="chunk",
+                    disable=not progress,
+                )
+            )
         metas = [meta for part_metas, _, _ in parts for meta in part_metas]
         vectors = np.concatenate([part_vectors for _, part_vectors, _ in parts])
         return metas, vectors, [problem for _, _, part in parts for problem in part]
+
+
+# What a worker process embeds with, set once by _start_worker when the pool forks it.
+_WORKER: tuple[Embedder, dict[str, Any]] | None = None
+
+
+def _start_worker(embedder: Embedder, options: dict[str, Any]) -> None:
+    global _WORKER
+    torch.set_num_threads(1)  # one core per worker process
+    _WORKER = embedder, options
+
+
+def _embed_chunk(paths: list[Path]) -> tuple[list[ImageMeta], np.ndarray, list[Problem]]:
+    assert _WORKER is not None, "only called in a worker started by _start_worker"
+    embedder, options = _WORKER
+    result = embedder._read(paths, workers=1, **options)
+    return (*embedder._embed_read(result), result.problems)
+
+
+@contextmanager
+def _frozen_gc() -> Iterator[None]:
+    """Leave the objects that exist now out of garbage collection while the workers run.
+
+    A full collection in a process that holds torch and astropy walks millions of objects
+    (150-250 ms here), and in a forked worker it would also copy every page it touches.
+    """
+    if gc.get_freeze_count():  # the caller froze them already
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

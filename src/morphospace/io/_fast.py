@@ -3,7 +3,6 @@
 | shortcut | stands in for |
 |---|---|
 | :func:`read_plain` | ``astropy.io.fits.open`` with its header parsing, for plain files |
-| :func:`pixel_scale` | ``astropy.wcs.utils.proj_plane_pixel_scales`` |
 | :func:`to_icrs` | ``SkyCoord(..., frame=wcs_to_celestial_frame(wcs)).icrs`` |
 
 Each library version is kept here too (:data:`LIBRARY`): the tests check that both give
@@ -17,13 +16,12 @@ the cards the reader needs are parsed here, the WCS by wcslib from the raw heade
 other file (compressed, scaled or integer data, extensions that may hold a beam table,
 long-string or complex cards, distortions) takes astropy's route, which is also the one
 that reports problems. Per file, astropy's WCS and coordinate objects cost several times
-the transforms themselves, so the pixel scale and the ICRS position are computed from
-wcslib's parameters directly.
+the transforms themselves, so the ICRS position is computed from wcslib's
+parameters directly.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import re
@@ -35,7 +33,7 @@ import numpy as np
 from astropy import units as u
 from astropy.coordinates import CartesianRepresentation, SkyCoord
 from astropy.wcs import WCS, Wcsprm
-from astropy.wcs.utils import proj_plane_pixel_scales, wcs_to_celestial_frame
+from astropy.wcs.utils import wcs_to_celestial_frame
 
 # Keywords of the FITS WCS papers I-IV, SIP and time/observer WCS (with alternate-WCS letters).
 WCS_KEYWORDS = re.compile(
@@ -167,28 +165,6 @@ def _is_plain_image(cards: dict[str, Any]) -> bool:
     )
 
 
-def pixel_scale(celestial: Wcsprm | None) -> float | None:
-    """Geometric mean of the two celestial pixel sides in arcsec.
-
-    Stands in for ``astropy.wcs.utils.proj_plane_pixel_scales`` (:func:`library_pixel_scale`).
-    """
-    if celestial is None:
-        return None
-    # Plain floats: on a 2x2 matrix, numpy's per-call costs are most of the work.
-    (d0, d1), ((p00, p01), (p10, p11)) = celestial.get_cdelt().tolist(), celestial.get_pc().tolist()
-    per_arcsec = _arcsec_per(celestial.cunit[0] or "deg")
-    side0 = math.sqrt((d0 * p00) ** 2 + (d1 * p10) ** 2) * per_arcsec
-    side1 = math.sqrt((d0 * p01) ** 2 + (d1 * p11) ** 2) * per_arcsec
-    scale = math.sqrt(side0 * side1)
-    return scale if math.isfinite(scale) and scale > 0 else None
-
-
-@functools.cache
-def _arcsec_per(unit: u.UnitBase | str) -> float:
-    # Unit arithmetic costs more than the rest of the pixel scale: once per unit is enough.
-    return float(u.Unit(unit).to(u.arcsec))
-
-
 # Frames whose transform to ICRS is a fixed rotation (FK4 is not: it carries E-terms).
 _ROTATION_FRAMES = ("galactic", "fk5")
 
@@ -247,17 +223,6 @@ def library_read_plain(path: Path) -> None:
     return None
 
 
-def library_pixel_scale(celestial: Wcsprm | None) -> float | None:
-    """:func:`pixel_scale` through ``proj_plane_pixel_scales``."""
-    if celestial is None:
-        return None
-    wcs = WCS(naxis=2)
-    wcs.wcs = celestial
-    sides = proj_plane_pixel_scales(wcs) * _arcsec_per(celestial.cunit[0] or "deg")
-    scale = float(np.sqrt(np.prod(sides)))
-    return scale if math.isfinite(scale) and scale > 0 else None
-
-
 def library_to_icrs(lon: float, lat: float, celestial: Wcsprm) -> tuple[float, float]:
     """:func:`to_icrs` through ``SkyCoord`` in the frame ``wcs_to_celestial_frame`` names."""
     wcs = WCS(naxis=2)
@@ -268,6 +233,5 @@ def library_to_icrs(lon: float, lat: float, celestial: Wcsprm) -> tuple[float, f
 
 LIBRARY: dict[str, Callable[..., Any]] = {
     "read_plain": library_read_plain,
-    "pixel_scale": library_pixel_scale,
     "to_icrs": library_to_icrs,
 }

@@ -8,6 +8,8 @@ naming the file.
 
 from __future__ import annotations
 
+import functools
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -18,6 +20,7 @@ import numpy as np
 from astropy import units as u
 from astropy.io import fits
 from astropy.wcs import WCS, WCSSUB_CELESTIAL, Wcsprm
+from astropy.wcs.utils import proj_plane_pixel_scales
 
 from morphospace.choices import MIN_SIDE
 from morphospace.errors import InputError
@@ -406,6 +409,22 @@ def _celestial(wcs: WCS | None) -> Wcsprm | None:
     return params if params.naxis == 2 else None
 
 
+def _pixel_scale(celestial: Wcsprm | None) -> float | None:
+    """Geometric mean of the two celestial pixel sides in arcsec."""
+    if celestial is None:
+        return None
+    wcs = WCS(naxis=2)
+    wcs.wcs = celestial
+    sides = proj_plane_pixel_scales(wcs) * _arcsec_per(celestial.cunit[0] or "deg")
+    scale = float(np.sqrt(np.prod(sides)))
+    return scale if math.isfinite(scale) and scale > 0 else None
+
+
+@functools.cache
+def _arcsec_per(unit: u.UnitBase | str) -> float:
+    return float(u.Unit(unit).to(u.arcsec))
+
+
 def _sky_position(header: Mapping[str, Any], celestial: Wcsprm | None, shape: tuple[int, ...]):
     """OBSRA/OBSDEC when the header has them, else the ICRS position of the image centre."""
     if "OBSRA" in header and "OBSDEC" in header:
@@ -477,7 +496,7 @@ def _make_image(
         dec=dec,
         restfrq=float(restfrq) if restfrq else None,
         bunit=str(header["BUNIT"]).strip() if header.get("BUNIT") else None,
-        pixel_scale=_fast.pixel_scale(celestial),
+        pixel_scale=_pixel_scale(celestial),
         beam=beam,
         spectral=_spectral_axis(wcs, data.shape[0], restfrq) if data.ndim == 3 else None,
         nan_fraction=n_blank / mask.size,

@@ -11,6 +11,7 @@ import csv
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from morphospace.choices import MIN_SIDE, ON_ERROR_CHOICES, OnError
-from morphospace.errors import InputError
+from morphospace.errors import InputError, MorphospaceError
 from morphospace.io.fits import SkyImage, read_fits
 
 
@@ -105,7 +106,7 @@ def read_many(
     result = ReadResult()
     if workers > 1 and len(paths) >= PARALLEL_THRESHOLD:
         chunk = max(1, len(paths) // (workers * 8))
-        with ProcessPoolExecutor(max_workers=workers) as pool, _cancel_on_error(pool):
+        with ProcessPoolExecutor(max_workers=workers) as pool, cancel_on_error(pool):
             outcomes = pool.map(job, paths, chunksize=chunk)
             _collect(outcomes, on_error, result)
     else:
@@ -116,10 +117,19 @@ def read_many(
 
 
 @contextmanager
-def _cancel_on_error(pool: Executor) -> Iterator[None]:
-    """On an error, drop the pool's queued work: fail now, not after reading every file."""
+def cancel_on_error(pool: Executor) -> Iterator[None]:
+    """On an error, drop the pool's queued work: fail now, not after reading every file.
+
+    A worker process that dies (killed, out of memory) becomes one clear error.
+    """
     try:
         yield
+    except BrokenProcessPool:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise MorphospaceError(
+            "a worker process stopped abruptly (killed, or out of memory?); "
+            "run with one worker (--workers 1) to see which file it was reading"
+        ) from None
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise

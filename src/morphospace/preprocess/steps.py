@@ -242,7 +242,7 @@ def emission_box(
     level = plane - background
     if values.size < plane.size:
         level = np.nan_to_num(level)
-    smooth = _fast.gaussian_smooth(level, smoothing)
+    smooth = ndimage.gaussian_filter(level, smoothing, mode="reflect")
     _, noise = background_and_noise(smooth)
     if noise == 0.0:
         noise = float(np.abs(smooth).max()) * 1e-3
