@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from morphospace.config import Settings, load_settings, parse_assignments, validate_settings
@@ -188,3 +191,23 @@ def test_a_bad_set_is_one_clear_line(assignment, message, capsys):
     assert main(["train", "x", "-o", "unused", "--set", assignment]) == 2
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1
+
+
+def _toml_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```toml\n(.*?)```", markdown, flags=re.DOTALL)
+
+
+def test_the_documented_settings_and_chain_are_the_defaults():
+    import tomllib
+
+    text = (Path(__file__).parent.parent / "docs" / "training.md").read_text()
+    settings_block, chain_block = _toml_blocks(text)[:2]
+    documented = tomllib.loads(settings_block)
+    assert documented["data"].pop("sources") and documented["data"].pop("hdu") == "SCI"
+    defaults = Settings().model_dump(mode="json", exclude_none=True)
+    assert validate_settings(documented) == Settings()
+    assert {section: set(values) for section, values in documented.items()} == {
+        section: set(values) for section, values in defaults.items() if section != "preprocess"
+    } | {"data": set(defaults["data"]) - {"sources"}}
+    chain = validate_settings(tomllib.loads(chain_block)).preprocess
+    assert chain == Settings().preprocess

@@ -134,19 +134,25 @@ def test_cli_embed_reports_problems_in_one_line(trained, tmp_path, capsys):
     assert out.read_bytes() == before
 
 
-def test_embedding_in_worker_processes_matches_one_process(trained, tmp_path):
-    """Past 64 files the CPU path reads, preprocesses and embeds in forked workers: the
-    table (rows, order, ids, vectors) and the skipped files are those of one process."""
+def _three_copies(images, folder):
+    """90 files: enough for the worker processes to take over."""
     import shutil
 
-    from morphospace.errors import InputError
-
-    run, images = trained
-    folder = tmp_path / "many"
     folder.mkdir()
     for copy in range(3):
         for path in sorted(images.glob("*.fits")):
             shutil.copy(path, folder / f"{copy}_{path.name}")
+    return folder
+
+
+def test_embedding_in_worker_processes_matches_one_process(trained, tmp_path):
+    """Past 64 files the CPU path reads, preprocesses and embeds in forked workers: the
+    table (rows, order, ids, vectors) and the skipped files are those of one process."""
+
+    from morphospace.errors import InputError
+
+    run, images = trained
+    folder = _three_copies(images, tmp_path / "many")
     (folder / "1_zz_broken.fits").write_bytes(b"SIMPLE  = T" + b" " * 100)
     (folder / "2_zz_empty.fits").write_bytes(b"")
     embedder = Embedder.from_run(run, tta=True)
@@ -167,16 +173,11 @@ def test_embedding_in_worker_processes_matches_one_process(trained, tmp_path):
 
 def test_a_worker_that_dies_is_one_clear_error(trained, tmp_path, monkeypatch):
     import os
-    import shutil
 
     from morphospace.errors import MorphospaceError
 
     run, images = trained
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for copy in range(3):
-        for path in sorted(images.glob("*.fits")):
-            shutil.copy(path, folder / f"{copy}_{path.name}")
+    folder = _three_copies(images, tmp_path / "many")
     embedder = Embedder.from_run(run, tta=False)
     read = Embedder._read
 

@@ -15,8 +15,12 @@ A morphospace settings file has up to five sections; every key is optional::
     epochs = 50
 
     [[preprocess.steps]]
-    step = "resample"
-    scale = "0.25 beam"
+    step = "channels"
+    ...
+
+Listing ``[[preprocess.steps]]`` replaces the whole default chain (``channels``,
+``cap_size``, ``fill``, ``crop``, ``noise_stretch``, ``normalise``): list every step
+wanted. ``docs/training.md`` has the default chain as TOML to copy.
 
 An unknown key is an error that names it and suggests the closest valid key. An
 astromorph 0.1.2 settings file (``datafile``, ``network_name``, ``byol_settings``, …) is
