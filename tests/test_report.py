@@ -208,3 +208,56 @@ def test_join_matches_catalogue_names_to_cutout_files(reported, tmp_path):
     catalogue.write_text("name,peak_mjy\n" + "".join(f"{i},{n}\n" for n, i in enumerate(ids)))
     joined = join_columns(EmbeddingTable.read(table_path), catalogue)
     assert joined.rows["peak_mjy"].tolist() == list(range(len(ids)))
+
+
+def _asymmetric(side: int = 48) -> np.ndarray:
+    """Noise, and a bright block in FITS row 0-9, columns 0-14: DS9's bottom left."""
+    image = np.random.default_rng(0).normal(0.0, 0.01, (side, side)).astype(np.float32)
+    image[:10, :15] = 1.0
+    return image
+
+
+def _bright_quadrant(pixels: np.ndarray) -> tuple[str, str]:
+    rows, cols = np.nonzero(pixels > 0.8 * pixels.max())
+    half_rows, half_cols = pixels.shape[0] / 2, pixels.shape[1] / 2
+    return ("top" if rows.mean() < half_rows else "bottom"), (
+        "left" if cols.mean() < half_cols else "right"
+    )
+
+
+def test_thumbnails_and_figures_show_fits_row_0_at_the_bottom_as_ds9(tmp_path):
+    from PIL import Image
+
+    from morphospace.report import figures
+    from morphospace.report.thumbnails import png_data_uri
+
+    thumb = thumbnail(_asymmetric(), 48)
+    assert _bright_quadrant(thumb) == ("bottom", "left")
+    # the page's data URI and the PNG figures draw the same way round
+    import base64
+    import io
+
+    uri = png_data_uri(thumb)
+    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+    assert _bright_quadrant(decoded) == ("bottom", "left")
+    path = figures.gallery(thumb[None], [[0]], tmp_path / "one.png", "orientation")
+    red, green, blue = np.moveaxis(np.asarray(Image.open(path).convert("RGB"), float), -1, 0)
+    inside = np.nonzero(blue > red + 10)  # inferno's dark purples: the thumbnail's noise
+    frame = slice(inside[0].min(), inside[0].max() + 1), slice(inside[1].min(), inside[1].max() + 1)
+    yellow = (red > 200) & (green > 200) & (blue < 200)  # inferno's brightest colours
+    assert _bright_quadrant(yellow[frame].astype(float)) == ("bottom", "left")
+
+
+def test_thumbnails_are_framed_on_the_emission_as_the_network_input_is():
+    from morphospace.preprocess import PreprocessChain
+    from morphospace.report.thumbnails import framing_of
+
+    cutout = np.random.default_rng(1).normal(0.0, 1.0, (150, 150)).astype(np.float32)
+    yy, xx = np.mgrid[:150, :150]
+    cutout += 40.0 * np.exp(-((yy - 80) ** 2 + (xx - 70) ** 2) / (2 * 6.0**2))  # ~30 px source
+    framing = framing_of(PreprocessChain.default().to_dict())
+    assert framing is not None and framing.margin == 0.25
+    whole, framed = thumbnail(cutout, 64), thumbnail(cutout, 64, framing)
+    assert (framed > 128).mean() > 4 * (whole > 128).mean()  # the source fills the frame
+    chain_without_crop = {"steps": [{"step": "fill"}, {"step": "normalise"}]}
+    assert framing_of(chain_without_crop) is None and framing_of(None) is None

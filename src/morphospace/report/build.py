@@ -22,7 +22,7 @@ from morphospace.io import ImageMeta
 from morphospace.report import figures
 from morphospace.report.html import colour_column, write_page
 from morphospace.report.tensorboard import export_projector
-from morphospace.report.thumbnails import thumbnails_of
+from morphospace.report.thumbnails import framing_of, thumbnails_of
 
 CATEGORICAL = ("cluster", "cluster_hdbscan", "cluster_agglomerative")
 # metadata worth colouring by when present and not constant
@@ -177,7 +177,7 @@ def build_report(
         table.write(table_path)
     rows = table.rows
     out.mkdir(parents=True, exist_ok=True)
-    thumbs, problems = thumbnails_of(rows, workers)
+    thumbs, problems = thumbnails_of(rows, workers, framing_of(table.info.get("preprocess")))
     result = ReportResult(table, out, problems=problems)
     xy = rows[["x", "y"]].to_numpy(dtype=float)
     emb = table.embeddings

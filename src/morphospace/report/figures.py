@@ -43,7 +43,7 @@ def thumbnail_map(xy: np.ndarray, thumbs: np.ndarray, path: Path, cells: int = 2
         chosen.setdefault((int(cell[index, 0]), int(cell[index, 1])), int(index))
     for (cx, cy), index in chosen.items():
         extent = (cx / cells, (cx + 1) / cells, cy / cells, (cy + 1) / cells)
-        axes.imshow(thumbs[index], cmap="inferno", extent=extent, origin="lower", zorder=1)
+        axes.imshow(thumbs[index], cmap="inferno", extent=extent, zorder=1)
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1)
     axes.set_axis_off()
@@ -97,7 +97,7 @@ def gallery(
             for spine in axes.spines.values():
                 spine.set_visible(False)
             if c < len(members):
-                axes.imshow(thumbs[members[c]], cmap="inferno", origin="lower")
+                axes.imshow(thumbs[members[c]], cmap="inferno")
                 if captions and members[c] in captions:
                     axes.set_title(captions[members[c]], fontsize=7)
         if row_labels:
@@ -136,9 +136,7 @@ def hierarchy_figure(
         if len(objects) == 0:
             continue
         index = exemplar_of(objects)
-        bottom.imshow(
-            thumbs[index], cmap="inferno", extent=(x - 4, x + 4, 0.1, 0.9), origin="lower"
-        )
+        bottom.imshow(thumbs[index], cmap="inferno", extent=(x - 4, x + 4, 0.1, 0.9))
         bottom.text(x, 0.0, f"n={len(objects)}", ha="center", va="top", fontsize=8)
     bottom.set_aspect("auto")
     return _save(figure, path)

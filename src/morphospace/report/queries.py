@@ -17,7 +17,7 @@ from morphospace.explore import SimilarityIndex, anomaly_scores
 from morphospace.files import safe_filename
 from morphospace.io import read_fits
 from morphospace.report import figures
-from morphospace.report.thumbnails import thumbnail, thumbnails_of
+from morphospace.report.thumbnails import framing_of, thumbnail, thumbnails_of
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz", ".fz")
 
@@ -62,7 +62,9 @@ def similar_to(
         vector, query_thumb, label = _embed_file(table, Path(query), run)
         near, score = index.query(vector, k)
         near, score = near[0], score[0]
-        thumbs = np.concatenate([query_thumb[None], thumbnails_of(table.rows.iloc[near])[0]])
+        thumbs = np.concatenate(
+            [query_thumb[None], thumbnails_of(table.rows.iloc[near], framing=_framing(table))[0]]
+        )
     else:
         try:
             row = table.find(query)
@@ -70,7 +72,9 @@ def similar_to(
             raise InputError(table_path, str(exc.args[0])) from None
         near, score = index.query(table.embeddings[row], k, exclude=np.array([row]))
         near, score = near[0], score[0]
-        thumbs = thumbnails_of(table.rows.iloc[[row, *near]])[0]  # the query first
+        thumbs = thumbnails_of(table.rows.iloc[[row, *near]], framing=_framing(table))[
+            0
+        ]  # the query first
         label = str(table.rows["id"][row])
     rows = table.rows.iloc[near].copy()
     rows.insert(0, "similarity", score)
@@ -103,7 +107,7 @@ def top_anomalies(
     top = np.argsort(rows["anomaly_rank"].to_numpy(), kind="stable")[:n]
     ranked = rows.iloc[top]
     ranked = ranked[_columns(ranked, ["anomaly_rank", "anomaly", "anomaly_knn"])]
-    thumbs, _ = thumbnails_of(rows.iloc[top])
+    thumbs, _ = thumbnails_of(rows.iloc[top], framing=_framing(table))
     path = Path(gallery) if gallery else table_path.parent / "anomalies_top.png"
     captions = {
         i: f"#{r} {name}"[:24]
@@ -117,6 +121,10 @@ def top_anomalies(
         captions=captions,
     )
     return Answer(ranked, path, f"{len(ranked)} most anomalous of {len(rows)} objects:")
+
+
+def _framing(table: EmbeddingTable):
+    return framing_of(table.info.get("preprocess"))
 
 
 def _looks_like_file(query: str) -> bool:
@@ -133,4 +141,8 @@ def _embed_file(table: EmbeddingTable, path: Path, run: str | Path | None):
     if recorded and embedder.card.weights_sha256 != recorded:
         raise InputError(run, "is not the model these embeddings were made with")
     vector = embedder.transform(objects.arrays, [str(path)])
-    return vector, thumbnail(read_fits(path, hdu=objects.metas[0].hdu)), path.name
+    return (
+        vector,
+        thumbnail(read_fits(path, hdu=objects.metas[0].hdu), framing=_framing(table)),
+        path.name,
+    )

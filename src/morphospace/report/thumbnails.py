@@ -1,7 +1,11 @@
 """Thumbnails for figures and the HTML page: per-object asinh stretch, cubes as moment 0.
 
 Thumbnails are made from the original files (not the network's input), so what a user sees
-is the object itself: masked pixels are black, the aspect ratio is kept.
+is the object itself: masked pixels are black, the aspect ratio is kept. They are framed
+on the emission by the run's own ``crop`` step, as the network's input is, so a small
+source in a large cutout fills its thumbnail. Their rows are in display order, top row
+first, with FITS row 0 at the bottom as DS9 shows it: draw them with ``origin="upper"``
+(matplotlib's default) or as a PNG.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import numpy as np
 from PIL import Image
 
 from morphospace.io import SkyImage, read_many
+from morphospace.preprocess import PreprocessChain
+from morphospace.preprocess.chain import Crop
+from morphospace.preprocess.steps import crop_to_emission
 
 THUMB_SIZE = 64
 
@@ -46,11 +53,29 @@ def moment0(cube: np.ndarray) -> np.ndarray:
     return total
 
 
-def thumbnail(image: SkyImage | np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
-    """A (size, size) uint8 thumbnail, the object centred with its aspect ratio kept."""
+def framing_of(preprocess: dict | None) -> Crop | None:
+    """The ``crop`` step of a recorded preprocessing chain (an embedding table's
+    ``info["preprocess"]``): how the network's input was framed. None when it had none."""
+    if not preprocess:
+        return None
+    steps = PreprocessChain.from_dict(preprocess).steps
+    return next((step for step in steps if isinstance(step, Crop)), None)
+
+
+def thumbnail(
+    image: SkyImage | np.ndarray, size: int = THUMB_SIZE, framing: Crop | None = None
+) -> np.ndarray:
+    """A (size, size) uint8 thumbnail, the object centred with its aspect ratio kept.
+
+    ``framing`` crops the image to its emission first, as that step frames the network's
+    input. Row 0 of the result is the top of the picture (the last FITS row).
+    """
     data = image.data if isinstance(image, SkyImage) else np.asarray(image, dtype=np.float32)
     plane = moment0(data) if data.ndim == 3 else data
-    stretched = Image.fromarray((asinh_stretch(plane) * 255).round().astype(np.uint8))
+    if framing is not None:
+        plane = crop_to_emission(plane, framing.threshold, framing.margin, framing.min_side)
+    pixels = (asinh_stretch(plane) * 255).round().astype(np.uint8)
+    stretched = Image.fromarray(np.ascontiguousarray(pixels[::-1]))  # FITS row 0 at the bottom
     height, width = plane.shape
     scale = size / max(height, width)
     shape = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -60,8 +85,8 @@ def thumbnail(image: SkyImage | np.ndarray, size: int = THUMB_SIZE) -> np.ndarra
     return np.asarray(canvas)
 
 
-def _thumbnail_of(image: SkyImage, size: int) -> tuple[str, np.ndarray]:
-    return image.meta.path, thumbnail(image, size)
+def _thumbnail_of(image: SkyImage, size: int, framing: Crop | None) -> tuple[str, np.ndarray]:
+    return image.meta.path, thumbnail(image, size, framing)
 
 
 def load_thumbnails(
@@ -69,10 +94,12 @@ def load_thumbnails(
     hdus: Sequence[int],
     size: int = THUMB_SIZE,
     workers: int | None = None,
+    framing: Crop | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Thumbnails of the objects in files ``paths`` (HDU ``hdus``): (N, size, size) uint8.
 
     A file that can no longer be read gets a grey square; its problem is returned.
+    ``framing`` is passed to :func:`thumbnail`.
     """
     out = np.full((len(paths), size, size), 64, dtype=np.uint8)
     problems: list[str] = []
@@ -85,7 +112,7 @@ def load_thumbnails(
             hdu=hdu,
             min_side=1,
             on_error="skip",
-            transform=partial(_thumbnail_of, size=size),
+            transform=partial(_thumbnail_of, size=size, framing=framing),
             workers=workers,
         )
         made = dict(result.items)
@@ -96,10 +123,12 @@ def load_thumbnails(
     return out, problems
 
 
-def thumbnails_of(rows, workers: int | None = None) -> tuple[np.ndarray, list[str]]:
+def thumbnails_of(
+    rows, workers: int | None = None, framing: Crop | None = None
+) -> tuple[np.ndarray, list[str]]:
     """Thumbnails of the objects in rows of an embedding table (``path`` and ``hdu``)."""
     paths, hdus = rows["path"].astype(str).tolist(), rows["hdu"].astype(int).tolist()
-    return load_thumbnails(paths, hdus, workers=workers)
+    return load_thumbnails(paths, hdus, workers=workers, framing=framing)
 
 
 def png_data_uri(pixels: np.ndarray) -> str:
