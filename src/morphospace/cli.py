@@ -470,6 +470,40 @@ def anomalies(
 
 
 @app.command()
+def label(
+    table: Annotated[
+        Path, typer.Argument(help="A run folder (its embeddings.parquet) or an embedding table.")
+    ],
+    labels: Annotated[
+        str, typer.Option(help="The labels you have, as labels.csv:COLUMN (blank = unlabelled).")
+    ],
+    method: Annotated[
+        str, typer.Option(help="auto (by cross-validated accuracy), logistic or knn.")
+    ] = "auto",
+    suggest: Annotated[int, typer.Option(help="How many objects to suggest labelling next.")] = 20,
+    gallery: Annotated[
+        Path | None,
+        typer.Option("-o", "--gallery", help="Gallery PNG of the suggestions (beside the table)."),
+    ] = None,
+) -> None:
+    """Propagate a few labels to every object; writes COLUMN_predicted, _probability, _next."""
+    from morphospace.evaluate.scorecard import read_columns
+    from morphospace.explore.propagate import METHODS
+    from morphospace.report.queries import label_objects
+
+    _choice("--method", method, METHODS)
+    path = table / "embeddings.parquet" if table.is_dir() else table
+    spec = read_columns(labels, "--labels")
+    if spec is None or len(spec[1]) != 1:
+        raise InputError(labels, "--labels takes one column, as labels.csv:COLUMN")
+    found = label_objects(
+        path, (spec[0], spec[1][0]), method=method, suggest=suggest, gallery=gallery
+    )
+    typer.echo(found.format())
+    typer.echo(f"columns written to {path}; gallery: {found.gallery}")
+
+
+@app.command()
 def evaluate(
     embeddings: Annotated[Path, typer.Argument(help="An embedding table (.parquet).")],
     labels: Annotated[

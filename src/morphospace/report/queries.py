@@ -1,4 +1,5 @@
-"""Answers to single questions: "what looks like this object?" and "what is unusual?".
+"""Answers to single questions: "what looks like this object?", "what is unusual?" and
+"what are all the others, given these few labels?".
 
 Each answer is a ranked table (printed by the CLI) and a gallery PNG.
 """
@@ -14,9 +15,11 @@ import pandas as pd
 from morphospace.embed import Embedder, EmbeddingTable
 from morphospace.errors import InputError
 from morphospace.explore import SimilarityIndex, anomaly_scores
+from morphospace.explore.propagate import propagate
 from morphospace.files import safe_filename
 from morphospace.io import read_fits
 from morphospace.report import figures
+from morphospace.report.build import join_columns
 from morphospace.report.thumbnails import framing_of, thumbnail, thumbnails_of
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz", ".fz")
@@ -62,9 +65,8 @@ def similar_to(
         vector, query_thumb, label = _embed_file(table, Path(query), run)
         near, score = index.query(vector, k)
         near, score = near[0], score[0]
-        thumbs = np.concatenate(
-            [query_thumb[None], thumbnails_of(table.rows.iloc[near], framing=_framing(table))[0]]
-        )
+        near_thumbs, _ = thumbnails_of(table.rows.iloc[near], framing=_framing(table))
+        thumbs = np.concatenate([query_thumb[None], near_thumbs])
     else:
         try:
             row = table.find(query)
@@ -72,9 +74,8 @@ def similar_to(
             raise InputError(table_path, str(exc.args[0])) from None
         near, score = index.query(table.embeddings[row], k, exclude=np.array([row]))
         near, score = near[0], score[0]
-        thumbs = thumbnails_of(table.rows.iloc[[row, *near]], framing=_framing(table))[
-            0
-        ]  # the query first
+        shown = table.rows.iloc[[row, *near]]  # the query first
+        thumbs, _ = thumbnails_of(shown, framing=_framing(table))
         label = str(table.rows["id"][row])
     rows = table.rows.iloc[near].copy()
     rows.insert(0, "similarity", score)
@@ -121,6 +122,60 @@ def top_anomalies(
         captions=captions,
     )
     return Answer(ranked, path, f"{len(ranked)} most anomalous of {len(rows)} objects:")
+
+
+def label_objects(
+    table_path: str | Path,
+    labels: tuple[str | Path, str],
+    *,
+    method: str = "auto",
+    suggest: int = 20,
+    gallery: str | Path | None = None,
+    seed: int = 0,
+) -> Answer:
+    """Propagate a few labels to every object of a table, and suggest what to label next.
+
+    ``labels`` is a CSV and its column of class names; the CSV's rows are matched to the
+    objects as ``report --join`` matches them, and objects without a value are unlabelled.
+    The table gains ``COLUMN_predicted``, ``COLUMN_probability`` and ``COLUMN_next`` (1 =
+    label this one first), written atomically; the answer lists the suggested objects.
+    """
+    table_path = Path(table_path)
+    table = EmbeddingTable.read(table_path)
+    source, column = labels
+    given = join_columns(EmbeddingTable(table.rows[["id", "path"]], table.embeddings, {}), source)
+    if column not in given.rows.columns:
+        raise InputError(source, f"no column {column!r} (columns: {', '.join(given.rows.columns)})")
+    try:
+        found = propagate(
+            table.embeddings, given.rows[column].tolist(), method=method, suggest=suggest, seed=seed
+        )
+    except ValueError as exc:
+        raise InputError(source, str(exc)) from None
+    table = table.with_columns(found.columns(column))
+    table.write(table_path)
+    n_labelled = int(given.rows[column].notna().sum())
+    rows = table.rows.iloc[found.suggested].copy()
+    rows.insert(0, "next", np.arange(1, len(rows) + 1))
+    wanted = ["next", f"{column}_predicted", f"{column}_probability"]
+    rows = rows[_columns(rows, wanted)]
+    path = Path(gallery or table_path.parent / f"label_next_{safe_filename(column)}.png")
+    if len(rows):
+        thumbs, _ = thumbnails_of(table.rows.iloc[found.suggested], framing=_framing(table))
+        guesses = zip(rows[f"{column}_predicted"], rows[f"{column}_probability"], strict=True)
+        captions = {i: f"{i + 1}: {name} ({p:.2f})"[:24] for i, (name, p) in enumerate(guesses)}
+        layout = figures.in_rows(range(len(thumbs)), 7)
+        figures.gallery(thumbs, layout, path, "label these next", captions=captions)
+    accuracy = f"{found.accuracy:.3f}" if found.accuracy is not None else "not measurable yet"
+    title = (
+        f"propagated {column!r} from {n_labelled} labelled objects ({len(found.classes)} classes) "
+        f"to {len(table)} with {_METHOD_NAMES[found.method]} (cross-validated accuracy "
+        f"{accuracy}); label these {len(rows)} next:"
+    )
+    return Answer(rows, path, title)
+
+
+_METHOD_NAMES = {"logistic": "logistic regression", "knn": "k-NN"}
 
 
 def _framing(table: EmbeddingTable):
