@@ -83,3 +83,45 @@ def test_cli_label_writes_predictions_and_suggestions_into_the_table(trained, tm
     error = capsys.readouterr().err
     assert "no column 'kind'" in error and error.count("\n") == 1
     assert table_path.read_bytes() == before  # a bad request leaves the table as it was
+
+
+def test_marks_rerank_the_anomalies_towards_what_is_interesting():
+    from morphospace.explore.anomalies import rerank
+
+    rng = np.random.default_rng(2)
+    common = rng.normal(size=(200, 8))
+    artefacts = rng.normal(size=(6, 8)) * 0.1 + np.eye(8)[0] * 6  # very unusual, boring
+    rare = rng.normal(size=(6, 8)) * 0.1 + np.eye(8)[1] * 6  # unusual and interesting
+    points = np.vstack([common, artefacts, rare]).astype(np.float32)
+    anomaly = np.concatenate([rng.uniform(0, 0.5, 200), np.full(6, 0.99), np.full(6, 0.9)])
+    marks = np.full(len(points), np.nan)
+    marks[[200, 201]] = 0.0  # two artefacts: not interesting
+    marks[206] = 1.0  # one rare object: interesting
+    found = rerank(points, anomaly, marks)
+    top = np.argsort(found["anomaly_reranked_rank"].to_numpy())[:6]
+    assert set(top) == set(range(206, 212))  # the rare objects, unmarked ones included
+    assert found["anomaly_interest"].between(0, 1).all()
+    assert (found["anomaly_interest"].to_numpy()[202:206] < 0.5).all()  # unmarked artefacts
+    with pytest.raises(ValueError, match="no object is marked"):
+        rerank(points, anomaly, np.full(len(points), np.nan))
+    with pytest.raises(ValueError, match="must be 1"):
+        rerank(points, anomaly, np.where(np.arange(len(points)) == 0, 5.0, np.nan))
+
+
+def test_cli_anomalies_takes_marks_and_keeps_the_unsupervised_ranks(trained, tmp_path, capsys):
+    run, images = trained
+    table_path = tmp_path / "emb.parquet"
+    embed_run(run, [str(images)], table_path, workers=1)
+    ids = EmbeddingTable.read(table_path).rows["id"].tolist()
+    marks = pd.DataFrame({"id": ids[:3], "keep": ["yes", "no", "1"]})
+    marks.to_csv(tmp_path / "marks.csv", index=False)
+    code = main(
+        ["anomalies", str(table_path), "-n", "5", "--marks", f"{tmp_path / 'marks.csv'}:keep"]
+    )
+    assert code == 0 and "anomaly_reranked_rank" in capsys.readouterr().out
+    rows = EmbeddingTable.read(table_path).rows
+    assert rows["anomaly_interest"].tolist()[:3] == [1.0, 0.0, 1.0]
+    assert sorted(rows["anomaly_reranked_rank"]) == list(range(1, len(rows) + 1))
+    marks.assign(keep=["yes", "maybe", "1"]).to_csv(tmp_path / "bad.csv", index=False)
+    assert main(["anomalies", str(table_path), "--marks", f"{tmp_path / 'bad.csv'}:keep"]) == 2
+    assert "'maybe' is not 1/yes or 0/no" in capsys.readouterr().err

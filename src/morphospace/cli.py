@@ -460,11 +460,23 @@ def anomalies(
         Path | None,
         typer.Option("-o", "--gallery", help="Gallery PNG (default: beside the table)."),
     ] = None,
+    marks: Annotated[
+        str | None,
+        typer.Option(
+            help="Re-rank by your marks, as marks.csv:COLUMN (1/yes = interesting, 0/no = not)."
+        ),
+    ] = None,
 ) -> None:
     """The most unusual objects, ranked (isolation forest, LOF and k-NN distance combined)."""
+    from morphospace.evaluate.scorecard import read_columns
     from morphospace.report.queries import top_anomalies
 
-    found = top_anomalies(embeddings, n, gallery=gallery)
+    spec = read_columns(marks, "--marks")
+    if spec is not None and len(spec[1]) != 1:
+        raise InputError(marks, "--marks takes one column, as marks.csv:COLUMN")
+    found = top_anomalies(
+        embeddings, n, gallery=gallery, marks=(spec[0], spec[1][0]) if spec else None
+    )
     typer.echo(found.format())
     typer.echo(f"gallery: {found.gallery}")
 

@@ -3,6 +3,12 @@
 Each detector scores every object (higher = more unusual); the combined ``anomaly`` score
 is the mean of the three percentile ranks, so no single detector's scale dominates, and
 ``anomaly_rank`` 1 is the most unusual object.
+
+Unusual is not the same as interesting: artefacts, blank cutouts and bright stars are
+unusual too. :func:`rerank` lets a user's "interesting" / "not interesting" marks on a few
+objects re-rank the rest, as astronomaly's human-in-the-loop ranking does: a k-NN
+regression of the marks on the embedding predicts how interesting every object is, and
+that prediction scales its anomaly score.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 from sklearn.ensemble import IsolationForest
-from sklearn.neighbors import LocalOutlierFactor
+from sklearn.neighbors import KNeighborsRegressor, LocalOutlierFactor
 
 from morphospace.explore.search import SimilarityIndex, normalise
 
@@ -42,3 +48,55 @@ def anomaly_scores(embeddings: np.ndarray, k: int = 10, seed: int = 0) -> pd.Dat
     combined = np.mean([rankdata(v) / n for v in scores.values()], axis=0)
     rank = rankdata(-combined, method="ordinal").astype(int)
     return pd.DataFrame({**scores, "anomaly": combined, "anomaly_rank": rank})
+
+
+#: How much of its anomaly score an object predicted to be of no interest keeps.
+UNINTERESTING_WEIGHT = 0.1
+
+
+def rerank(
+    embeddings: np.ndarray, anomaly: np.ndarray, marks: np.ndarray, k: int = 10
+) -> pd.DataFrame:
+    """Anomaly scores re-ranked by a user's marks.
+
+    Parameters
+    ----------
+    embeddings : ndarray, shape (N, D)
+    anomaly : ndarray, shape (N,)
+        The unsupervised score (the ``anomaly`` column), higher = more unusual.
+    marks : ndarray, shape (N,)
+        1 for "interesting", 0 for "not interesting", NaN for objects not marked.
+    k : int
+        Marked neighbours whose marks are averaged (cosine, weighted by closeness).
+
+    Returns
+    -------
+    DataFrame
+        ``anomaly_interest`` (0-1: the object's own mark, or the prediction from its marked
+        neighbours), ``anomaly_reranked`` (``anomaly`` scaled by 0.1 + 0.9 × interest) and
+        ``anomaly_reranked_rank`` (1 = the most unusual object of interest).
+
+    Raises
+    ------
+    ValueError
+        Without any mark, or with a mark other than 0 and 1.
+    """
+    marks = np.asarray(marks, dtype=float)
+    marked = np.flatnonzero(np.isfinite(marks))
+    if len(marked) == 0:
+        raise ValueError("no object is marked interesting (1) or not (0)")
+    if not np.isin(marks[marked], (0.0, 1.0)).all():
+        raise ValueError("marks must be 1 (interesting) or 0 (not interesting)")
+    x = normalise(embeddings)
+    regression = KNeighborsRegressor(
+        n_neighbors=min(k, len(marked)), weights="distance", metric="cosine"
+    ).fit(x[marked], marks[marked])
+    interest = regression.predict(x)
+    interest[marked] = marks[marked]
+    reranked = np.asarray(anomaly, dtype=float) * (
+        UNINTERESTING_WEIGHT + (1 - UNINTERESTING_WEIGHT) * interest
+    )
+    rank = rankdata(-reranked, method="ordinal").astype(int)
+    return pd.DataFrame(
+        {"anomaly_interest": interest, "anomaly_reranked": reranked, "anomaly_reranked_rank": rank}
+    )

@@ -15,6 +15,7 @@ import pandas as pd
 from morphospace.embed import Embedder, EmbeddingTable
 from morphospace.errors import InputError
 from morphospace.explore import SimilarityIndex, anomaly_scores
+from morphospace.explore.anomalies import rerank
 from morphospace.explore.propagate import propagate
 from morphospace.files import safe_filename
 from morphospace.io import read_fits
@@ -97,22 +98,44 @@ def similar_to(
 
 
 def top_anomalies(
-    table_path: str | Path, n: int = 50, *, gallery: str | Path | None = None
+    table_path: str | Path,
+    n: int = 50,
+    *,
+    gallery: str | Path | None = None,
+    marks: tuple[str | Path, str] | None = None,
 ) -> Answer:
-    """The ``n`` most anomalous objects; scores come from the table when ``report`` has run."""
+    """The ``n`` most anomalous objects; scores come from the table when ``report`` has run.
+
+    ``marks`` (a CSV and its column: 1 or yes = interesting, 0 or no = not, blank = not
+    marked) re-ranks them by what the user finds interesting (:func:`~morphospace.explore.
+    anomalies.rerank`); the table then gains ``anomaly_interest``, ``anomaly_reranked`` and
+    ``anomaly_reranked_rank``, written atomically.
+    """
     table_path = Path(table_path)
     table = EmbeddingTable.read(table_path)
     rows = table.rows
     if "anomaly_rank" not in rows.columns:
         rows = pd.concat([rows, anomaly_scores(table.embeddings)], axis=1)
-    top = np.argsort(rows["anomaly_rank"].to_numpy(), kind="stable")[:n]
+    rank_column = "anomaly_rank"
+    if marks is not None:
+        given = _marks(table, *marks)
+        try:
+            reranked = rerank(table.embeddings, rows["anomaly"].to_numpy(), given)
+        except ValueError as exc:
+            raise InputError(marks[0], str(exc)) from None
+        table = table.with_columns(dict(reranked.items()))
+        table.write(table_path)
+        rows = pd.concat([rows.drop(columns=reranked.columns, errors="ignore"), reranked], axis=1)
+        rank_column = "anomaly_reranked_rank"
+    top = np.argsort(rows[rank_column].to_numpy(), kind="stable")[:n]
     ranked = rows.iloc[top]
-    ranked = ranked[_columns(ranked, ["anomaly_rank", "anomaly", "anomaly_knn"])]
+    shown = [rank_column, "anomaly", "anomaly_interest"] if marks else ["anomaly_rank", "anomaly"]
+    ranked = ranked[_columns(ranked, [*shown, "anomaly_knn"])]
     thumbs, _ = thumbnails_of(rows.iloc[top], framing=_framing(table))
     path = Path(gallery) if gallery else table_path.parent / "anomalies_top.png"
     captions = {
         i: f"#{r} {name}"[:24]
-        for i, (r, name) in enumerate(zip(ranked["anomaly_rank"], ranked["id"], strict=True))
+        for i, (r, name) in enumerate(zip(ranked[rank_column], ranked["id"], strict=True))
     }
     figures.gallery(
         thumbs,
@@ -122,6 +145,31 @@ def top_anomalies(
         captions=captions,
     )
     return Answer(ranked, path, f"{len(ranked)} most anomalous of {len(rows)} objects:")
+
+
+_MARK_WORDS = {"1": 1.0, "1.0": 1.0, "yes": 1.0, "true": 1.0, "interesting": 1.0,
+               "0": 0.0, "0.0": 0.0, "no": 0.0, "false": 0.0, "not interesting": 0.0}  # fmt: skip
+
+
+def _user_column(table: EmbeddingTable, source: str | Path, column: str) -> pd.Series:
+    """One column of a user's CSV, matched to the table's objects (None where no row)."""
+    joined = join_columns(EmbeddingTable(table.rows[["id", "path"]], table.embeddings, {}), source)
+    if column not in joined.rows.columns:
+        known = ", ".join(c for c in joined.rows.columns if c not in ("id", "path"))
+        raise InputError(source, f"no column {column!r} (columns: {known})")
+    return joined.rows[column]
+
+
+def _marks(table: EmbeddingTable, source: str | Path, column: str) -> np.ndarray:
+    """A CSV column of interesting / not interesting marks as 1.0, 0.0 or NaN per object."""
+    words = _user_column(table, source, column).dropna().astype(str).str.strip().str.lower()
+    words = words[words != ""]
+    unknown = sorted(set(words) - set(_MARK_WORDS))
+    if unknown:
+        raise InputError(source, f"column {column!r}: {unknown[0]!r} is not 1/yes or 0/no")
+    marks = np.full(len(table), np.nan)
+    marks[words.index] = words.map(_MARK_WORDS).to_numpy()
+    return marks
 
 
 def label_objects(
@@ -143,18 +191,16 @@ def label_objects(
     table_path = Path(table_path)
     table = EmbeddingTable.read(table_path)
     source, column = labels
-    given = join_columns(EmbeddingTable(table.rows[["id", "path"]], table.embeddings, {}), source)
-    if column not in given.rows.columns:
-        raise InputError(source, f"no column {column!r} (columns: {', '.join(given.rows.columns)})")
+    given = _user_column(table, source, column)
     try:
         found = propagate(
-            table.embeddings, given.rows[column].tolist(), method=method, suggest=suggest, seed=seed
+            table.embeddings, given.tolist(), method=method, suggest=suggest, seed=seed
         )
     except ValueError as exc:
         raise InputError(source, str(exc)) from None
     table = table.with_columns(found.columns(column))
     table.write(table_path)
-    n_labelled = int(given.rows[column].notna().sum())
+    n_labelled = int((given.notna() & given.astype(str).str.strip().ne("")).sum())
     rows = table.rows.iloc[found.suggested].copy()
     rows.insert(0, "next", np.arange(1, len(rows) + 1))
     wanted = ["next", f"{column}_predicted", f"{column}_probability"]
