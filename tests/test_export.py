@@ -1,0 +1,72 @@
+"""Exported selections read back as they were: tables with units, DS9 regions, file lists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from astropy import units as u
+from astropy.table import Table
+
+from morphospace.embed import EmbeddingTable
+from morphospace.errors import InputError
+from morphospace.io import find_sources
+from morphospace.report.export import write_selection
+
+
+def _table(tmp_path) -> EmbeddingTable:
+    paths = []
+    for name in ("disk_a", "disk_b", "clump c"):
+        path = tmp_path / "data" / f"{name}.fits"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"")
+        paths.append(str(path))
+    rows = pd.DataFrame(
+        {
+            "id": ["disk_a", "disk_b", "clump c"],
+            "path": paths,
+            "object": ["HD 163296", None, "clump {7}"],
+            "ra": [269.0886, 10.5, np.nan],
+            "dec": [-21.9562, -30.25, np.nan],
+            "pixel_scale": [0.05, 0.1, 6.0],
+            "bmaj": [0.1, None, 18.0],
+            "shape": ["200x200", "64x80", "40x40"],
+            "class": ["ringed", "smooth", "clump"],
+        }
+    )
+    return EmbeddingTable(rows, np.zeros((3, 4), np.float32), {})
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".ecsv", ".vot", ".fits"])
+def test_a_selection_reads_back_as_a_table_with_units(tmp_path, suffix):
+    path = write_selection(_table(tmp_path), tmp_path / f"chosen{suffix}", [0, 2])
+    back = Table.read(path)
+    assert list(back["id"]) == ["disk_a", "clump c"] and list(back["class"]) == ["ringed", "clump"]
+    ra = np.ma.filled(np.ma.asarray(back["ra"], dtype=float), np.nan)
+    assert ra[0] == pytest.approx(269.0886) and np.isnan(ra[1])
+    assert "embedding" not in back.colnames
+    if suffix != ".csv":  # plain CSV has no place for units
+        assert back["ra"].unit == u.deg and back["pixel_scale"].unit == u.arcsec
+    if suffix == ".vot":
+        assert back["ra"].meta.get("ucd", "").startswith("pos.eq.ra")
+
+
+def test_ds9_regions_circle_each_object_with_a_sky_position(tmp_path):
+    path = write_selection(_table(tmp_path), tmp_path / "chosen.reg")
+    lines = path.read_text().splitlines()
+    assert lines[:3] == ["# Region file format: DS9 version 4.1", "global color=cyan", "fk5"]
+    circles = lines[3:]
+    assert len(circles) == 2  # the third object has no RA/Dec
+    assert circles[0] == 'circle(269.0886000,-21.9562000,5.00") # text={disk_a}'
+    assert circles[1].startswith("circle(10.5000000,-30.2500000,4.00")
+
+
+def test_a_file_list_is_what_train_reads(tmp_path):
+    path = write_selection(_table(tmp_path), tmp_path / "lists" / "chosen.txt", [1, 2])
+    assert [p.name for p in find_sources([path])] == ["disk_b.fits", "clump c.fits"]
+
+
+def test_an_unknown_format_is_refused_and_nothing_is_written(tmp_path):
+    with pytest.raises(InputError, match="unknown export format"):
+        write_selection(_table(tmp_path), tmp_path / "chosen.xlsx")
+    assert not (tmp_path / "chosen.xlsx").exists()
