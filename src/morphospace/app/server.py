@@ -1,0 +1,268 @@
+"""The explorer's server: a small Starlette app over one embedding table.
+
+It serves the table's objects and nothing else. Every request needs the session's token
+(in the URL as ``?token=``, then in a cookie, or in an ``X-Morphospace-Token`` header), as
+Jupyter's server does; a request without it gets 403. No route takes a file path: an
+object is named by its row number, so ``../`` or an absolute path can only reach a 404.
+
+Routes (all JSON unless said otherwise):
+
+| route | what |
+|---|---|
+| ``GET /api/objects`` | ids, map positions and the table's columns |
+| ``GET /api/objects/{i}`` | one object's metadata |
+| ``GET /api/thumbs/{i}.png`` | its thumbnail, framed on its emission (``?full=1``: whole) |
+| ``GET /api/neighbours?of=i,j&k=12`` | the objects most like one object or a selection |
+| ``GET``/``POST /api/labels`` | ``RUN/labels.csv``; POST ``{"set": {id: label or null}}`` |
+| ``POST /api/propagate`` | labels propagated to every object, and the objects to label next |
+| ``POST /api/export`` | ``{"indices": [...], "format": "vot"}``: the selection as a file to save |
+
+Thumbnails are made when first asked for and cached in ``RUN/thumbs/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from morphospace.app.labels import LabelStore
+from morphospace.embed import EmbeddingTable
+from morphospace.errors import MorphospaceError
+from morphospace.explore import SimilarityIndex, normalise
+from morphospace.explore.propagate import propagate
+from morphospace.files import atomic_write, safe_filename
+from morphospace.io import read_fits
+from morphospace.report.export import SUFFIXES, write_selection
+from morphospace.report.thumbnails import framing_of, thumbnail
+
+TOKEN_COOKIE = "morphospace_token"
+TOKEN_HEADER = "x-morphospace-token"
+THUMB_SIDE = 128
+MAX_NEIGHBOURS = 1000
+_MEDIA_TYPES = {".csv": "text/csv", ".ecsv": "text/plain", ".vot": "application/x-votable+xml",
+                ".xml": "application/x-votable+xml", ".fits": "application/fits",
+                ".reg": "text/plain", ".txt": "text/plain"}  # fmt: skip
+
+
+class Explorer:
+    """What the server knows: the table, its run folder, its labels and thumbnail cache.
+
+    Parameters
+    ----------
+    table_path : path
+        An embedding table (``RUN/embeddings.parquet``).
+    run_dir : path, optional
+        Where ``labels.csv`` and ``thumbs/`` live; by default the table's folder.
+    """
+
+    def __init__(self, table_path: str | Path, run_dir: str | Path | None = None):
+        self.table_path = Path(table_path)
+        self.table = EmbeddingTable.read(self.table_path)
+        self.run_dir = Path(run_dir) if run_dir is not None else self.table_path.parent
+        self.labels = LabelStore(self.run_dir / "labels.csv")
+        self.framing = framing_of(self.table.info.get("preprocess"))
+        chain = json.dumps(self.table.info.get("preprocess"), sort_keys=True)
+        self.thumbs = self.run_dir / "thumbs" / hashlib.sha256(chain.encode()).hexdigest()[:12]
+        self._index: SimilarityIndex | None = None
+
+    @property
+    def index(self) -> SimilarityIndex:
+        if self._index is None:  # built on the first search, not at start-up
+            self._index = SimilarityIndex(self.table.embeddings)
+        return self._index
+
+    def row(self, i: int) -> pd.Series:
+        if not 0 <= i < len(self.table):
+            raise KeyError(i)
+        return self.table.rows.iloc[i]
+
+    def thumbnail_png(self, i: int, full: bool = False) -> bytes:
+        """The PNG of object ``i``'s thumbnail, from the cache or made now."""
+        row = self.row(i)
+        path = self.thumbs / ("full" if full else "framed") / f"{safe_filename(str(row['id']))}.png"
+        if path.exists():
+            return path.read_bytes()
+        image = read_fits(row["path"], hdu=int(row["hdu"]), min_side=1)
+        pixels = thumbnail(image, THUMB_SIDE, None if full else self.framing)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="PNG")
+        atomic_write(path, lambda temporary: temporary.write_bytes(buffer.getvalue()))
+        return buffer.getvalue()
+
+    def neighbours(self, of: list[int], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` objects most like the mean direction of objects ``of`` (not themselves)."""
+        for i in of:
+            self.row(i)
+        query = normalise(normalise(self.table.embeddings[of]).mean(axis=0, keepdims=True))
+        near, score = self.index.query(query, k + len(set(of)))
+        keep = ~np.isin(near[0], of)
+        return near[0][keep][:k], score[0][keep][:k]
+
+
+def create_app(explorer: Explorer, token: str) -> Starlette:
+    """The Starlette app for ``explorer``, refusing every request without ``token``."""
+
+    async def objects(request: Request) -> JSONResponse:
+        rows = explorer.table.rows
+        return JSONResponse({"n": len(rows), "columns": _json_columns(rows)})
+
+    async def one_object(request: Request) -> JSONResponse:
+        row = explorer.row(request.path_params["i"])
+        return JSONResponse({name: _json_value(value) for name, value in row.items()})
+
+    async def thumb(request: Request) -> Response:
+        full = request.query_params.get("full") == "1"
+        png = explorer.thumbnail_png(request.path_params["i"], full)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+    async def neighbours(request: Request) -> JSONResponse:
+        try:
+            of = [int(i) for i in request.query_params.get("of", "").split(",") if i]
+            k = int(request.query_params.get("k", "12"))
+        except ValueError:
+            return _error(400, "of= takes row numbers, k= a number")
+        if not of or not 1 <= k <= MAX_NEIGHBOURS:
+            return _error(400, f"give of=ROW[,ROW…] and 1 <= k <= {MAX_NEIGHBOURS}")
+        near, score = explorer.neighbours(of, k)
+        return JSONResponse({"indices": near.tolist(), "similarity": np.round(score, 5).tolist()})
+
+    async def labels(request: Request) -> JSONResponse:
+        if request.method == "GET":
+            return JSONResponse({"labels": explorer.labels.read()})
+        body = await _json_body(request)
+        changes = body.get("set") if isinstance(body, dict) else None
+        if not isinstance(changes, dict):
+            return _error(400, 'send {"set": {"object id": "label" or null}}')
+        known = set(explorer.table.ids)
+        unknown = [key for key in changes if key not in known]
+        if unknown:
+            return _error(400, f"no object {unknown[0]!r} in the table")
+        return JSONResponse({"labels": explorer.labels.update(changes)})
+
+    async def propagate_labels(request: Request) -> JSONResponse:
+        given = explorer.labels.read()
+        values = [given.get(i) for i in explorer.table.ids]
+        try:
+            found = propagate(explorer.table.embeddings, values, suggest=20)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        return JSONResponse(
+            {
+                "classes": found.classes,
+                "predicted": [str(p) for p in found.predicted],
+                "probability": np.round(found.probability, 4).tolist(),
+                "method": found.method,
+                "accuracy": found.accuracy,
+                "next": found.suggested.tolist(),
+            }
+        )
+
+    async def export(request: Request) -> Response:
+        body = await _json_body(request)
+        indices = body.get("indices") if isinstance(body, dict) else None
+        suffix = "." + str(body.get("format", "")).lower().lstrip(".") if indices else ""
+        if not isinstance(indices, list) or suffix not in SUFFIXES:
+            return _error(400, f'send {{"indices": [...], "format": one of {", ".join(SUFFIXES)}}}')
+        try:
+            chosen = [int(i) for i in indices]
+            for i in chosen:
+                explorer.row(i)
+        except (KeyError, TypeError, ValueError):
+            return _error(400, "indices must be row numbers of the table")
+        scratch = explorer.run_dir / ".exports" / f"{secrets.token_hex(8)}{suffix}"
+        try:
+            content = write_selection(explorer.table, scratch, chosen).read_bytes()
+        finally:
+            scratch.unlink(missing_ok=True)
+        name = f"selection{suffix}"
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return Response(content, media_type=_MEDIA_TYPES[suffix], headers=headers)
+
+    routes = [
+        Route("/api/objects", objects),
+        Route("/api/objects/{i:int}", one_object),
+        Route("/api/thumbs/{i:int}.png", thumb),
+        Route("/api/neighbours", neighbours),
+        Route("/api/labels", labels, methods=["GET", "POST"]),
+        Route("/api/propagate", propagate_labels, methods=["POST"]),
+        Route("/api/export", export, methods=["POST"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(_TokenCheck, token=token)],
+        exception_handlers={KeyError: _not_found, MorphospaceError: _bad_input},
+    )
+
+
+class _TokenCheck(BaseHTTPMiddleware):
+    """403 for a request that does not carry the session's token; a token given in the
+    URL is kept in a cookie, so the page's own requests need not repeat it."""
+
+    def __init__(self, app, token: str):
+        super().__init__(app)
+        self.token = token
+
+    async def dispatch(self, request: Request, call_next) -> Response:
+        offered = (
+            request.query_params.get("token")
+            or request.headers.get(TOKEN_HEADER)
+            or request.cookies.get(TOKEN_COOKIE)
+            or ""
+        )
+        if not secrets.compare_digest(offered.encode(), self.token.encode()):
+            return _error(403, "this explorer needs the token of its URL")
+        response = await call_next(request)
+        if request.query_params.get("token"):
+            response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
+        return response
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return _error(404, "no such object")
+
+
+async def _bad_input(request: Request, exc: Exception) -> JSONResponse:
+    return _error(422, str(exc))
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        return None
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return None
+    if isinstance(value, np.generic):
+        return _json_value(value.item())
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return None  # the embedding vector: not sent
+    return value
+
+
+def _json_columns(rows: pd.DataFrame) -> dict[str, list[Any]]:
+    return {
+        name: [_json_value(v) for v in rows[name].tolist()]
+        for name in rows.columns
+        if name != "embedding"
+    }

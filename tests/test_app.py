@@ -1,0 +1,135 @@
+"""The explorer's server: only the token's holder, only the table's objects, nothing lost."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import numpy as np
+import pytest
+from astropy.table import Table
+from PIL import Image
+from starlette.testclient import TestClient
+
+from morphospace.app import Explorer, LabelStore, create_app
+from morphospace.pipeline import embed_run
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture(scope="module")
+def explorer(trained, tmp_path_factory):
+    run, images = trained
+    folder = tmp_path_factory.mktemp("explore")
+    table = folder / "embeddings.parquet"
+    embed_run(run, [str(images)], table, workers=1)
+    return Explorer(table)
+
+
+@pytest.fixture
+def client(explorer):
+    with TestClient(create_app(explorer, TOKEN)) as client:
+        client.get(f"/api/objects?token={TOKEN}")  # the URL's token, kept in a cookie
+        yield client
+
+
+def test_every_request_needs_the_token(explorer):
+    with TestClient(create_app(explorer, TOKEN)) as anonymous:
+        for path in ("/api/objects", "/api/thumbs/0.png", "/api/labels", "/nothing"):
+            assert anonymous.get(path).status_code == 403
+            assert anonymous.get(path + "?token=wrong").status_code == 403
+        assert anonymous.post("/api/labels", json={"set": {}}).status_code == 403
+        assert anonymous.get("/api/objects", headers={"X-Morphospace-Token": TOKEN}).is_success
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/thumbs/../../etc/passwd",
+        "/api/thumbs/%2e%2e%2f%2e%2e%2fetc%2fpasswd.png",
+        "/api/thumbs//etc/passwd.png",
+        "/api/thumbs/30.png",  # one past the last object
+        "/api/thumbs/-1.png",
+        "/api/objects/999",
+        "/etc/passwd",
+        "/../model.json",
+    ],
+)
+def test_nothing_but_the_tables_objects_is_served(client, path):
+    assert client.get(path).status_code == 404
+
+
+def test_objects_and_thumbnails(client, explorer):
+    answer = client.get("/api/objects").json()
+    assert answer["n"] == 30 and len(answer["columns"]["id"]) == 30
+    assert "embedding" not in answer["columns"]
+    one = client.get("/api/objects/3").json()
+    assert one["id"] == explorer.table.ids[3] and one["pixel_scale"] > 0
+    framed, full = client.get("/api/thumbs/3.png"), client.get("/api/thumbs/3.png?full=1")
+    assert framed.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(framed.content)).size == (128, 128)
+    assert framed.content != full.content or explorer.framing is None
+    cached = list(explorer.thumbs.rglob("*.png"))
+    assert len(cached) == 2  # made once, then served from RUN/thumbs
+
+
+def test_neighbours_of_an_object_and_of_a_selection(client):
+    one = client.get("/api/neighbours?of=0&k=5").json()
+    assert len(one["indices"]) == 5 and 0 not in one["indices"]
+    assert one["similarity"] == sorted(one["similarity"], reverse=True)
+    several = client.get("/api/neighbours?of=0,1,2&k=4").json()
+    assert not {0, 1, 2} & set(several["indices"])
+    assert client.get("/api/neighbours?of=x").status_code == 400
+    assert client.get("/api/neighbours?of=0&k=0").status_code == 400
+
+
+def test_labels_are_saved_at_once_merged_and_propagated(client, explorer):
+    ids = explorer.table.ids
+    first = client.post("/api/labels", json={"set": {ids[0]: "disk", ids[1]: "disk"}}).json()
+    assert first["labels"] == {ids[0]: "disk", ids[1]: "disk"}
+    assert (explorer.run_dir / "labels.csv").read_text().startswith("id,label\n")
+    # a second tab that only knows its own change keeps the first tab's labels
+    with TestClient(create_app(Explorer(explorer.table_path), TOKEN)) as other:
+        other.post(f"/api/labels?token={TOKEN}", json={"set": {ids[2]: "cloud", ids[3]: "cloud"}})
+    both = client.get("/api/labels").json()["labels"]
+    assert both == {ids[0]: "disk", ids[1]: "disk", ids[2]: "cloud", ids[3]: "cloud"}
+    removed = client.post("/api/labels", json={"set": {ids[1]: None}}).json()["labels"]
+    assert ids[1] not in removed and len(removed) == 3
+    assert client.post("/api/labels", json={"set": {"nobody": "x"}}).status_code == 400
+    assert client.post("/api/labels", content=b"not json").status_code == 400
+    client.post("/api/labels", json={"set": {ids[1]: "disk"}})
+    found = client.post("/api/propagate").json()
+    assert found["classes"] == ["cloud", "disk"] and len(found["predicted"]) == 30
+    assert not {0, 1, 2, 3} & set(found["next"])
+
+
+def test_concurrent_label_writes_lose_nothing(tmp_path):
+    store = LabelStore(tmp_path / "labels.csv")
+
+    def label(start: int) -> None:
+        for i in range(start, start + 20):
+            store.update({f"object_{i}": f"class_{i % 3}"})
+
+    threads = [threading.Thread(target=label, args=(start,)) for start in (0, 20, 40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(store.read()) == 60
+    assert not list(tmp_path.glob(".labels.csv.*"))  # no temporary file left behind
+
+
+def test_a_selection_exports_as_votable_and_ds9_regions(client, explorer):
+    vot = client.post("/api/export", json={"indices": [4, 0, 7], "format": "vot"})
+    assert vot.is_success and 'filename="selection.vot"' in vot.headers["content-disposition"]
+    table = Table.read(io.BytesIO(vot.content), format="votable")
+    assert list(table["id"]) == [explorer.table.ids[i] for i in (4, 0, 7)]
+    assert str(table["ra"].unit) == "deg"
+    regions = client.post("/api/export", json={"indices": [4, 0], "format": "reg"}).text
+    circles = [line for line in regions.splitlines() if line.startswith("circle(")]
+    ra = float(circles[0].split("(")[1].split(",")[0])
+    assert len(circles) == 2 and ra == pytest.approx(explorer.table.rows["ra"][4], abs=1e-6)
+    assert client.post("/api/export", json={"indices": [0], "format": "exe"}).status_code == 400
+    assert client.post("/api/export", json={"indices": [99], "format": "csv"}).status_code == 400
+    assert not list((explorer.run_dir / ".exports").glob("*"))
+    assert np.isfinite(table["dec"]).all()
