@@ -516,6 +516,29 @@ def label(
 
 
 @app.command()
+def explore(
+    run: Annotated[
+        Path, typer.Argument(help="A run folder (its embeddings.parquet) or an embedding table.")
+    ],
+    port: Annotated[int, typer.Option(help="Port to serve on (0: a free one).", min=0)] = 0,
+    host: Annotated[
+        str, typer.Option(help="Address to bind; anything but loopback is reachable by others.")
+    ] = "127.0.0.1",
+    browser: Annotated[bool, typer.Option(help="Open the page in the browser.")] = True,
+) -> None:
+    """The local explorer: zoom, select, label, propagate and export, in the browser."""
+    from morphospace.app.server import LOOPBACK, serve
+
+    if host not in LOOPBACK:
+        warnings.warn(
+            f"serving on {host}: anyone who can reach it and has the URL's token can read "
+            "and label your objects",
+            stacklevel=1,
+        )
+    serve(run, host=host, port=port, open_browser=browser, announce=typer.echo)
+
+
+@app.command()
 def evaluate(
     embeddings: Annotated[Path, typer.Argument(help="An embedding table (.parquet).")],
     labels: Annotated[

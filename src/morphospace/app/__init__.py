@@ -3,6 +3,6 @@ propagate and export objects. It calls ``explore`` and ``report``; nothing below
 it exists."""
 
 from morphospace.app.labels import LabelStore
-from morphospace.app.server import Explorer, create_app
+from morphospace.app.server import Explorer, create_app, serve
 
-__all__ = ["Explorer", "LabelStore", "create_app"]
+__all__ = ["Explorer", "LabelStore", "create_app", "serve"]

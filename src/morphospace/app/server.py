@@ -9,6 +9,7 @@ Routes (all JSON unless said otherwise):
 
 | route | what |
 |---|---|
+| ``GET /`` | the page (``static/index.html`` and the bundled ``static/explorer.js``) |
 | ``GET /api/objects`` | ids, map positions and the table's columns |
 | ``GET /api/objects/{i}`` | one object's metadata |
 | ``GET /api/thumbs/{i}.png`` | its thumbnail, framed on its emission (``?full=1``: whole) |
@@ -26,6 +27,7 @@ import hashlib
 import io
 import json
 import secrets
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from morphospace.app.labels import LabelStore
@@ -192,7 +194,15 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}
         return Response(content, media_type=_MEDIA_TYPES[suffix], headers=headers)
 
+    async def page(request: Request) -> Response:
+        return HTMLResponse(_static("index.html"))
+
+    async def script(request: Request) -> Response:
+        return Response(_static("explorer.js"), media_type="text/javascript")
+
     routes = [
+        Route("/", page),
+        Route("/static/explorer.js", script),
         Route("/api/objects", objects),
         Route("/api/objects/{i:int}", one_object),
         Route("/api/thumbs/{i:int}.png", thumb),
@@ -231,6 +241,11 @@ class _TokenCheck(BaseHTTPMiddleware):
         return response
 
 
+def _static(name: str) -> bytes:
+    """A file of the page, vendored into the package (see ``frontend/``)."""
+    return files("morphospace.app").joinpath("static", name).read_bytes()
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -266,3 +281,52 @@ def _json_columns(rows: pd.DataFrame) -> dict[str, list[Any]]:
         for name in rows.columns
         if name != "embedding"
     }
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def resolve_table(target: str | Path) -> Path:
+    """The embedding table named by a run folder (its ``embeddings.parquet``) or a file."""
+    path = Path(target)
+    table = path / "embeddings.parquet" if path.is_dir() else path
+    if not table.exists():
+        raise MorphospaceError(f"{table}: no embedding table (run 'morphospace embed' first)")
+    return table
+
+
+def serve(
+    target: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    open_browser: bool = True,
+    announce=print,
+) -> None:
+    """Serve the explorer of a run folder or table until interrupted.
+
+    ``port`` 0 takes a free one. The URL, with its random token, is announced (and opened
+    in the browser unless ``open_browser`` is False).
+    """
+    import socket
+    import webbrowser
+
+    import uvicorn
+
+    table = resolve_table(target)
+    explorer = Explorer(table)
+    token = secrets.token_urlsafe(24)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    bound = listener.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{bound}/?token={token}"
+    announce(f"exploring {len(explorer.table)} objects of {table}")
+    announce(f"open {url}  (Ctrl-C stops the server)")
+    config = uvicorn.Config(create_app(explorer, token), log_level="warning")
+    server = uvicorn.Server(config)
+    if open_browser:
+        webbrowser.open(url)
+    server.run(sockets=[listener])

@@ -165,12 +165,16 @@ def unique_ids(paths: Sequence[str | Path], hdus: Sequence[int]) -> list[str]:
 
 
 def object_id(path: str | Path) -> str:
-    """An object's id: its file name without the FITS suffix."""
+    """An object's id: its file name without the FITS suffix.
+
+    A name without a FITS suffix is kept whole: survey names such as
+    ``0.878_0.466_3_Proctor_Tab1`` hold dots that are not suffixes.
+    """
     name = Path(path).name
     for suffix in (".fits.gz", ".fits.fz", ".fits", ".fit", ".fz", ".fts"):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
-    return Path(name).stem
+    return name
 
 
 def _short(exc: Exception) -> str:
