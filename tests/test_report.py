@@ -261,3 +261,11 @@ def test_thumbnails_are_framed_on_the_emission_as_the_network_input_is():
     assert (framed > 128).mean() > 4 * (whole > 128).mean()  # the source fills the frame
     chain_without_crop = {"steps": [{"step": "fill"}, {"step": "normalise"}]}
     assert framing_of(chain_without_crop) is None and framing_of(None) is None
+
+
+def test_names_with_dots_are_ids_whole():
+    from morphospace.embed import object_id
+
+    assert object_id("0.878_0.466_3_Proctor_Tab1") == "0.878_0.466_3_Proctor_Tab1"
+    assert object_id("cutouts/0.878_0.466_3_Proctor_Tab1.fits") == "0.878_0.466_3_Proctor_Tab1"
+    assert object_id("HD 163296.fits.gz") == "HD 163296"
