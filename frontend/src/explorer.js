@@ -39,12 +39,19 @@ function viridis(t) {
   return `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
 }
 
+function extent(values) {
+  // a loop: spreading a million values into Math.min overflows the call stack
+  let low = Infinity; let high = -Infinity;
+  for (const v of values) { if (v < low) low = v; if (v > high) high = v; }
+  return [low, high];
+}
+
 function normalisedPositions(xs, ys) {
   // one scale for both axes, so the map keeps its shape, centred in [-1, 1]
   const finite = (v) => v !== null && Number.isFinite(v);
   const fx = xs.filter(finite); const fy = ys.filter(finite);
-  const [x0, x1] = [Math.min(...fx), Math.max(...fx)];
-  const [y0, y1] = [Math.min(...fy), Math.max(...fy)];
+  const [x0, x1] = extent(fx);
+  const [y0, y1] = extent(fy);
   const half = Math.max(x1 - x0, y1 - y0, 1e-9) / 2 / 0.95;
   const cx = (x0 + x1) / 2; const cy = (y0 + y1) / 2;
   return [xs.map((v) => (finite(v) ? (v - cx) / half : 0)), ys.map((v) => (finite(v) ? (v - cy) / half : 0))];
@@ -66,7 +73,7 @@ function encoding(name) {
       legend: distinct.map((v, i) => [String(v), PALETTE[i % PALETTE.length]]),
     };
   }
-  const low = Math.min(...present); const high = Math.max(...present);
+  const [low, high] = extent(present);
   const span = high > low ? high - low : 1;
   return {
     kind: 'continuous',
