@@ -194,6 +194,10 @@ def test_run_checks_report_options_before_training(trained, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", str(images), "-o", str(out), "--join", str(labels)]) == 2
     assert "needs a column naming the objects" in capsys.readouterr().err
+    labels.write_text("name,class\nnobody_here,disk\n")  # names no object
+    assert main(["run", str(images), "-o", str(out), "--join", str(labels)]) == 2
+    assert "no row names one of the objects" in capsys.readouterr().err
+    assert not (out / "model.safetensors").exists()  # refused before any training
     labels.write_text("name,class\nsynth_00001,disk\n")
     argv = ["run", str(images), "-o", str(out), "--join", str(labels), "--colour-by", "klass"]
     assert main(argv) == 2

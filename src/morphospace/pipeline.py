@@ -12,9 +12,9 @@ from typing import Any
 
 from morphospace.choices import ON_ERROR, OnError
 from morphospace.config import Settings, load_settings
-from morphospace.embed import Embedder, EmbeddingTable
+from morphospace.embed import Embedder, EmbeddingTable, object_id
 from morphospace.errors import InputError
-from morphospace.io import Problem, write_problems
+from morphospace.io import Problem, find_sources, write_problems
 from morphospace.report import ReportResult, build_report
 from morphospace.report.build import check_report_options
 from morphospace.train import Trainer, TrainResult
@@ -100,7 +100,8 @@ def run_pipeline(
     """Train on ``settings.data.sources``, embed the same objects and write the report."""
     run_dir = Path(run_dir)
     options = report_options or {}
-    check_report_options(options.get("join"), options.get("colour_by"))
+    ids = [object_id(path) for path in find_sources(settings.data.sources)]
+    check_report_options(options.get("join"), options.get("colour_by"), ids)
     training = Trainer(settings, run_dir, resume=resume, progress=progress).fit()
     embedded = embed_run(
         run_dir,

@@ -112,9 +112,22 @@ def join_columns(table: EmbeddingTable, path: str | Path) -> EmbeddingTable:
     return table.with_columns({c: extra[c].reindex(ids).to_numpy() for c in new})
 
 
-def check_report_options(join: str | Path | None, colour_by: list[str] | None) -> None:
-    """Fail early (before any training) on a join table or colour column that cannot work."""
+def check_report_options(
+    join: str | Path | None, colour_by: list[str] | None, ids: list[str] | None = None
+) -> None:
+    """Fail early (before any training) on a join table or colour column that cannot work.
+
+    With the ``ids`` of the objects to come, a join table none of whose rows names one of
+    them fails too.
+    """
     columns = set(read_join_table(join)[0].columns) if join is not None else set()
+    if join is not None and ids:
+        extra, keys = read_join_table(join)
+        wanted = set(ids)
+        if not any(extra[key].map(lambda v: object_id(str(v))).isin(wanted).any() for key in keys):
+            raise InputError(
+                join, f"no row names one of the objects (tried columns {', '.join(keys)})"
+            )
     known = columns | set(STANDARD_COLUMNS)
     for name in colour_by or []:
         if name not in known:
