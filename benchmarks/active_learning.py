@@ -22,7 +22,7 @@ import pandas as pd
 
 from morphospace.embed import EmbeddingTable
 from morphospace.explore.propagate import propagate
-from morphospace.report.build import join_columns
+from morphospace.report.build import joined_column
 
 STANDARD = Path(".bench/quality/standard")
 
@@ -67,8 +67,7 @@ def main() -> None:
         raise SystemExit(f"{args.table}: no such table; run benchmarks/quality_synthetic.py first")
     source, _, column = args.labels.rpartition(":")
     table = EmbeddingTable.read(args.table)
-    base = EmbeddingTable(table.rows[["id", "path"]], table.embeddings, {})
-    truth = join_columns(base, source).rows[column].astype(str).to_numpy(dtype=object)
+    truth = joined_column(table, source, column).astype(str).astype(object)
     n_classes = len(np.unique(truth))
     print(f"{len(truth)} objects, {n_classes} classes ({column}); "
           f"{args.per_class} labels per class = {args.per_class * n_classes} labels, "

@@ -22,7 +22,7 @@ from sklearn.metrics import r2_score
 
 from morphospace.embed import EmbeddingTable
 from morphospace.evaluate.metrics import folds, knn_predict, regression_folds, ridge_predict
-from morphospace.evaluate.scorecard import _joined_column
+from morphospace.report.build import joined_column
 
 FRACTIONS = (0.4, 0.6, 0.8, 1.0)
 
@@ -72,13 +72,13 @@ def main() -> None:
     table = EmbeddingTable.read(args.embeddings)
     embeddings = table.embeddings
     rows = [("objects per training fold", *(f"{f:.0%}" for f in FRACTIONS))]
-    labels = _joined_column(table, args.labels, args.label)
+    labels = joined_column(table, args.labels, args.label)
     known = ~np.asarray(pd.isna(labels))
     n_train = round(known.sum() * 0.8)
     curve = knn_curve(embeddings[known], labels[known].astype(str), args.repeats)
     rows.append((f"k-NN accuracy, {args.label} ({n_train} objects at 100 %)", *map(fmt, curve)))
     for param in filter(None, args.params.split(",")):
-        values = _joined_column(table, args.labels, param).astype(float)
+        values = joined_column(table, args.labels, param).astype(float)
         known = np.isfinite(values)
         n_train = round(known.sum() * 0.8)
         curve = ridge_curve(embeddings[known], values[known], args.repeats)

@@ -468,15 +468,9 @@ def anomalies(
     ] = None,
 ) -> None:
     """The most unusual objects, ranked (isolation forest, LOF and k-NN distance combined)."""
-    from morphospace.evaluate.scorecard import read_columns
     from morphospace.report.queries import top_anomalies
 
-    spec = read_columns(marks, "--marks")
-    if spec is not None and len(spec[1]) != 1:
-        raise InputError(marks, "--marks takes one column, as marks.csv:COLUMN")
-    found = top_anomalies(
-        embeddings, n, gallery=gallery, marks=(spec[0], spec[1][0]) if spec else None
-    )
+    found = top_anomalies(embeddings, n, gallery=gallery, marks=_one_column(marks, "--marks"))
     typer.echo(found.format())
     typer.echo(f"gallery: {found.gallery}")
 
@@ -499,18 +493,14 @@ def label(
     ] = None,
 ) -> None:
     """Propagate a few labels to every object; writes COLUMN_predicted, _probability, _next."""
-    from morphospace.evaluate.scorecard import read_columns
+    from morphospace.embed import find_table
     from morphospace.explore.propagate import METHODS
     from morphospace.report.queries import label_objects
 
     _choice("--method", method, METHODS)
-    path = table / "embeddings.parquet" if table.is_dir() else table
-    spec = read_columns(labels, "--labels")
-    if spec is None or len(spec[1]) != 1:
-        raise InputError(labels, "--labels takes one column, as labels.csv:COLUMN")
-    found = label_objects(
-        path, (spec[0], spec[1][0]), method=method, suggest=suggest, gallery=gallery
-    )
+    path = find_table(table)
+    column = _one_column(labels, "--labels")
+    found = label_objects(path, column, method=method, suggest=suggest, gallery=gallery)
     typer.echo(found.format())
     typer.echo(f"columns written to {path}; gallery: {found.gallery}")
 
@@ -574,12 +564,9 @@ def evaluate(
 
     names = [b.strip() for b in (baselines or "").split(",") if b.strip()]
     names = list(BASELINES) if names == ["all"] else names
-    label_spec = read_columns(labels, "--labels")
-    if label_spec is not None and len(label_spec[1]) != 1:
-        raise InputError(labels, "--labels takes one column")
     card = evaluate_table(
         embeddings,
-        labels=(label_spec[0], label_spec[1][0]) if label_spec else None,
+        labels=_one_column(labels, "--labels"),
         params=read_columns(params, "--params"),
         baselines=names,
         run_dir=run_dir,
@@ -652,6 +639,18 @@ def demo(
     result = run_demo(output, seed=seed, progress=progress, **sizes)
     _echo_pipeline(result)
     typer.echo(f"demo finished in {time.perf_counter() - start:.0f} s")
+
+
+def _one_column(spec: str | None, option: str) -> tuple[Path, str] | None:
+    """``FILE.csv:COLUMN`` as the file and its one column (None when not given)."""
+    from morphospace.evaluate.scorecard import read_columns
+
+    parsed = read_columns(spec, option)
+    if parsed is None:
+        return None
+    if len(parsed[1]) != 1:
+        raise InputError(spec, f"{option} takes one column, as FILE.csv:COLUMN")
+    return parsed[0], parsed[1][0]
 
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> Literal[True]:

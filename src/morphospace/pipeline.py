@@ -100,8 +100,9 @@ def run_pipeline(
     """Train on ``settings.data.sources``, embed the same objects and write the report."""
     run_dir = Path(run_dir)
     options = report_options or {}
-    ids = [object_id(path) for path in find_sources(settings.data.sources)]
-    check_report_options(options.get("join"), options.get("colour_by"), ids)
+    join = options.get("join")
+    ids = [object_id(p) for p in find_sources(settings.data.sources)] if join else None
+    check_report_options(join, options.get("colour_by"), ids)
     training = Trainer(settings, run_dir, resume=resume, progress=progress).fit()
     embedded = embed_run(
         run_dir,

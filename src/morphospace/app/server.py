@@ -24,7 +24,6 @@ Thumbnails are made when first asked for and cached in ``RUN/thumbs/``.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import secrets
 from importlib.resources import files
@@ -33,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -42,14 +40,14 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from morphospace.app.labels import LabelStore
-from morphospace.embed import EmbeddingTable
+from morphospace.embed import EmbeddingTable, find_table
 from morphospace.errors import MorphospaceError
 from morphospace.explore import SimilarityIndex, normalise
 from morphospace.explore.propagate import propagate
 from morphospace.files import atomic_write, safe_filename
 from morphospace.io import read_fits
 from morphospace.report.export import SUFFIXES, write_selection
-from morphospace.report.thumbnails import framing_of, thumbnail
+from morphospace.report.thumbnails import framing_of, png_bytes, thumbnail
 
 TOKEN_COOKIE = "morphospace_token"
 TOKEN_HEADER = "x-morphospace-token"
@@ -99,11 +97,9 @@ class Explorer:
         if path.exists():
             return path.read_bytes()
         image = read_fits(row["path"], hdu=int(row["hdu"]), min_side=1)
-        pixels = thumbnail(image, THUMB_SIDE, None if full else self.framing)
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, format="PNG")
-        atomic_write(path, lambda temporary: temporary.write_bytes(buffer.getvalue()))
-        return buffer.getvalue()
+        png = png_bytes(thumbnail(image, THUMB_SIDE, None if full else self.framing))
+        atomic_write(path, lambda temporary: temporary.write_bytes(png))
+        return png
 
     def neighbours(self, of: list[int], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` objects most like the mean direction of objects ``of`` (not themselves)."""
@@ -286,15 +282,6 @@ def _json_columns(rows: pd.DataFrame) -> dict[str, list[Any]]:
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def resolve_table(target: str | Path) -> Path:
-    """The embedding table named by a run folder (its ``embeddings.parquet``) or a file."""
-    path = Path(target)
-    table = path / "embeddings.parquet" if path.is_dir() else path
-    if not table.exists():
-        raise MorphospaceError(f"{table}: no embedding table (run 'morphospace embed' first)")
-    return table
-
-
 def serve(
     target: str | Path,
     *,
@@ -313,7 +300,7 @@ def serve(
 
     import uvicorn
 
-    table = resolve_table(target)
+    table = find_table(target)
     explorer = Explorer(table)
     token = secrets.token_urlsafe(24)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

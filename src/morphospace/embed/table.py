@@ -164,6 +164,16 @@ def unique_ids(paths: Sequence[str | Path], hdus: Sequence[int]) -> list[str]:
     return ids
 
 
+def find_table(target: str | Path) -> Path:
+    """The embedding table a run folder holds (``RUN/embeddings.parquet``), or ``target``
+    itself when it names a file."""
+    path = Path(target)
+    table = path / "embeddings.parquet" if path.is_dir() else path
+    if not table.exists():
+        raise InputError(table, "no embedding table here (run 'morphospace embed' first)")
+    return table
+
+
 def object_id(path: str | Path) -> str:
     """An object's id: its file name without the FITS suffix.
 

@@ -188,21 +188,6 @@ def read_columns(spec: str | None, kind: str) -> tuple[Path, list[str]] | None:
     return Path(path), [n.strip() for n in names.split(",") if n.strip()]
 
 
-def _joined_column(table: EmbeddingTable, path: Path, column: str) -> np.ndarray:
-    from morphospace.report.build import join_columns, read_join_table
-
-    extra, _ = read_join_table(path)
-    if column not in extra.columns:
-        close = ", ".join(list(extra.columns)[:12])
-        raise InputError(path, f"has no column {column!r} (columns: {close})")
-    if column in table.rows.columns:  # the file's values win over a column already there
-        table = EmbeddingTable(table.rows.drop(columns=[column]), table.embeddings, table.info)
-    values = join_columns(table, path).rows[column].to_numpy()
-    if pd.isna(values).all():
-        raise InputError(path, f"column {column!r} matches no embedded object")
-    return values
-
-
 def evaluate_table(
     table_path: str | Path,
     *,
@@ -240,16 +225,18 @@ def evaluate_table(
         )
     if "supervised" in baselines and labels is None and params is None:
         raise InputError("supervised", "the supervised baseline needs --labels or --params")
+    from morphospace.report.build import joined_column  # report draws on evaluate's layers
+
     table = EmbeddingTable.read(table_path)
     y = None
     if labels is not None:
-        y = _joined_column(table, Path(labels[0]), labels[1]).astype(object)
+        y = joined_column(table, Path(labels[0]), labels[1]).astype(object)
         y = np.where(pd.isna(y), None, y.astype(str))
     values: dict[str, np.ndarray] = {}
     if params is not None:
         for name in params[1]:
             column = pd.to_numeric(
-                pd.Series(_joined_column(table, Path(params[0]), name)), errors="coerce"
+                pd.Series(joined_column(table, Path(params[0]), name)), errors="coerce"
             ).to_numpy(float)
             if np.isfinite(column).sum() < MIN_PARAM_OBJECTS:
                 raise InputError(params[0], f"column {name!r} has fewer than 10 numeric values")

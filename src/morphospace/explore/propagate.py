@@ -36,6 +36,7 @@ class Propagation:
     method: str  # the classifier used: "logistic" or "knn"
     accuracy: float | None  # cross-validated on the labelled objects; None if too few
     suggested: np.ndarray  # unlabelled object indices to label next, least certain first
+    labelled: int  # how many objects had a label
 
     def columns(self, name: str) -> dict[str, np.ndarray]:
         """Table columns ``NAME_predicted``, ``NAME_probability`` and ``NAME_next`` (the
@@ -108,6 +109,7 @@ def propagate(
         method=chosen,
         accuracy=scores[chosen],
         suggested=suggested,
+        labelled=len(labelled),
     )
 
 

@@ -98,6 +98,31 @@ def join_columns(table: EmbeddingTable, path: str | Path) -> EmbeddingTable:
     """
     extra, keys = read_join_table(path)
     ids = table.rows["id"].astype(str)
+    matched = _rows_by_object(extra, keys, ids, path)
+    new = [c for c in extra.columns if c not in table.rows.columns and c not in JOIN_KEYS]
+    return table.with_columns({c: matched[c].reindex(ids).to_numpy() for c in new})
+
+
+def joined_column(table: EmbeddingTable, path: str | Path, column: str) -> np.ndarray:
+    """One column of a CSV, one value per object of ``table``, matched as
+    :func:`join_columns` matches (missing where no row names the object). The file's values
+    win over a column of that name already in the table."""
+    extra, keys = read_join_table(path)
+    if column not in extra.columns:
+        close = ", ".join(list(extra.columns)[:12])
+        raise InputError(path, f"has no column {column!r} (columns: {close})")
+    ids = table.rows["id"].astype(str)
+    values = _rows_by_object(extra, keys, ids, path)[column].reindex(ids).to_numpy()
+    if pd.isna(values).all():
+        raise InputError(path, f"column {column!r} matches no embedded object")
+    return values
+
+
+def _rows_by_object(
+    extra: pd.DataFrame, keys: list[str], ids: pd.Series, path: str | Path
+) -> pd.DataFrame:
+    """The CSV's rows indexed by the object id they name, through the key column that
+    names the most objects."""
     best, best_hits = None, 0
     for column in keys:
         stems = extra[column].map(lambda v: object_id(str(v)))
@@ -106,10 +131,7 @@ def join_columns(table: EmbeddingTable, path: str | Path) -> EmbeddingTable:
             best, best_hits = stems, hits
     if best is None:
         raise InputError(path, f"no row names an embedded object (tried columns {', '.join(keys)})")
-    extra = extra.assign(_key=best).drop_duplicates("_key").set_index("_key")
-    rows = table.rows
-    new = [c for c in extra.columns if c not in rows.columns and c not in JOIN_KEYS]
-    return table.with_columns({c: extra[c].reindex(ids).to_numpy() for c in new})
+    return extra.assign(_key=best).drop_duplicates("_key").set_index("_key")
 
 
 def check_report_options(

@@ -20,7 +20,7 @@ from morphospace.explore.propagate import propagate
 from morphospace.files import safe_filename
 from morphospace.io import read_fits
 from morphospace.report import figures
-from morphospace.report.build import join_columns
+from morphospace.report.build import joined_column
 from morphospace.report.thumbnails import framing_of, thumbnail, thumbnails_of
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz", ".fz")
@@ -151,18 +151,10 @@ _MARK_WORDS = {"1": 1.0, "1.0": 1.0, "yes": 1.0, "true": 1.0, "interesting": 1.0
                "0": 0.0, "0.0": 0.0, "no": 0.0, "false": 0.0, "not interesting": 0.0}  # fmt: skip
 
 
-def _user_column(table: EmbeddingTable, source: str | Path, column: str) -> pd.Series:
-    """One column of a user's CSV, matched to the table's objects (None where no row)."""
-    joined = join_columns(EmbeddingTable(table.rows[["id", "path"]], table.embeddings, {}), source)
-    if column not in joined.rows.columns:
-        known = ", ".join(c for c in joined.rows.columns if c not in ("id", "path"))
-        raise InputError(source, f"no column {column!r} (columns: {known})")
-    return joined.rows[column]
-
-
 def _marks(table: EmbeddingTable, source: str | Path, column: str) -> np.ndarray:
     """A CSV column of interesting / not interesting marks as 1.0, 0.0 or NaN per object."""
-    words = _user_column(table, source, column).dropna().astype(str).str.strip().str.lower()
+    words = pd.Series(joined_column(table, source, column)).dropna().astype(str)
+    words = words.str.strip().str.lower()
     words = words[words != ""]
     unknown = sorted(set(words) - set(_MARK_WORDS))
     if unknown:
@@ -191,16 +183,13 @@ def label_objects(
     table_path = Path(table_path)
     table = EmbeddingTable.read(table_path)
     source, column = labels
-    given = _user_column(table, source, column)
+    given = joined_column(table, source, column)
     try:
-        found = propagate(
-            table.embeddings, given.tolist(), method=method, suggest=suggest, seed=seed
-        )
+        found = propagate(table.embeddings, list(given), method=method, suggest=suggest, seed=seed)
     except ValueError as exc:
         raise InputError(source, str(exc)) from None
     table = table.with_columns(found.columns(column))
     table.write(table_path)
-    n_labelled = int((given.notna() & given.astype(str).str.strip().ne("")).sum())
     rows = table.rows.iloc[found.suggested].copy()
     rows.insert(0, "next", np.arange(1, len(rows) + 1))
     wanted = ["next", f"{column}_predicted", f"{column}_probability"]
@@ -214,9 +203,9 @@ def label_objects(
         figures.gallery(thumbs, layout, path, "label these next", captions=captions)
     accuracy = f"{found.accuracy:.3f}" if found.accuracy is not None else "not measurable yet"
     title = (
-        f"propagated {column!r} from {n_labelled} labelled objects ({len(found.classes)} classes) "
-        f"to {len(table)} with {_METHOD_NAMES[found.method]} (cross-validated accuracy "
-        f"{accuracy}); label these {len(rows)} next:"
+        f"propagated {column!r} from {found.labelled} labelled objects "
+        f"({len(found.classes)} classes) to {len(table)} with {_METHOD_NAMES[found.method]} "
+        f"(cross-validated accuracy {accuracy}); label these {len(rows)} next:"
     )
     return Answer(rows, path, title)
 

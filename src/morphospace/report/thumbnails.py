@@ -131,8 +131,13 @@ def thumbnails_of(
     return load_thumbnails(paths, hdus, workers=workers, framing=framing)
 
 
-def png_data_uri(pixels: np.ndarray) -> str:
-    """A ``data:image/png;base64,…`` URI of a uint8 image, for self-contained HTML."""
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """A uint8 image as the bytes of a PNG file."""
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def png_data_uri(pixels: np.ndarray) -> str:
+    """A ``data:image/png;base64,…`` URI of a uint8 image, for self-contained HTML."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(pixels)).decode("ascii")
