@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +17,36 @@ from morphospace.synth import synthesize
 from morphospace.train import Trainer
 
 PIXEL_DEG = 0.1 / 3600  # 0.1 arcsec pixels
+# WebGL without a GPU: Chromium's software renderer
+BROWSER_ARGS = ["--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader",
+                "--enable-unsafe-swiftshader", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+@contextmanager
+def chromium_page(width: int = 1300, height: int = 850) -> Iterator[tuple[object, list[str]]]:
+    """A page of headless Chromium (Playwright driving the system browser) and the list of
+    JavaScript errors it logs. Skipped only outside CI, where the browser must be there."""
+    browser_path = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if browser_path is None or sync_playwright is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the browser tests: install Debian's chromium and playwright")
+        pytest.skip("no chromium or playwright here")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path, args=BROWSER_ARGS)
+        try:
+            viewport = {"width": width, "height": height}
+            page = browser.new_context(viewport=viewport, accept_downloads=True).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            yield page, errors
+        finally:
+            browser.close()
 
 
 def celestial_header(

@@ -133,3 +133,74 @@ def test_a_selection_exports_as_votable_and_ds9_regions(client, explorer):
     assert client.post("/api/export", json={"indices": [99], "format": "csv"}).status_code == 400
     assert not list((explorer.run_dir / ".exports").glob("*"))
     assert np.isfinite(table["dec"]).all()
+
+
+def test_marks_are_kept_and_rerank_the_anomalies(client, explorer):
+    ids = explorer.table.ids
+    marks = client.post("/api/marks", json={"set": {ids[0]: "1", ids[1]: "0"}}).json()["labels"]
+    assert marks == {ids[0]: "1", ids[1]: "0"}
+    assert (explorer.run_dir / "marks.csv").read_text().startswith("id,interesting\n")
+    refused = client.post("/api/marks", json={"set": {ids[2]: "maybe"}})
+    assert refused.status_code == 400 and "'maybe' is not one of 0, 1" in refused.json()["error"]
+    reranked = client.post("/api/rerank").json()
+    assert reranked["anomaly_interest"][:2] == [1.0, 0.0]  # a mark is its own interest
+    assert sorted(reranked["anomaly_reranked_rank"]) == list(range(1, 31))
+    assert reranked["anomaly_reranked"][1] < reranked["anomaly_reranked"][0] or (
+        explorer.anomaly[1] < explorer.anomaly[0]
+    )
+    client.post("/api/marks", json={"set": {ids[0]: None, ids[1]: None}})
+    assert client.post("/api/rerank").status_code == 400  # no marks: nothing to re-rank by
+
+
+@pytest.fixture
+def samp_hub(tmp_path, monkeypatch):
+    """A SAMP hub of this test's own, found as TOPCAT finds one (``SAMP_HUB``)."""
+    from pyvo.samp import SAMPHubServer
+
+    lockfile = tmp_path / "samp-hub"
+    hub = SAMPHubServer(web_profile=False, lockfile=str(lockfile), addr="127.0.0.1")
+    hub.start()
+    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{lockfile.as_uri()}")
+    yield hub
+    hub.stop()
+
+
+def _samp_client(name: str, received: list | None = None):
+    from pyvo.samp import SAMPIntegratedClient
+
+    client = SAMPIntegratedClient(name=name, addr="127.0.0.1")
+    client.connect()
+    if received is not None:  # a table viewer, as TOPCAT or Aladin
+        client.bind_receive_notification("table.load.votable", lambda *a: received.append(a[4]))
+    return client
+
+
+def test_a_selection_goes_over_samp_to_each_client_that_loads_tables(samp_hub, client, explorer):
+    received: list[dict] = []
+    viewer = _samp_client("TOPCAT", received)
+    bystander = _samp_client("a logger")  # on the hub, but loads no tables
+    try:
+        sent = client.post("/api/samp", json={"indices": [5, 2]}).json()
+        assert sent["sent"] == 2 and sent["clients"] == ["TOPCAT"]
+        for _ in range(100):
+            if received:
+                break
+            threading.Event().wait(0.05)
+        assert len(received) == 1 and received[0]["url"].startswith("file://")
+        table = Table.read(received[0]["url"].removeprefix("file://"), format="votable")
+        assert list(table["id"]) == [explorer.table.ids[i] for i in (5, 2)]
+        assert str(table["ra"].unit) == "deg"
+    finally:
+        viewer.disconnect()
+        bystander.disconnect()
+    nobody = client.post("/api/samp", json={"indices": [5]}).json()
+    assert nobody["sent"] == 0 and "no client that loads tables" in nobody["problem"]
+
+
+def test_samp_without_a_hub_says_how_to_start_one(client, tmp_path, monkeypatch):
+    monkeypatch.delenv("SAMP_HUB", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.samp: no hub
+    answer = client.post("/api/samp", json={"indices": [0]})
+    assert answer.is_success and answer.json()["sent"] == 0
+    assert answer.json()["problem"].startswith("no SAMP hub is running: start TOPCAT")
+    assert client.post("/api/samp", json={"indices": []}).status_code == 400

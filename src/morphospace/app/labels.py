@@ -1,4 +1,5 @@
-"""The user's labels of a run, in ``RUN/labels.csv``: written at once, merged, never lost.
+"""The user's labels of a run, in ``RUN/labels.csv`` (and marks, in ``RUN/marks.csv``):
+written at once, merged, never lost.
 
 Each change is merged into what the file holds at that moment, under a lock, and the file
 is replaced atomically: a crash or a closed tab loses nothing already saved, and two open
@@ -16,14 +17,13 @@ from pathlib import Path
 from morphospace.errors import InputError
 from morphospace.files import atomic_write
 
-COLUMNS = ("id", "label")
-
 
 class LabelStore:
-    """Labels by object id, kept in a CSV with columns ``id`` and ``label``."""
+    """Labels by object id, kept in a CSV with columns ``id`` and ``column``."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, column: str = "label"):
         self.path = Path(path)
+        self.columns = ("id", column)
         self._lock = threading.Lock()
 
     def read(self) -> dict[str, str]:
@@ -35,9 +35,10 @@ class LabelStore:
                 rows = list(csv.DictReader(handle))
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise InputError(self.path, f"cannot read labels ({exc})") from None
-        if rows and not set(COLUMNS) <= set(rows[0]):
-            raise InputError(self.path, "needs the columns id and label")
-        return {row["id"]: row["label"] for row in rows if row["id"] and row["label"]}
+        key, column = self.columns
+        if rows and not set(self.columns) <= set(rows[0]):
+            raise InputError(self.path, f"needs the columns {key} and {column}")
+        return {row[key]: row[column] for row in rows if row[key] and row[column]}
 
     def update(self, changes: Mapping[str, str | None]) -> dict[str, str]:
         """Set (or, with None or "", remove) the labels of some objects; returns them all."""
@@ -51,7 +52,7 @@ class LabelStore:
                     labels.pop(str(object_id), None)
             buffer = io.StringIO()
             writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(COLUMNS)
+            writer.writerow(self.columns)
             writer.writerows(sorted(labels.items()))
             text = buffer.getvalue()
             atomic_write(self.path, lambda temporary: temporary.write_text(text, encoding="utf-8"))

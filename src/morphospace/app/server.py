@@ -9,14 +9,17 @@ Routes (all JSON unless said otherwise):
 
 | route | what |
 |---|---|
-| ``GET /`` | the page (``static/index.html`` and the bundled ``static/explorer.js``) |
-| ``GET /api/objects`` | ids, map positions and the table's columns |
+| ``GET /`` | the viewer (``report/viewer/``: ``index.html`` and the bundled ``viewer.js``) |
+| ``GET /api/objects`` | the table's columns (ids, map positions, metadata, scores) |
 | ``GET /api/objects/{i}`` | one object's metadata |
 | ``GET /api/thumbs/{i}.png`` | its thumbnail, framed on its emission (``?full=1``: whole) |
 | ``GET /api/neighbours?of=i,j&k=12`` | the objects most like one object or a selection |
 | ``GET``/``POST /api/labels`` | ``RUN/labels.csv``; POST ``{"set": {id: label or null}}`` |
+| ``GET``/``POST /api/marks`` | ``RUN/marks.csv``: 1 interesting, 0 not; POST as for labels |
 | ``POST /api/propagate`` | labels propagated to every object, and the objects to label next |
+| ``POST /api/rerank`` | the anomaly scores re-ranked by the marks |
 | ``POST /api/export`` | ``{"indices": [...], "format": "vot"}``: the selection as a file to save |
+| ``POST /api/samp`` | ``{"indices": [...]}`` sent to TOPCAT, DS9 or Aladin, or the ``problem`` |
 
 Thumbnails are made when first asked for and cached in ``RUN/thumbs/``.
 """
@@ -26,13 +29,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
@@ -40,19 +43,23 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from morphospace.app.labels import LabelStore
+from morphospace.app.samp import send_selection
 from morphospace.embed import EmbeddingTable, find_table
 from morphospace.errors import MorphospaceError
 from morphospace.explore import SimilarityIndex, normalise
+from morphospace.explore.anomalies import anomaly_scores, rerank
 from morphospace.explore.propagate import propagate
 from morphospace.files import atomic_write, safe_filename
 from morphospace.io import read_fits
 from morphospace.report.export import SUFFIXES, write_selection
+from morphospace.report.html import json_value, page_data, viewer_file
 from morphospace.report.thumbnails import framing_of, png_bytes, thumbnail
 
 TOKEN_COOKIE = "morphospace_token"
 TOKEN_HEADER = "x-morphospace-token"
 THUMB_SIDE = 128
 MAX_NEIGHBOURS = 1000
+MARKS = frozenset({"0", "1"})  # not interesting, interesting
 _MEDIA_TYPES = {".csv": "text/csv", ".ecsv": "text/plain", ".vot": "application/x-votable+xml",
                 ".xml": "application/x-votable+xml", ".fits": "application/fits",
                 ".reg": "text/plain", ".txt": "text/plain"}  # fmt: skip
@@ -74,6 +81,7 @@ class Explorer:
         self.table = EmbeddingTable.read(self.table_path)
         self.run_dir = Path(run_dir) if run_dir is not None else self.table_path.parent
         self.labels = LabelStore(self.run_dir / "labels.csv")
+        self.marks = LabelStore(self.run_dir / "marks.csv", column="interesting")
         self.framing = framing_of(self.table.info.get("preprocess"))
         chain = json.dumps(self.table.info.get("preprocess"), sort_keys=True)
         self.thumbs = self.run_dir / "thumbs" / hashlib.sha256(chain.encode()).hexdigest()[:12]
@@ -84,6 +92,14 @@ class Explorer:
         if self._index is None:  # built on the first search, not at start-up
             self._index = SimilarityIndex(self.table.embeddings)
         return self._index
+
+    @property
+    def anomaly(self) -> np.ndarray:
+        """The unsupervised anomaly score: the ``report`` column, or computed once now."""
+        if "anomaly" not in self.table.rows:
+            scores = anomaly_scores(self.table.embeddings)
+            self.table = self.table.with_columns({"anomaly": scores["anomaly"]})
+        return self.table.rows["anomaly"].to_numpy(dtype=float)
 
     def row(self, i: int) -> pd.Series:
         if not 0 <= i < len(self.table):
@@ -115,12 +131,11 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
     """The Starlette app for ``explorer``, refusing every request without ``token``."""
 
     async def objects(request: Request) -> JSONResponse:
-        rows = explorer.table.rows
-        return JSONResponse({"n": len(rows), "columns": _json_columns(rows)})
+        return JSONResponse(page_data(explorer.table.rows))
 
     async def one_object(request: Request) -> JSONResponse:
         row = explorer.row(request.path_params["i"])
-        return JSONResponse({name: _json_value(value) for name, value in row.items()})
+        return JSONResponse({name: json_value(value) for name, value in row.items()})
 
     async def thumb(request: Request) -> Response:
         full = request.query_params.get("full") == "1"
@@ -138,18 +153,28 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
         near, score = explorer.neighbours(of, k)
         return JSONResponse({"indices": near.tolist(), "similarity": np.round(score, 5).tolist()})
 
-    async def labels(request: Request) -> JSONResponse:
-        if request.method == "GET":
-            return JSONResponse({"labels": explorer.labels.read()})
-        body = await _json_body(request)
-        changes = body.get("set") if isinstance(body, dict) else None
-        if not isinstance(changes, dict):
-            return _error(400, 'send {"set": {"object id": "label" or null}}')
-        known = set(explorer.table.ids)
-        unknown = [key for key in changes if key not in known]
-        if unknown:
-            return _error(400, f"no object {unknown[0]!r} in the table")
-        return JSONResponse({"labels": explorer.labels.update(changes)})
+    def kept_in(store: LabelStore, allowed: frozenset[str] | None = None):
+        """GET and POST of one store of per-object values (labels, marks)."""
+
+        async def endpoint(request: Request) -> JSONResponse:
+            if request.method == "GET":
+                return JSONResponse({"labels": store.read()})
+            body = await _json_body(request)
+            changes = body.get("set") if isinstance(body, dict) else None
+            if not isinstance(changes, dict):
+                return _error(400, 'send {"set": {"object id": value or null}}')
+            known = set(explorer.table.ids)
+            unknown = [key for key in changes if key not in known]
+            if unknown:
+                return _error(400, f"no object {unknown[0]!r} in the table")
+            if allowed is not None:
+                given = [v for v in changes.values() if v not in (None, "")]
+                wrong = [v for v in given if str(v) not in allowed]
+                if wrong:
+                    return _error(400, f"{wrong[0]!r} is not one of {', '.join(sorted(allowed))}")
+            return JSONResponse({"labels": store.update(changes)})
+
+        return endpoint
 
     async def propagate_labels(request: Request) -> JSONResponse:
         given = explorer.labels.read()
@@ -169,18 +194,23 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
             }
         )
 
+    async def rerank_anomalies(request: Request) -> JSONResponse:
+        given = explorer.marks.read()
+        marks = np.array([float(given[i]) if i in given else np.nan for i in explorer.table.ids])
+        try:
+            found = rerank(explorer.table.embeddings, explorer.anomaly, marks)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        return JSONResponse(page_data(found)["columns"])
+
     async def export(request: Request) -> Response:
         body = await _json_body(request)
-        indices = body.get("indices") if isinstance(body, dict) else None
-        suffix = "." + str(body.get("format", "")).lower().lstrip(".") if indices else ""
-        if not isinstance(indices, list) or suffix not in SUFFIXES:
+        suffix = "." + str(body.get("format", "")).lower().lstrip(".") if body else ""
+        if suffix not in SUFFIXES:
             return _error(400, f'send {{"indices": [...], "format": one of {", ".join(SUFFIXES)}}}')
-        try:
-            chosen = [int(i) for i in indices]
-            for i in chosen:
-                explorer.row(i)
-        except (KeyError, TypeError, ValueError):
-            return _error(400, "indices must be row numbers of the table")
+        chosen = _indices(body)
+        if chosen is None:
+            return _error(400, "indices must be a list of row numbers of the table")
         scratch = explorer.run_dir / ".exports" / f"{secrets.token_hex(8)}{suffix}"
         try:
             content = write_selection(explorer.table, scratch, chosen).read_bytes()
@@ -190,22 +220,46 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}
         return Response(content, media_type=_MEDIA_TYPES[suffix], headers=headers)
 
+    async def samp(request: Request) -> JSONResponse:
+        chosen = _indices(await _json_body(request))
+        if chosen is None:
+            return _error(400, 'send {"indices": [row numbers of the table]}')
+        folder = explorer.run_dir / "samp"
+        try:
+            path, clients = await run_in_threadpool(send_selection, explorer.table, chosen, folder)
+        except MorphospaceError as exc:  # no hub, or no client: an answer, not a failure
+            return JSONResponse({"sent": 0, "clients": [], "problem": str(exc)})
+        return JSONResponse({"sent": len(chosen), "clients": clients, "file": str(path)})
+
+    def _indices(body: Any) -> list[int] | None:
+        indices = body.get("indices") if isinstance(body, dict) else None
+        try:
+            chosen = [int(i) for i in indices]
+            for i in chosen:
+                explorer.row(i)
+        except (KeyError, TypeError, ValueError):
+            return None
+        return chosen or None
+
     async def page(request: Request) -> Response:
-        return HTMLResponse(_static("index.html"))
+        return HTMLResponse(viewer_file("index.html"))
 
     async def script(request: Request) -> Response:
-        return Response(_static("explorer.js"), media_type="text/javascript")
+        return Response(viewer_file("viewer.js"), media_type="text/javascript")
 
     routes = [
         Route("/", page),
-        Route("/static/explorer.js", script),
+        Route("/static/viewer.js", script),
         Route("/api/objects", objects),
         Route("/api/objects/{i:int}", one_object),
         Route("/api/thumbs/{i:int}.png", thumb),
         Route("/api/neighbours", neighbours),
-        Route("/api/labels", labels, methods=["GET", "POST"]),
+        Route("/api/labels", kept_in(explorer.labels), methods=["GET", "POST"]),
+        Route("/api/marks", kept_in(explorer.marks, MARKS), methods=["GET", "POST"]),
         Route("/api/propagate", propagate_labels, methods=["POST"]),
+        Route("/api/rerank", rerank_anomalies, methods=["POST"]),
         Route("/api/export", export, methods=["POST"]),
+        Route("/api/samp", samp, methods=["POST"]),
     ]
     return Starlette(
         routes=routes,
@@ -237,11 +291,6 @@ class _TokenCheck(BaseHTTPMiddleware):
         return response
 
 
-def _static(name: str) -> bytes:
-    """A file of the page, vendored into the package (see ``frontend/``)."""
-    return files("morphospace.app").joinpath("static", name).read_bytes()
-
-
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -259,24 +308,6 @@ async def _json_body(request: Request) -> Any:
         return await request.json()
     except ValueError:
         return None
-
-
-def _json_value(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return None
-    if isinstance(value, np.generic):
-        return _json_value(value.item())
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return None  # the embedding vector: not sent
-    return value
-
-
-def _json_columns(rows: pd.DataFrame) -> dict[str, list[Any]]:
-    return {
-        name: [_json_value(v) for v in rows[name].tolist()]
-        for name in rows.columns
-        if name != "embedding"
-    }
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -20,13 +20,10 @@ from morphospace.explore.search import normalise
 from morphospace.files import safe_filename
 from morphospace.io import ImageMeta
 from morphospace.report import figures
-from morphospace.report.html import colour_column, write_page
+from morphospace.report.html import CATEGORICAL, write_page
 from morphospace.report.tensorboard import export_projector
 from morphospace.report.thumbnails import framing_of, thumbnails_of
 
-CATEGORICAL = ("cluster", "cluster_hdbscan", "cluster_agglomerative")
-# metadata worth colouring by when present and not constant
-METADATA_COLOURS = ("pixel_scale", "bmaj", "restfrq", "nan_fraction", "spectral_type")
 STANDARD_COLUMNS = (
     *ImageMeta("", 0, "", ()).as_row(),
     "id",
@@ -38,7 +35,6 @@ STANDARD_COLUMNS = (
     "x",
     "y",
 )
-DETAILS = ("object", "path", "ra", "dec", "shape", "pixel_scale", "bmaj", "bmin", "restfrq")
 
 
 @dataclass
@@ -218,15 +214,11 @@ def build_report(
     emb = table.embeddings
 
     result.files.append(figures.thumbnail_map(xy, thumbs, out / "thumbnail_map.png"))
-    colours = _colour_columns(rows, colour_by or [])
-    for name in ["cluster", "anomaly", *(colour_by or [])]:
+    for name in dict.fromkeys(["cluster", "anomaly", *(colour_by or [])]):
+        categorical = name in CATEGORICAL or not pd.api.types.is_numeric_dtype(rows[name])
         result.files.append(
             figures.scatter_map(
-                xy,
-                rows[name].to_numpy(),
-                out / f"map_{safe_filename(name)}.png",
-                name,
-                colours[name]["kind"] == "category",
+                xy, rows[name].to_numpy(), out / f"map_{safe_filename(name)}.png", name, categorical
             )
         )
     clusters = sorted(np.unique(groups.kmeans))
@@ -263,19 +255,14 @@ def build_report(
     )
     index = SimilarityIndex(emb)
     near, similarity = index.neighbours(min(neighbours, max(len(table) - 1, 0)))
-    details = rows[[c for c in (*DETAILS, "cluster", "anomaly_rank") if c in rows.columns]]
     result.files.append(
         write_page(
             out / "index.html",
             title=f"morphospace: {table_path.stem} ({len(table)} objects)",
-            ids=rows["id"].astype(str).tolist(),
-            names=rows["object"].tolist() if "object" in rows else [None] * len(rows),
-            xy=xy,
+            rows=rows,
             thumbs=thumbs,
             neighbours=near,
             similarity=similarity,
-            colours=colours,
-            details=details,
         )
     )
     if tensorboard:
@@ -283,14 +270,3 @@ def build_report(
         meta_columns += [c for c in colour_by or [] if c not in meta_columns]
         result.files.append(export_projector(out / "tensorboard", emb, rows[meta_columns], thumbs))
     return result
-
-
-def _colour_columns(rows: pd.DataFrame, extra: list[str]) -> dict[str, dict]:
-    names = ["cluster", "cluster_hdbscan", "cluster_agglomerative", "anomaly", *extra]
-    names += [c for c in METADATA_COLOURS if c in rows and rows[c].nunique(dropna=True) > 1]
-    colours = {}
-    for name in dict.fromkeys(names):
-        values = rows[name]
-        categorical = name in CATEGORICAL or not pd.api.types.is_numeric_dtype(values)
-        colours[name] = colour_column(values, categorical)
-    return colours

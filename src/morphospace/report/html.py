@@ -1,82 +1,94 @@
-"""The interactive page: one self-contained HTML file (data, thumbnails and code inline).
+"""The viewer: one page that shows an embedding table, live or read-only.
 
-No CDN and no network: the map is drawn on a canvas by a few hundred lines of plain
-JavaScript in ``page.html``, and every thumbnail is a ``data:`` URI.
+``viewer/index.html`` with its bundled ``viewer.js`` (built from ``frontend/``) is the
+page of ``morphospace explore``, whose server answers its ``/api`` requests. ``report``
+writes the same page as one self-contained file, read-only: the table's columns, each
+object's thumbnail as a ``data:`` URI and its nearest neighbours are inlined with the
+code, so it opens offline and can be sent by e-mail. The page loads nothing from a CDN.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import math
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from morphospace.files import atomic_write
-from morphospace.report.figures import natural_key
 from morphospace.report.thumbnails import png_data_uri
 
+#: Columns of whole numbers that name groups, to colour by group however many there are.
+CATEGORICAL = ("cluster", "cluster_hdbscan", "cluster_agglomerative")
 
-def _plain(value):
-    """JSON-safe scalar: NaN and None become null, numpy scalars plain Python."""
-    if value is None:
+
+def json_value(value: Any) -> Any:
+    """A JSON-safe scalar: NaN and None become null, numpy scalars plain Python; a vector
+    (the embedding) is not sent."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return None
-    if isinstance(value, (np.floating, float)):
-        return None if not math.isfinite(value) else round(float(value), 6)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    return value if isinstance(value, (int, str, bool)) else str(value)
+    if isinstance(value, np.floating):
+        # float32 by its shortest text, so 0.3 does not travel as 0.30000001192092896
+        return json_value(float(str(value)) if value.dtype == np.float32 else value.item())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return None
+    return value
 
 
-def colour_column(values: pd.Series, categorical: bool) -> dict:
-    """A colouring choice for the page: category levels, or a numeric range."""
-    if categorical:
-        labels = [None if pd.isna(v) else str(v) for v in values]
-        levels = sorted({v for v in labels if v is not None}, key=natural_key)
-        return {"kind": "category", "values": labels, "levels": levels}
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    finite = numbers[np.isfinite(numbers)]
+def json_columns(rows: pd.DataFrame) -> dict[str, list[Any]]:
+    """Every column of ``rows`` but the embedding, as JSON-safe lists."""
     return {
-        "kind": "number",
-        "values": [_plain(v) for v in numbers],
-        "min": float(finite.min()) if len(finite) else 0.0,
-        "max": float(finite.max()) if len(finite) else 1.0,
+        str(name): [json_value(v) for v in rows[name].tolist()]
+        for name in rows.columns
+        if name != "embedding"
     }
+
+
+def page_data(rows: pd.DataFrame) -> dict[str, Any]:
+    """What the viewer needs of a table: its columns, and which of them name groups."""
+    categorical = [
+        str(name)
+        for name in rows.columns
+        if name in CATEGORICAL
+        or (name != "embedding" and not pd.api.types.is_numeric_dtype(rows[name]))
+    ]
+    return {"n": len(rows), "columns": json_columns(rows), "categorical": categorical}
+
+
+def viewer_file(name: str) -> bytes:
+    """A file of the viewer, vendored into the package (see ``frontend/``)."""
+    return files("morphospace.report").joinpath("viewer", name).read_bytes()
 
 
 def write_page(
     path: Path,
     *,
     title: str,
-    ids: list[str],
-    names: list[str | None],
-    xy: np.ndarray,
+    rows: pd.DataFrame,
     thumbs: np.ndarray,
     neighbours: np.ndarray,
     similarity: np.ndarray,
-    colours: dict[str, dict],
-    details: pd.DataFrame,
 ) -> Path:
-    """Write the interactive report page."""
-    data = {
-        "ids": ids,
-        "names": [_plain(name) for name in names],
-        "points": np.round(xy.astype(float), 4).tolist(),
-        "thumbs": [png_data_uri(thumb) for thumb in thumbs],
-        "neighbours": neighbours.astype(int).tolist(),
-        "similarity": np.round(similarity.astype(float), 4).tolist(),
-        "colours": colours,
-        "details": {column: [_plain(v) for v in details[column]] for column in details.columns},
-    }
+    """Write the viewer, read-only, as one self-contained HTML file."""
+    data = page_data(rows)
+    data["title"] = title
+    data["thumbs"] = [png_data_uri(thumb) for thumb in thumbs]
+    data["neighbours"] = neighbours.astype(int).tolist()
+    data["similarity"] = np.round(similarity.astype(float), 4).tolist()
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-    template = files("morphospace.report").joinpath("page.html").read_text(encoding="utf-8")
-    page = template.replace("__TITLE__", html.escape(title, quote=False)).replace(
-        "__DATA__", payload
+    script = viewer_file("viewer.js").decode("utf-8").replace("</script", "<\\/script")
+    page = viewer_file("index.html").decode("utf-8")
+    heading = f"<title>{html.escape(title)}</title>"
+    page = page.replace("<title>morphospace explorer</title>", heading)
+    page = page.replace(
+        '<script src="static/viewer.js"></script>',
+        f'<script type="application/json" id="morphospace-data">{payload}</script>\n'
+        f"<script>{script}</script>",
     )
     atomic_write(path, lambda temporary: temporary.write_text(page, encoding="utf-8"))
     return path

@@ -1,6 +1,10 @@
-// The morphospace explorer: the map of one embedding table, drawn with regl-scatterplot
-// (WebGL), and everything done with a selection: look, label, propagate, export.
-// Built into src/morphospace/app/static/explorer.js by `npm run build` (see README).
+// The morphospace viewer: the map of one embedding table, drawn with regl-scatterplot
+// (WebGL), and everything done with a selection: look, find more like it, label,
+// propagate, mark, export, send over SAMP.
+// Live, the explorer's server answers its /api requests. In a report page the table, the
+// thumbnails and each object's neighbours come inline (#morphospace-data) and the page is
+// read-only: nothing to label or save.
+// Built into src/morphospace/report/viewer/viewer.js by `npm run build` (see README).
 import createScatterplot from 'regl-scatterplot';
 
 const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1',
@@ -11,8 +15,16 @@ const THUMBS_BELOW = 150; // points in view under which the map shows the object
 const GALLERY_MAX = 120;
 const NO_VALUE = '#555b63';
 
+const NEXT_SHOWN = 20; // objects offered to label or look at next
+const MORE_LIKE = 24;
+
 const $ = (selector) => document.querySelector(selector);
-const state = { n: 0, columns: {}, selection: [], labels: {}, names: Array(9).fill(''), x: [], y: [] };
+const embedded = document.getElementById('morphospace-data');
+const report = embedded ? JSON.parse(embedded.textContent) : null;
+const state = {
+  n: 0, columns: {}, categorical: [], selection: [], labels: {}, marks: {},
+  names: Array(9).fill(''), x: [], y: [], readOnly: report !== null,
+};
 let scatterplot = null;
 
 async function api(path, options = {}) {
@@ -58,12 +70,12 @@ function normalisedPositions(xs, ys) {
 }
 
 function encoding(name) {
-  // categorical: text, or few distinct whole numbers; otherwise continuous
+  // categorical: named groups, text, or few distinct whole numbers; otherwise continuous
   const values = state.columns[name];
   const present = values.filter((v) => v !== null && v !== '');
   const numeric = present.every((v) => typeof v === 'number');
   const distinct = [...new Set(present)];
-  if (!numeric || (distinct.length <= 20 && distinct.every(Number.isInteger))) {
+  if (state.categorical.includes(name) || !numeric || (distinct.length <= 20 && distinct.every(Number.isInteger))) {
     distinct.sort((a, b) => String(a).localeCompare(String(b), undefined, { numeric: true }));
     const code = new Map(distinct.map((v, i) => [v, i + 1]));
     return {
@@ -97,22 +109,52 @@ function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 }
 
-function thumbUrl(i, full = false) { return `/api/thumbs/${i}.png${full ? '?full=1' : ''}`; }
+function thumbUrl(i, full = false) {
+  if (report) return report.thumbs[i];
+  return `/api/thumbs/${i}.png${full ? '?full=1' : ''}`;
+}
+
+async function neighboursOf(of, k) {
+  if (!report) {
+    const query = of.slice(0, 500).join(',');
+    return (await (await api(`/api/neighbours?of=${query}&k=${k}`)).json()).indices;
+  }
+  // the report holds each object's nearest neighbours: a selection's are those most
+  // similar to most of its members
+  const chosen = new Set(of); const votes = new Map();
+  for (const i of of) {
+    report.neighbours[i].forEach((j, rank) => {
+      if (!chosen.has(j)) votes.set(j, (votes.get(j) || 0) + report.similarity[i][rank]);
+    });
+  }
+  return [...votes.entries()].sort((a, b) => b[1] - a[1]).slice(0, k).map(([j]) => j);
+}
+
+function caption(i) {
+  const id = state.columns.id[i];
+  const label = state.labels[id] ? ` · ${state.labels[id]}` : '';
+  const mark = { 1: ' · ★', 0: ' · ✗' }[state.marks[id]] || '';
+  return escapeHtml(`${id}${label}${mark}`);
+}
 
 function showSelection(points) {
   state.selection = points;
+  if (scatterplot) updateThumbs();
   $('#count').textContent = `${points.length} selected`;
   const shown = points.slice(0, GALLERY_MAX);
   $('#gallery').innerHTML = shown.map((i) =>
-    `<figure data-i="${i}"><img alt="" loading="lazy" src="${thumbUrl(i)}"><figcaption>${escapeHtml(state.columns.id[i])}${state.labels[state.columns.id[i]] ? ` · ${escapeHtml(state.labels[state.columns.id[i]])}` : ''}</figcaption></figure>`).join('')
+    `<figure data-i="${i}"><img alt="" loading="lazy" src="${thumbUrl(i)}"><figcaption>${caption(i)}</figcaption></figure>`).join('')
     + (points.length > GALLERY_MAX ? `<p>and ${points.length - GALLERY_MAX} more</p>` : '');
 }
 
-async function showObject(i) {
-  const meta = await (await api(`/api/objects/${i}`)).json();
-  const rows = Object.entries(meta).filter(([, v]) => v !== null && v !== '')
+function showObject(i) {
+  // the header metadata and scores of one object, from the table's columns
+  const rows = Object.entries(state.columns).map(([k, values]) => [k, values[i]])
+    .filter(([, v]) => v !== null && v !== '')
     .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(typeof v === 'number' ? +v.toPrecision(6) : v)}</td></tr>`).join('');
-  $('#object').innerHTML = `<a href="${thumbUrl(i, true)}" target="_blank" title="the whole cutout"><img alt="" src="${thumbUrl(i)}"></a><table>${rows}</table>`;
+  const image = `<img alt="" src="${thumbUrl(i)}">`;
+  const linked = report ? image : `<a href="${thumbUrl(i, true)}" target="_blank" title="the whole cutout">${image}</a>`;
+  $('#object').innerHTML = `${linked}<table>${rows}</table>`;
 }
 
 function updateThumbs() {
@@ -122,9 +164,10 @@ function updateThumbs() {
   if (!inView.length || inView.length > THUMBS_BELOW) { layer.innerHTML = ''; return; }
   const { width, height } = $('#map').getBoundingClientRect();
   const side = Math.max(40, Math.min(120, Math.sqrt((width * height) / inView.length) * 0.6));
+  const selected = new Set(state.selection);
   layer.innerHTML = inView.map((i) => {
     const [x, y] = scatterplot.getScreenPosition(i);
-    return `<img alt="" data-i="${i}" src="${thumbUrl(i)}" style="left:${x - side / 2}px;top:${y - side / 2}px;width:${side}px;height:${side}px">`;
+    return `<img alt="" data-i="${i}"${selected.has(i) ? ' class="selected"' : ''} src="${thumbUrl(i)}" style="left:${x - side / 2}px;top:${y - side / 2}px;width:${side}px;height:${side}px">`;
   }).join('');
 }
 
@@ -152,17 +195,38 @@ function findObject(query) {
   return found;
 }
 
-async function saveLabels(label) {
-  if (!state.selection.length) { say('select objects first'); return; }
-  const changes = Object.fromEntries(state.selection.map((i) => [state.columns.id[i], label || null]));
-  state.labels = (await (await api('/api/labels', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ set: changes }) })).json()).labels;
+function postJson(path, body) {
+  return api(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+async function keep(store, value) {
+  // store: 'labels' (class names) or 'marks' ('1' interesting, '0' not); '' clears
+  if (!state.selection.length) { say('select objects first'); return false; }
+  const changes = Object.fromEntries(state.selection.map((i) => [state.columns.id[i], value || null]));
+  try {
+    state[store] = (await (await postJson(`/api/${store}`, { set: changes })).json()).labels;
+  } catch (error) { say(`${store}: ${error.message}`, true); return false; }
   refreshLabelColumn();
-  say(`${state.selection.length} objects labelled ${label ? `"${label}"` : '(cleared)'}; ${Object.keys(state.labels).length} labels saved`);
   showSelection(state.selection);
+  return true;
+}
+
+async function saveLabels(label) {
+  if (await keep('labels', label)) {
+    say(`${state.selection.length} objects labelled ${label ? `"${label}"` : '(cleared)'}; ${Object.keys(state.labels).length} labels saved`);
+  }
+}
+
+async function saveMarks(mark) {
+  if (await keep('marks', mark)) {
+    const word = { 1: 'interesting', 0: 'not interesting' }[mark] || 'unmarked';
+    say(`${state.selection.length} objects marked ${word}; ${Object.keys(state.marks).length} marks saved`);
+  }
 }
 
 function refreshLabelColumn() {
   state.columns.label = state.columns.id.map((id) => state.labels[id] ?? null);
+  state.columns.interesting = state.columns.id.map((id) => (id in state.marks ? +state.marks[id] : null));
   const used = [...new Set(Object.values(state.labels))].sort();
   used.forEach((name) => { if (!state.names.includes(name)) { const free = state.names.indexOf(''); if (free >= 0) state.names[free] = name; } });
   document.querySelectorAll('#names input').forEach((input, k) => { input.value = state.names[k]; });
@@ -172,7 +236,8 @@ function refreshLabelColumn() {
 
 function fillColumnChoice() {
   const select = $('#colour'); const current = select.value;
-  const names = Object.keys(state.columns).filter((c) => !['path', 'x', 'y'].includes(c));
+  const hidden = ['path', 'x', 'y', ...(state.readOnly ? ['label', 'interesting'] : [])];
+  const names = Object.keys(state.columns).filter((c) => !hidden.includes(c));
   select.innerHTML = names.map((c) => `<option${c === current ? ' selected' : ''}>${escapeHtml(c)}</option>`).join('');
 }
 
@@ -190,22 +255,61 @@ async function propagate() {
   } catch (error) { say(`propagate: ${error.message}`, true); }
 }
 
+async function rerankAnomalies() {
+  try {
+    const found = await (await api('/api/rerank', { method: 'POST' })).json();
+    Object.assign(state.columns, found);
+    fillColumnChoice();
+    $('#colour').value = 'anomaly_reranked';
+    colourBy('anomaly_reranked');
+    const ranks = found.anomaly_reranked_rank;
+    const top = [...ranks.keys()].filter((i) => ranks[i] <= NEXT_SHOWN).sort((a, b) => ranks[a] - ranks[b]);
+    scatterplot.select(top);
+    say(`anomalies re-ranked by ${Object.keys(state.marks).length} marks; selected: the ${top.length} most unusual of interest`);
+  } catch (error) { say(`re-rank: ${error.message}`, true); }
+}
+
+function everythingOrSelection() {
+  return state.selection.length ? state.selection : [...Array(state.n).keys()];
+}
+
 async function exportSelection(format) {
-  const indices = state.selection.length ? state.selection : [...Array(state.n).keys()];
-  const response = await api('/api/export', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ indices, format }) });
-  const link = document.createElement('a');
-  link.href = URL.createObjectURL(await response.blob());
-  link.download = `selection.${format}`;
-  document.body.appendChild(link); link.click(); link.remove();
-  say(`exported ${indices.length} objects as ${format}`);
+  const indices = everythingOrSelection();
+  try {
+    const response = await postJson('/api/export', { indices, format });
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = `selection.${format}`;
+    document.body.appendChild(link); link.click(); link.remove();
+    say(`exported ${indices.length} objects as ${format}`);
+  } catch (error) { say(`export: ${error.message}`, true); }
+}
+
+async function sendOverSamp() {
+  const indices = everythingOrSelection();
+  try {
+    const sent = await (await postJson('/api/samp', { indices })).json();
+    if (sent.problem) say(`SAMP: ${sent.problem}`, true);
+    else say(`sent ${sent.sent} objects over SAMP to ${sent.clients.join(', ')}`);
+  } catch (error) { say(`SAMP: ${error.message}`, true); }
+}
+
+async function loadTable() {
+  const data = report || await (await api('/api/objects')).json();
+  state.n = data.n; state.columns = data.columns; state.categorical = data.categorical || [];
+  if (report) {
+    document.body.classList.add('read-only');
+    document.title = report.title; $('#title').textContent = report.title;
+  } else {
+    state.labels = (await (await api('/api/labels')).json()).labels;
+    state.marks = (await (await api('/api/marks')).json()).labels;
+  }
 }
 
 async function main() {
-  const data = await (await api('/api/objects')).json();
-  state.n = data.n; state.columns = data.columns;
+  await loadTable();
   if (!state.columns.x) { say('this table has no map yet: run morphospace report on it first', true); return; }
   [state.x, state.y] = normalisedPositions(state.columns.x, state.columns.y);
-  state.labels = (await (await api('/api/labels')).json()).labels;
   const canvas = $('#canvas');
   const { width, height } = canvas.getBoundingClientRect();
   scatterplot = createScatterplot({ canvas, width, height, pointSize: 4, opacity: 0.85, backgroundColor: '#101418', lassoColor: '#ffd166', pointColorActive: '#ffffff', pointColorHover: '#ffd166' });
@@ -222,6 +326,7 @@ async function main() {
   colourBy($('#colour').value);
   $('#colour').addEventListener('change', (e) => colourBy(e.target.value));
   $('#size').addEventListener('input', (e) => scatterplot.set({ pointSize: +e.target.value }));
+  $('#tool').addEventListener('change', (e) => scatterplot.set({ lassoType: e.target.value }));
   $('#opacity').addEventListener('input', (e) => scatterplot.set({ opacity: +e.target.value }));
   $('#search').addEventListener('keydown', (e) => {
     if (e.key !== 'Enter') return;
@@ -231,25 +336,27 @@ async function main() {
   });
   $('#more').addEventListener('click', async () => {
     if (!state.selection.length) { say('select objects first'); return; }
-    const of = state.selection.slice(0, 500).join(',');
-    const near = await (await api(`/api/neighbours?of=${of}&k=24`)).json();
-    scatterplot.select([...state.selection, ...near.indices]);
-    say(`added the 24 objects most like the selection`);
+    const near = await neighboursOf(state.selection, MORE_LIKE);
+    scatterplot.select([...state.selection, ...near]);
+    say(`added the ${near.length} objects most like the selection`);
   });
   $('#label').addEventListener('click', () => saveLabels($('#name').value.trim()));
   $('#unlabel').addEventListener('click', () => saveLabels(''));
   $('#propagate').addEventListener('click', propagate);
+  document.querySelectorAll('[data-mark]').forEach((button) => button.addEventListener('click', () => saveMarks(button.dataset.mark)));
+  $('#rerank').addEventListener('click', rerankAnomalies);
+  $('#samp').addEventListener('click', sendOverSamp);
   document.querySelectorAll('[data-export]').forEach((button) => button.addEventListener('click', () => exportSelection(button.dataset.export)));
   $('#gallery').addEventListener('click', (e) => { const f = e.target.closest('figure'); if (f) showObject(+f.dataset.i); });
   document.querySelectorAll('#names input').forEach((input, k) => input.addEventListener('change', () => { state.names[k] = input.value.trim(); }));
   document.addEventListener('keydown', (e) => {
     if (e.target.tagName === 'INPUT' || e.target.tagName === 'SELECT') return;
     const k = '123456789'.indexOf(e.key);
-    if (k >= 0 && state.names[k]) saveLabels(state.names[k]);
+    if (k >= 0 && state.names[k] && !state.readOnly) saveLabels(state.names[k]);
   });
   window.morphospaceExplorer = { state, scatterplot }; // for scripts and tests
   document.body.dataset.ready = 'true';
-  say(`${state.n} objects. Drag to pan, scroll to zoom, shift-drag to lasso, click a point to select it.`);
+  say(`${state.n} objects. Drag to pan, scroll to zoom, shift-drag to select (lasso or box), click a point to select it.`);
 }
 
 main().catch((error) => say(error.message, true));
