@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import threading
 
@@ -59,10 +60,17 @@ def test_nothing_but_the_tables_objects_is_served(client, path):
     assert client.get(path).status_code == 404
 
 
+def _numbers(column: dict) -> np.ndarray:
+    """A column of numbers as the server sends it: base64 float64, NaN for no value."""
+    return np.frombuffer(base64.b64decode(column["float64"]), "<f8")
+
+
 def test_objects_and_thumbnails(client, explorer):
     answer = client.get("/api/objects").json()
-    assert answer["n"] == 30 and len(answer["columns"]["id"]) == 30
+    assert answer["n"] == 30 and answer["columns"]["id"] == explorer.table.ids
     assert "embedding" not in answer["columns"]
+    scale = explorer.table.rows["pixel_scale"].to_numpy()
+    assert np.array_equal(_numbers(answer["columns"]["pixel_scale"]), scale, equal_nan=True)
     one = client.get("/api/objects/3").json()
     assert one["id"] == explorer.table.ids[3] and one["pixel_scale"] > 0
     framed, full = client.get("/api/thumbs/3.png"), client.get("/api/thumbs/3.png?full=1")
@@ -142,8 +150,8 @@ def test_marks_are_kept_and_rerank_the_anomalies(client, explorer):
     assert (explorer.run_dir / "marks.csv").read_text().startswith("id,interesting\n")
     refused = client.post("/api/marks", json={"set": {ids[2]: "maybe"}})
     assert refused.status_code == 400 and "'maybe' is not one of 0, 1" in refused.json()["error"]
-    reranked = client.post("/api/rerank").json()
-    assert reranked["anomaly_interest"][:2] == [1.0, 0.0]  # a mark is its own interest
+    reranked = {k: _numbers(v) for k, v in client.post("/api/rerank").json().items()}
+    assert list(reranked["anomaly_interest"][:2]) == [1.0, 0.0]  # a mark is its own interest
     assert sorted(reranked["anomaly_reranked_rank"]) == list(range(1, 31))
     assert reranked["anomaly_reranked"][1] < reranked["anomaly_reranked"][0] or (
         explorer.anomaly[1] < explorer.anomaly[0]
@@ -204,3 +212,28 @@ def test_samp_without_a_hub_says_how_to_start_one(client, tmp_path, monkeypatch)
     assert answer.is_success and answer.json()["sent"] == 0
     assert answer.json()["problem"].startswith("no SAMP hub is running: start TOPCAT")
     assert client.post("/api/samp", json={"indices": []}).status_code == 400
+
+
+def test_explore_command_prints_a_token_url_and_serves_the_run_folder(explorer):
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    command = [sys.executable, "-m", "morphospace", "explore", str(explorer.run_dir)]
+    server = subprocess.Popen(
+        [*command, "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        lines = [server.stdout.readline() for _ in range(2)]
+        assert lines[0].startswith(f"exploring {len(explorer.table)} objects")
+        url = lines[1].split()[1]
+        assert url.startswith("http://127.0.0.1:") and "?token=" in url
+        base, token = url.split("/?token=")
+        with urllib.request.urlopen(f"{base}/api/objects?token={token}", timeout=20) as answer:
+            assert answer.status == 200
+        with pytest.raises(urllib.error.HTTPError, match="403"):
+            urllib.request.urlopen(f"{base}/api/objects", timeout=20)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

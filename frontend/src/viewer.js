@@ -257,7 +257,7 @@ async function propagate() {
 
 async function rerankAnomalies() {
   try {
-    const found = await (await api('/api/rerank', { method: 'POST' })).json();
+    const found = decoded(await (await api('/api/rerank', { method: 'POST' })).json());
     Object.assign(state.columns, found);
     fillColumnChoice();
     $('#colour').value = 'anomaly_reranked';
@@ -294,9 +294,21 @@ async function sendOverSamp() {
   } catch (error) { say(`SAMP: ${error.message}`, true); }
 }
 
+function decoded(columns) {
+  // numbers come as base64 float64 (NaN: no value); lists of values as they are
+  for (const [name, values] of Object.entries(columns)) {
+    if (values === null || values.float64 === undefined) continue;
+    const text = atob(values.float64);
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);
+    columns[name] = Array.from(new Float64Array(bytes.buffer), (v) => (Number.isNaN(v) ? null : v));
+  }
+  return columns;
+}
+
 async function loadTable() {
   const data = report || await (await api('/api/objects')).json();
-  state.n = data.n; state.columns = data.columns; state.categorical = data.categorical || [];
+  state.n = data.n; state.columns = decoded(data.columns); state.categorical = data.categorical || [];
   if (report) {
     document.body.classList.add('read-only');
     document.title = report.title; $('#title').textContent = report.title;

@@ -10,7 +10,7 @@ Routes (all JSON unless said otherwise):
 | route | what |
 |---|---|
 | ``GET /`` | the viewer (``report/viewer/``: ``index.html`` and the bundled ``viewer.js``) |
-| ``GET /api/objects`` | the table's columns (ids, map positions, metadata, scores) |
+| ``GET /api/objects`` | the table's columns (numbers as base64 float64: ``report.html.json_columns``) |
 | ``GET /api/objects/{i}`` | one object's metadata |
 | ``GET /api/thumbs/{i}.png`` | its thumbnail, framed on its emission (``?full=1``: whole) |
 | ``GET /api/neighbours?of=i,j&k=12`` | the objects most like one object or a selection |
@@ -338,6 +338,7 @@ def serve(
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((host, port))
+    listener.listen()  # a browser opened before uvicorn starts waits instead of failing
     bound = listener.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/?token={token}"

@@ -9,6 +9,7 @@ code, so it opens offline and can be sent by e-mail. The page loads nothing from
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 from importlib.resources import files
@@ -40,13 +41,22 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def json_columns(rows: pd.DataFrame) -> dict[str, list[Any]]:
-    """Every column of ``rows`` but the embedding, as JSON-safe lists."""
-    return {
-        str(name): [json_value(v) for v in rows[name].tolist()]
-        for name in rows.columns
-        if name != "embedding"
-    }
+def json_columns(rows: pd.DataFrame) -> dict[str, Any]:
+    """Every column of ``rows`` but the embedding, ready for JSON.
+
+    A column of numbers travels as ``{"float64": BASE64}``: little-endian float64 with NaN
+    for no value, which the page decodes in a few milliseconds, where a million numbers as
+    JSON text take seconds to write and to read. Any other column is a list of JSON values.
+    """
+    return {str(name): _column(rows[name]) for name in rows.columns if name != "embedding"}
+
+
+def _column(values: pd.Series) -> list[Any] | dict[str, str]:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.to_numpy(dtype="<f8", na_value=np.nan)
+        return {"float64": base64.b64encode(numbers.tobytes()).decode("ascii")}
+    present = values.astype(object).where(values.notna(), None)
+    return [json_value(v) for v in present.tolist()]
 
 
 def page_data(rows: pd.DataFrame) -> dict[str, Any]:
