@@ -4,7 +4,8 @@ For each size: a table of random embeddings on a map of clustered points (thumbn
 not drawn, so no FITS file is read), served by the explorer's own app in this process;
 then, measured in the browser:
 
-- the server's start: reading the table, ready to answer;
+- ready: from starting ``morphospace explore TABLE --no-browser`` to its URL printed
+  (importing, reading the table, listening);
 - the first paint: from loading the page to the map drawn with every point;
 - one zoom frame: a wheel event to the next frame drawn;
 - a lasso of 10,000 points: the selection from a polygon (``lassoSelect``) to the event;
@@ -28,6 +29,8 @@ from __future__ import annotations
 import argparse
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -141,6 +144,21 @@ def as_json_text(values: pd.Series) -> list:
     return [json_value(v) for v in present.tolist()]
 
 
+def command_ready(table: Path) -> float:
+    """Seconds from starting ``morphospace explore`` to the URL it prints."""
+    command = [sys.executable, "-m", "morphospace", "explore", str(table), "--no-browser"]
+    started = time.perf_counter()
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in server.stdout:
+            if line.startswith("open http"):
+                return time.perf_counter() - started
+        raise SystemExit(f"morphospace explore printed no URL (exit {server.wait()})")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def first_paint(browser, table: Path, run_dir: Path) -> float:
     """Seconds from asking for the page to the map drawn (the baseline's encoding)."""
     with mock.patch.object(viewer_page, "_column", as_json_text):
@@ -174,10 +192,9 @@ def main() -> None:
         first_paint(browser, warm_up, Path(tmp) / "warm_up")
         for n in args.sizes:
             table, labels = make_table(Path(tmp), n)
-            started = time.perf_counter()
+            ready = command_ready(table)
             explorer = Explorer(table, run_dir=Path(tmp) / f"run_{n}")
             url, server, thread = start(create_app(explorer, TOKEN))
-            ready = time.perf_counter() - started
             page = browser.new_page(viewport={"width": 1300, "height": 850})
             m = measure(page, url, table, labels)
             page.close()

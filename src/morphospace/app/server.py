@@ -10,7 +10,7 @@ Routes (all JSON unless said otherwise):
 | route | what |
 |---|---|
 | ``GET /`` | the viewer (``report/viewer/``: ``index.html`` and the bundled ``viewer.js``) |
-| ``GET /api/objects`` | the table's columns (numbers as base64 float64: ``report.html.json_columns``) |
+| ``GET /api/objects`` | the columns (numbers in base64 float64: ``report.html.json_columns``) |
 | ``GET /api/objects/{i}`` | one object's metadata |
 | ``GET /api/thumbs/{i}.png`` | its thumbnail, framed on its emission (``?full=1``: whole) |
 | ``GET /api/neighbours?of=i,j&k=12`` | the objects most like one object or a selection |

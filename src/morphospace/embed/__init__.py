@@ -1,15 +1,12 @@
 """Embeddings: a trained model applied to objects, and the table that holds the results."""
 
-from morphospace.embed.inference import Embedder, size_bucket
-from morphospace.embed.table import EmbeddingTable, find_table, object_id, unique_ids
-from morphospace.models import dihedral
+from morphospace._lazy import lazy_exports
 
-__all__ = [
-    "Embedder",
-    "EmbeddingTable",
-    "dihedral",
-    "find_table",
-    "object_id",
-    "size_bucket",
-    "unique_ids",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "morphospace.embed.inference": ["Embedder", "size_bucket"],
+        "morphospace.embed.table": ["EmbeddingTable", "find_table", "object_id", "unique_ids"],
+        "morphospace.models": ["dihedral"],
+    },
+)

@@ -1,8 +1,13 @@
 """What users do with embeddings: 2-D maps, clusters, anomaly ranks, similarity search."""
 
-from morphospace.explore.anomalies import anomaly_scores
-from morphospace.explore.clusters import Clusters, cluster
-from morphospace.explore.maps import project
-from morphospace.explore.search import SimilarityIndex, normalise
+from morphospace._lazy import lazy_exports
 
-__all__ = ["Clusters", "SimilarityIndex", "anomaly_scores", "cluster", "normalise", "project"]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "morphospace.explore.anomalies": ["anomaly_scores"],
+        "morphospace.explore.clusters": ["Clusters", "cluster"],
+        "morphospace.explore.maps": ["project"],
+        "morphospace.explore.search": ["SimilarityIndex", "normalise"],
+    },
+)

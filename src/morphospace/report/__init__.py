@@ -1,15 +1,16 @@
 """Figures, the interactive HTML page and the TensorBoard projector export."""
 
-from morphospace.report.build import ReportResult, build_report, explore, join_columns
-from morphospace.report.thumbnails import asinh_stretch, load_thumbnails, moment0, thumbnail
+from morphospace._lazy import lazy_exports
 
-__all__ = [
-    "ReportResult",
-    "asinh_stretch",
-    "build_report",
-    "explore",
-    "join_columns",
-    "load_thumbnails",
-    "moment0",
-    "thumbnail",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "morphospace.report.build": ["ReportResult", "build_report", "explore", "join_columns"],
+        "morphospace.report.thumbnails": [
+            "asinh_stretch",
+            "load_thumbnails",
+            "moment0",
+            "thumbnail",
+        ],
+    },
+)
