@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ from astropy.io import fits
 from conftest import celestial_header, tiny
 from morphospace.cli import main
 from morphospace.dataset import ObjectBank
-from morphospace.models import load_model
+from morphospace.models import build_backbone, load_model
 from morphospace.synth import synthesize
 from morphospace.train import Trainer
 from morphospace.train.checkpoint import load_checkpoint
@@ -197,3 +199,66 @@ def test_sync_batchnorm_on_cpu_processes_is_a_clear_error(tmp_path, images):
     # Each process ends with our one-line error (torchrun then adds its own failure report).
     message = "morphospace: error: train.sync_batchnorm: SyncBatchNorm works on GPUs only"
     assert proc.stderr.count(message) == 2
+
+
+def _backbone_state(run: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    weights = load_file(str(run / "model.safetensors"))
+    prefix = "backbone."
+    return {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
+
+
+def test_init_starts_from_the_earlier_model_and_records_its_lineage(trained, tmp_path):
+    from morphospace.models import read_model_card
+    from morphospace.train.transfer import early_layers
+
+    earlier, images = trained
+    settings = tiny([images], epochs=1).model_copy(deep=True)
+    settings.finetune.from_run = str(earlier)
+    settings.finetune.freeze = 1
+    Trainer(settings, tmp_path / "tuned", progress=False).fit()
+
+    card = read_model_card(tmp_path / "tuned")
+    before = read_model_card(earlier)
+    assert card.lineage.run == str(earlier) and card.lineage.weights_sha256 == before.weights_sha256
+    old, new = _backbone_state(earlier), _backbone_state(tmp_path / "tuned")
+    assert old.keys() == new.keys()
+    # the first convolution (and its batch norm's weights) stay as loaded; the rest learn on
+    backbone = build_backbone(card.backbone, card.in_channels)
+    frozen = {id(p) for layer in early_layers(backbone, 1) for p in layer.parameters()}
+    names = {id(p): n for n, p in backbone.named_parameters()}
+    kept = [names[i] for i in frozen]
+    assert kept and all(torch.equal(old[n], new[n]) for n in kept)
+    assert any(not torch.equal(old[n], new[n]) for n in old if n not in kept)
+    steps = list(csv.DictReader((tmp_path / "tuned" / "logs" / "steps.csv").open()))
+    assert max(float(row["lr"]) for row in steps) <= settings.finetune.learning_rate * 1.0001
+
+
+def test_init_refuses_another_backbone_or_other_channels(trained, tmp_path, capsys):
+    earlier, images = trained
+    code = main(["train", str(images), "-o", str(tmp_path / "a"), "--init", str(earlier),
+                 "--backbone", "astro_cnn", "--epochs", "1", "--no-progress"])  # fmt: skip
+    message = capsys.readouterr().err.strip()
+    assert code != 0 and "model.json" in message and "backbone = 'amm'" in message
+    assert len(message.splitlines()) == 1 and not (tmp_path / "a" / "model.json").exists()
+
+    other = tmp_path / "three-channels"
+    shutil.copytree(earlier, other, ignore=shutil.ignore_patterns("cache", "checkpoints"))
+    card = json.loads((other / "model.json").read_text())
+    card["in_channels"] = 3
+    (other / "model.json").write_text(json.dumps(card))
+    code = main(["train", str(images), "-o", str(tmp_path / "b"), "--init", str(other),
+                 "--epochs", "1", "--no-progress"])  # fmt: skip
+    message = capsys.readouterr().err.strip()
+    assert code != 0 and "reads 3 channel(s), these objects have 1" in message
+    code = main(["train", str(images), "-o", str(tmp_path / "c"), "--init", str(tmp_path)])
+    assert code != 0 and "model.json" in capsys.readouterr().err
+
+
+def test_init_takes_the_earlier_architecture_when_none_is_named(trained, tmp_path):
+    earlier, images = trained
+    args = ["train", str(images), "-o", str(tmp_path / "tuned"), "--init", str(earlier)]
+    assert main([*args, "--epochs", "1", "--view-size", "32", "--no-progress"]) == 0
+    written = (tmp_path / "tuned" / "config.toml").read_text()
+    assert 'backbone = "amm"' in written and f'from_run = "{earlier}"' in written

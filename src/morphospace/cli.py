@@ -248,6 +248,10 @@ def _training_options(
         int | None, typer.Option(help="Training view side in px (augment.view_size).", min=16)
     ] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:1, …")] = None,
+    init: Annotated[
+        Path | None,
+        typer.Option(help="Start from this earlier run's model and fine-tune it."),
+    ] = None,
     resume: ResumeOpt = False,
     overwrite: Annotated[
         bool, typer.Option(help="Replace a trained model already in OUTPUT.")
@@ -271,9 +275,23 @@ def _training_options(
         "model.backbone": backbone,
         "augment.view_size": view_size,
         "train.device": device,
+        "finetune.from_run": str(init) if init else None,
     }
-    settings = load_settings(config, {**parse_assignments(assignments or []), **headline})
+    overrides = {**parse_assignments(assignments or []), **headline}
+    settings = load_settings(config, overrides, base=_architecture_of(overrides))
     return TrainingRequest(settings, output, resume, progress)
+
+
+def _architecture_of(overrides: dict[str, Any]) -> dict[str, Any]:
+    """With ``--init``, the earlier model's architecture in place of the defaults."""
+    from morphospace.models import read_model_card
+
+    earlier = overrides.get("finetune.from_run")
+    if earlier is None:
+        return {}
+    card = read_model_card(Path(earlier))
+    keys = ("backbone", "hidden_layer", "projection_size", "projection_hidden_size")
+    return {f"model.{key}": getattr(card, key) for key in keys}
 
 
 def _with_training_options(command: Callable[..., None]) -> Callable[..., None]:

@@ -124,6 +124,21 @@ class TrainSettings(_Section):
         return int(min(max(round(AUTO_EPOCH_DRAWS / max(n_objects, 1)), low), high))
 
 
+class FinetuneSettings(_Section):
+    """Start from an earlier run's model and fine-tune it (``train --init RUN/``).
+
+    The earlier run's backbone weights are loaded (and its projector with ``heads``); the
+    architecture must agree with it. Training then follows its own gentler schedule: these
+    learning rate and warm-up replace ``train.learning_rate`` and ``train.warmup_epochs``.
+    """
+
+    from_run: str | None = None  # the earlier run folder (holds model.json)
+    learning_rate: float = Field(default=5e-4, gt=0)  # a quarter of training's from scratch
+    warmup_epochs: float = Field(default=2.0, ge=0)
+    freeze: int = Field(default=0, ge=0)  # the backbone's first N convolutions stay as loaded
+    heads: bool = False  # also load the projector (the predictor always starts anew)
+
+
 class Settings(_Section):
     """Everything a training run needs; ``RUN/config.toml`` holds the resolved copy."""
 
@@ -132,6 +147,7 @@ class Settings(_Section):
     model: ModelSettings = Field(default_factory=ModelSettings)
     augment: AugmentSettings = Field(default_factory=AugmentSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
+    finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)
 
     def to_toml(self) -> str:
         """TOML text that :func:`load_settings` reads back to equal settings."""
@@ -141,7 +157,9 @@ class Settings(_Section):
 
 
 def load_settings(
-    path: str | Path | None = None, overrides: dict[str, Any] | None = None
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    base: dict[str, Any] | None = None,
 ) -> Settings:
     """Read settings from a morphospace or astromorph TOML file, then apply overrides.
 
@@ -153,6 +171,9 @@ def load_settings(
         Dotted keys such as ``{"train.epochs": 5}`` or ``{"preprocess.steps.3.margin": 0.2}``
         (list items by position, from 0); they win over the file. ``None`` values are
         ignored.
+    base : dict, optional
+        Dotted keys that replace the defaults: the file and the overrides win over them
+        (an earlier model's architecture, for ``train --init``).
 
     Raises
     ------
@@ -165,6 +186,9 @@ def load_settings(
         raw = _read_toml(Path(path))
         if is_astromorph_settings(raw):
             raw = from_astromorph(raw, Path(path))
+    for dotted, value in (base or {}).items():
+        if value is not None and not _has_dotted(raw, dotted):
+            _set_dotted(raw, dotted, value, source)
     overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
     if any(part.isdigit() for key in overrides for part in key.split(".")):
         # A key into a list (a preprocessing step) needs the list the defaults would give.
@@ -237,6 +261,15 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, source: str) -> No
         node[_list_index(node, key, dotted, source)] = value
     else:
         node[key] = value
+
+
+def _has_dotted(raw: dict[str, Any], dotted: str) -> bool:
+    node: Any = raw
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def _list_index(items: list, part: str, where: str, source: str) -> int:

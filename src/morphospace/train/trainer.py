@@ -37,6 +37,7 @@ from morphospace.train.checkpoint import (
 )
 from morphospace.train.distributed import Distributed
 from morphospace.train.optim import build_optimizer, learning_rate_at
+from morphospace.train.transfer import check_agreement, earlier_card, lineage, schedule, start_from
 
 # Spread = per-dimension std of unit-normalised projections x sqrt(D): about 1 for well
 # spread vectors, 0 when every object maps to the same point (collapse).
@@ -94,6 +95,7 @@ class Trainer:
         self.resume = resume
         self.progress = progress
         self.stop_after = stop_after
+        self.earlier = earlier_card(settings)  # the model to start from (finetune.from_run)
 
     # --- set-up ---------------------------------------------------------------------------
 
@@ -201,6 +203,7 @@ class Trainer:
         loader, sampler = self._loader(bank, train_indices, dist, per_rank_batch)
         epochs, steps_per_epoch = t.epochs_for(len(train_indices)), len(loader)
         total_steps = epochs * steps_per_epoch
+        learning_rate, warmup_epochs = schedule(self.settings)
         return _Plan(
             bank=bank,
             train_indices=train_indices,
@@ -210,14 +213,19 @@ class Trainer:
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
             total_steps=total_steps,
-            warmup_steps=min(round(t.warmup_epochs * steps_per_epoch), max(total_steps - 1, 0)),
+            learning_rate=learning_rate,
+            warmup_steps=min(round(warmup_epochs * steps_per_epoch), max(total_steps - 1, 0)),
         )
 
-    def _start(self, channels: int, device: torch.device, dist: Distributed) -> _State:
-        """A new model and optimiser, or those of the interrupted run when resuming."""
+    def _start(self, plan: _Plan, device: torch.device, dist: Distributed) -> _State:
+        """A new model and optimiser (from the earlier run's weights with ``--init``), or
+        those of the interrupted run when resuming."""
         t = self.settings.train
-        byol = self._build_model(channels, device, dist)
-        optimizer = build_optimizer(byol, t.optimizer, t.learning_rate, t.weight_decay)
+        byol = self._build_model(plan.bank.channels, device, dist)
+        if self.earlier is not None:
+            check_agreement(self.settings, self.earlier, plan.bank.channels)
+            start_from(byol, self.settings, load=not self.resume)
+        optimizer = build_optimizer(byol, t.optimizer, plan.learning_rate, t.weight_decay)
         scaler = torch.amp.GradScaler(device.type, enabled=self._precision(device) == torch.float16)
         state = _State(byol, optimizer, scaler)
         if self.resume:
@@ -273,7 +281,7 @@ class Trainer:
         self._prepare_folder(hw.dist)
         bank = bank if bank is not None else self._load_bank(hw.dist)
         plan = self._plan(bank, hw.dist)
-        state = self._start(bank.channels, hw.device, hw.dist)
+        state = self._start(plan, hw.device, hw.dist)
         model = self._wrap(state.byol, hw.device, hw.dist)
         augment = Augmenter(self.settings.augment)
         logs = _Logs(self.run_dir / "logs", append=self.resume) if hw.dist.is_main else None
@@ -325,7 +333,7 @@ class Trainer:
         """One optimiser step on two views of ``batch``: the loss, or None if it was skipped."""
         t, byol, optimizer, scaler = self.settings.train, state.byol, state.optimizer, state.scaler
         state.lr = learning_rate_at(
-            state.step, base=t.learning_rate, total_steps=plan.total_steps,
+            state.step, base=plan.learning_rate, total_steps=plan.total_steps,
             warmup_steps=plan.warmup_steps, schedule=t.lr_schedule,
             steps_per_epoch=plan.steps_per_epoch, gamma=t.gamma,
         )  # fmt: skip
@@ -527,6 +535,7 @@ class Trainer:
                 objects=len(bank), epochs=plan.epochs, steps=state.step, history=state.history
             ),
             whitening=False,
+            lineage=lineage(self.settings, self.earlier),
         )
 
 
@@ -551,6 +560,7 @@ class _Plan:
     epochs: int
     steps_per_epoch: int
     total_steps: int
+    learning_rate: float  # the schedule's peak
     warmup_steps: int
 
 
