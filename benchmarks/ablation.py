@@ -64,6 +64,10 @@ TRAINED: dict[str, tuple[str, dict[str, Any]]] = {
     "no_stretch_jitter": ("no stretch jitter", {"augment.stretch": 0.0}),
     "no_blur": ("no blur augmentation", {"augment.blur_p": 0.0}),
     "no_noise": ("no added noise", {"augment.noise_p": 0.0}),
+    "gentle_crops_no_blur": (
+        "gentler crops and no blur, together",
+        {"augment.crop_scale": [0.6, 1.0], "augment.blur_p": 0.0},
+    ),
     "layer3": ("ResNet-18 cut after layer3, not layer2", {"model.backbone": "resnet18:layer3"}),
     "astro_cnn": ("the small astronomy CNN", {"model.backbone": "astro_cnn"}),
 }
