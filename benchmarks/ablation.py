@@ -64,6 +64,8 @@ TRAINED: dict[str, tuple[str, dict[str, Any]]] = {
     "no_stretch_jitter": ("no stretch jitter", {"augment.stretch": 0.0}),
     "no_blur": ("no blur augmentation", {"augment.blur_p": 0.0}),
     "no_noise": ("no added noise", {"augment.noise_p": 0.0}),
+    "low_lr": ("a quarter of the learning rate (5e-4)", {"train.learning_rate": 5e-4}),
+    "lars": ("the LARS optimiser instead of AdamW", {"train.optimizer": "lars"}),
     "gentle_crops_no_blur": (
         "gentler crops and no blur, together",
         {"augment.crop_scale": [0.6, 1.0], "augment.blur_p": 0.0},
