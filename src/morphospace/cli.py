@@ -201,6 +201,9 @@ ColourOpt = Annotated[
 JoinOpt = Annotated[
     Path | None, typer.Option(help="CSV of extra columns (e.g. labels), matched by id or file.")
 ]
+RunOrTableArg = Annotated[
+    Path, typer.Argument(help="A run folder (its embeddings.parquet) or an embedding table.")
+]
 TensorboardOpt = Annotated[
     bool, typer.Option(help="Also write a TensorBoard projector log (report/tensorboard).")
 ]
@@ -285,13 +288,10 @@ def _training_options(
 def _architecture_of(overrides: dict[str, Any]) -> dict[str, Any]:
     """With ``--init``, the earlier model's architecture in place of the defaults."""
     from morphospace.models import read_model_card
+    from morphospace.train.transfer import architecture_of
 
     earlier = overrides.get("finetune.from_run")
-    if earlier is None:
-        return {}
-    card = read_model_card(Path(earlier))
-    keys = ("backbone", "hidden_layer", "projection_size", "projection_hidden_size")
-    return {f"model.{key}": getattr(card, key) for key in keys}
+    return {} if earlier is None else architecture_of(read_model_card(Path(earlier)))
 
 
 def _with_training_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -495,9 +495,7 @@ def anomalies(
 
 @app.command()
 def label(
-    table: Annotated[
-        Path, typer.Argument(help="A run folder (its embeddings.parquet) or an embedding table.")
-    ],
+    table: RunOrTableArg,
     labels: Annotated[
         str, typer.Option(help="The labels you have, as labels.csv:COLUMN (blank = unlabelled).")
     ],
@@ -525,9 +523,7 @@ def label(
 
 @app.command()
 def explore(
-    run: Annotated[
-        Path, typer.Argument(help="A run folder (its embeddings.parquet) or an embedding table.")
-    ],
+    run: RunOrTableArg,
     port: Annotated[int, typer.Option(help="Port to serve on (0: a free one).", min=0)] = 0,
     host: Annotated[
         str, typer.Option(help="Address to bind; anything but loopback is reachable by others.")

@@ -52,7 +52,7 @@ from morphospace.explore.propagate import propagate
 from morphospace.files import atomic_write, safe_filename
 from morphospace.io import read_fits
 from morphospace.report.export import SUFFIXES, write_selection
-from morphospace.report.html import json_value, page_data, viewer_file
+from morphospace.report.html import json_columns, json_value, page_data, viewer_file
 from morphospace.report.thumbnails import framing_of, png_bytes, thumbnail
 
 TOKEN_COOKIE = "morphospace_token"
@@ -201,7 +201,7 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
             found = rerank(explorer.table.embeddings, explorer.anomaly, marks)
         except ValueError as exc:
             return _error(400, str(exc))
-        return JSONResponse(page_data(found)["columns"])
+        return JSONResponse(json_columns(found))
 
     async def export(request: Request) -> Response:
         body = await _json_body(request)

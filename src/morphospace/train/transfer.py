@@ -19,6 +19,15 @@ from morphospace.errors import InputError
 from morphospace.models import ModelCard, load_model, read_model_card
 from morphospace.models.store import Lineage
 
+#: What must agree with the earlier model: the backbone always, the projector with ``heads``.
+BACKBONE = ("backbone", "hidden_layer")
+ARCHITECTURE = (*BACKBONE, "projection_size", "projection_hidden_size")
+
+
+def architecture_of(card: ModelCard) -> dict[str, object]:
+    """The earlier model's architecture as dotted settings (``model.backbone``, …)."""
+    return {f"model.{key}": getattr(card, key) for key in ARCHITECTURE}
+
 
 def earlier_card(settings: Settings) -> ModelCard | None:
     """The card of the run to start from, or None when training starts from scratch."""
@@ -30,14 +39,8 @@ def earlier_card(settings: Settings) -> ModelCard | None:
 def check_agreement(settings: Settings, card: ModelCard, channels: int) -> None:
     """Refuse a network or data that the earlier model's weights cannot fit."""
     where = Path(settings.finetune.from_run or ".") / "model.json"
-    m = settings.model
-    wanted = {"backbone": m.backbone, "hidden_layer": m.hidden_layer}
-    if settings.finetune.heads:
-        wanted |= {
-            "projection_size": m.projection_size,
-            "projection_hidden_size": m.projection_hidden_size,
-        }
-    for key, value in wanted.items():
+    for key in ARCHITECTURE if settings.finetune.heads else BACKBONE:
+        value = getattr(settings.model, key)
         if getattr(card, key) != value:
             raise InputError(
                 where,
@@ -54,7 +57,7 @@ def check_agreement(settings: Settings, card: ModelCard, channels: int) -> None:
 
 def start_from(byol: BYOL, settings: Settings, load: bool = True) -> None:
     """Load the earlier run's weights into ``byol`` (unless ``load`` is False: a resumed
-    run has its own), and freeze the backbone's first stages."""
+    run has its own), and freeze the backbone's first ``finetune.freeze`` convolutions."""
     f = settings.finetune
     if load:
         earlier, _ = load_model(Path(f.from_run))
