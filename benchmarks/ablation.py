@@ -70,6 +70,10 @@ TRAINED: dict[str, tuple[str, dict[str, Any]]] = {
         "gentler crops and no blur, together",
         {"augment.crop_scale": [0.6, 1.0], "augment.blur_p": 0.0},
     ),
+    "variance": (
+        "a VICReg-style variance term (weight 1) added to the BYOL loss",
+        {"model.variance_weight": 1.0},
+    ),
     "layer3": ("ResNet-18 cut after layer3, not layer2", {"model.backbone": "resnet18:layer3"}),
     "astro_cnn": ("the small astronomy CNN", {"model.backbone": "astro_cnn"}),
 }

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from morphospace.byol import BYOL, cosine_tau
+from morphospace.byol import BYOL, cosine_tau, variance_loss
 from morphospace.errors import InputError
 from morphospace.models import build_backbone, parse_backbone
 
@@ -102,6 +102,25 @@ def test_loss_is_symmetric_and_bounded():
     forward.backward()
     assert all(p.grad is None for p in byol.target_encoder.parameters())
     assert byol.online_predictor[0].weight.grad is not None
+
+
+def test_variance_term_penalises_collapse_not_scale():
+    torch.manual_seed(2)
+    spread = torch.randn(256, 16)
+    collapsed = torch.ones(256, 16) + 0.01 * torch.randn(256, 16)
+    assert float(variance_loss(spread)) < 0.05
+    assert float(variance_loss(collapsed)) > 0.9
+    torch.testing.assert_close(variance_loss(100 * collapsed), variance_loss(collapsed))
+
+
+def test_variance_weight_adds_the_term_and_zero_is_the_papers_byol():
+    a, b = torch.randn(6, 1, 32, 32), torch.randn(6, 1, 32, 32)
+    losses = []
+    for weight in (0.0, 1.0):
+        torch.manual_seed(1)
+        byol = BYOL(build_backbone("amm", 1), 1, projection_hidden_size=32, variance_weight=weight)
+        losses.append(float(byol(a, b)))
+    assert losses[1] > losses[0]
 
 
 def test_whitening_gives_unit_covariance_and_starts_as_identity():

@@ -42,6 +42,18 @@ def regression_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Ten
     return 2 - 2 * F.cosine_similarity(prediction, target.detach(), dim=-1)
 
 
+def variance_loss(projections: torch.Tensor) -> torch.Tensor:
+    """VICReg's variance term (Bardes et al. 2022) on unit vectors: the mean shortfall of
+    each dimension's batch standard deviation below ``1 / sqrt(D)``, in units of it.
+
+    On the unit sphere the per-dimension variances sum to at most 1, so the term is zero
+    only when the batch spreads evenly over every dimension; scaling cannot satisfy it.
+    """
+    unit = F.normalize(projections.float(), dim=-1) * math.sqrt(projections.shape[-1])
+    std = torch.sqrt(unit.var(dim=0) + 1e-4)
+    return F.relu(1 - std).mean()
+
+
 def cosine_tau(step: int, total_steps: int, base_tau: float = 0.99) -> float:
     """EMA rate at ``step``: ``1 - (1 - base_tau) (cos(pi k / K) + 1) / 2``, from base_tau to 1."""
     progress = min(max(step / max(total_steps, 1), 0.0), 1.0)
@@ -154,6 +166,9 @@ class BYOL(nn.Module):
         Starting EMA rate of the target encoder.
     use_momentum : bool
         If False the target is the online encoder itself (no EMA), under stop-gradient.
+    variance_weight : float
+        Weight of a VICReg-style variance term on the online projections, added to the
+        BYOL loss; 0 (the default) is the paper's BYOL.
     probe_size : int
         Side of the dummy input used to find the representation size.
     """
@@ -168,6 +183,7 @@ class BYOL(nn.Module):
         projection_hidden_size: int = 1024,
         base_tau: float = 0.99,
         use_momentum: bool = True,
+        variance_weight: float = 0.0,
         probe_size: int = 64,
     ):
         super().__init__()
@@ -181,18 +197,23 @@ class BYOL(nn.Module):
         self.whitening = Whitening(self.representation_size)
         self.base_tau = base_tau
         self.use_momentum = use_momentum
+        self.variance_weight = variance_weight
 
     def forward(self, view_1: torch.Tensor, view_2: torch.Tensor) -> torch.Tensor:
         """Symmetric BYOL loss of two views of the same batch (mean over the batch)."""
         views = torch.cat([view_1, view_2])  # one pass: BatchNorm sees both views
-        prediction_1, prediction_2 = self.online_predictor(self.online_encoder(views)).chunk(2)
+        projections = self.online_encoder(views)
+        prediction_1, prediction_2 = self.online_predictor(projections).chunk(2)
         with torch.no_grad():
             target = self.target_encoder if self.use_momentum else self.online_encoder
             projection_1, projection_2 = target(views).chunk(2)
         loss = regression_loss(prediction_1, projection_2) + regression_loss(
             prediction_2, projection_1
         )
-        return loss.mean()
+        if not self.variance_weight:
+            return loss.mean()
+        spread = sum(variance_loss(half) for half in projections.chunk(2))
+        return loss.mean() + self.variance_weight * spread
 
     @torch.no_grad()
     def update_target(self, tau: float) -> None:

@@ -74,6 +74,8 @@ class ModelSettings(_Section):
     projection_hidden_size: int = Field(default=1024, ge=1)
     base_tau: float = Field(default=0.99, ge=0, le=1)
     use_momentum: bool = True
+    # A VICReg-style variance term against collapse, added to the BYOL loss; 0: the paper's BYOL.
+    variance_weight: float = Field(default=0.0, ge=0)
 
 
 #: ``epochs = "auto"``: as many epochs as it takes to draw about this many objects (two

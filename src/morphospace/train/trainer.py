@@ -177,6 +177,7 @@ class Trainer:
             projection_hidden_size=m.projection_hidden_size,
             base_tau=m.base_tau,
             use_momentum=m.use_momentum,
+            variance_weight=m.variance_weight,
             probe_size=self.settings.augment.view_size,
         )
         if dist.enabled and self.settings.train.sync_batchnorm:
