@@ -22,7 +22,7 @@ import pandas as pd
 
 from morphospace.embed import EmbeddingTable
 from morphospace.explore.propagate import propagate
-from morphospace.report.build import joined_column
+from morphospace.io.catalogue import joined_column
 
 STANDARD = Path(".bench/quality/standard")
 

@@ -22,7 +22,7 @@ from sklearn.metrics import r2_score
 
 from morphospace.embed import EmbeddingTable
 from morphospace.evaluate.metrics import folds, knn_predict, regression_folds, ridge_predict
-from morphospace.report.build import joined_column
+from morphospace.io.catalogue import joined_column
 
 FRACTIONS = (0.4, 0.6, 0.8, 1.0)
 

@@ -27,6 +27,7 @@ from morphospace.augment import Augmenter, AugmentSettings, standardise
 from morphospace.dataset import to_bank
 from morphospace.embed import Embedder
 from morphospace.evaluate.metrics import folds
+from morphospace.io import object_id
 from morphospace.models.backbones import build_backbone
 from morphospace.models.inference import dihedral
 from transfer import score  # benchmarks/transfer.py: a table's 10-NN and probe accuracies
@@ -88,8 +89,8 @@ def main() -> None:
     names, classes = np.unique(labels[args.label_column].to_numpy(str), return_inverse=True)
     embedder = Embedder.from_run(args.run)
     objects = embedder.load(args.data / "images", cache_dir=args.run / "cache")
-    where = {Path(meta.path).stem: i for i, meta in enumerate(objects.metas)}
-    arrays = [objects.arrays[where[Path(str(name)).stem]] for name in labels["name"]]
+    where = {object_id(meta.path): i for i, meta in enumerate(objects.metas)}
+    arrays = [objects.arrays[where[object_id(str(name))]] for name in labels["name"]]
     bank = to_bank(arrays, round(args.view_size * 1.5))
     extents = torch.tensor([a.shape[-2:] for a in arrays], dtype=torch.float32)
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from morphospace.config import load_settings
 from morphospace.embed import EmbeddingTable
 from morphospace.evaluate.metrics import knn_accuracy, linear_probe_accuracy
+from morphospace.io.catalogue import joined_column
 from morphospace.pipeline import embed_run
-from morphospace.report.build import joined_column
 from morphospace.synth import synthesize
 from morphospace.train import Trainer
 

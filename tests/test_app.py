@@ -13,6 +13,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from morphospace.app import Explorer, LabelStore, create_app
+from morphospace.embed import EmbeddingTable
 from morphospace.pipeline import embed_run
 
 TOKEN = "s3cret-token"
@@ -237,3 +238,21 @@ def test_explore_command_prints_a_token_url_and_serves_the_run_folder(explorer):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_a_joined_catalogue_is_shown_and_exported_with_the_objects(explorer, tmp_path):
+    rows = explorer.table.rows
+    catalogue = tmp_path / "catalogue.ecsv"
+    Table({"ra": rows["ra"][:20], "dec": rows["dec"][:20], "flux": np.arange(20.0)}).write(
+        catalogue
+    )
+    joined = Explorer(explorer.table_path, join=catalogue)
+    assert joined.joined.matched == 20 and "sky position" in joined.joined.method
+    with TestClient(create_app(joined, TOKEN)) as other:
+        answer = other.get(f"/api/objects?token={TOKEN}").json()
+        flux = _numbers(answer["columns"]["flux"])
+        assert np.array_equal(flux[:20], np.arange(20.0)) and np.isnan(flux[20:]).all()
+        vot = other.post("/api/export", json={"indices": [2, 25], "format": "vot"})
+        exported = Table.read(io.BytesIO(vot.content), format="votable")
+        assert exported["flux"][0] == 2.0 and np.ma.is_masked(exported["flux"][1])
+    assert "flux" not in EmbeddingTable.read(explorer.table_path).rows  # the table is untouched

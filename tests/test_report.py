@@ -168,18 +168,20 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert (out / "run" / "report" / "index.html").stat().st_size > 10_000
 
 
-def test_run_checks_report_options_before_training(trained, tmp_path, capsys):
+def test_run_checks_the_join_before_training(trained, tmp_path, capsys):
     _, images = trained
+    names = sorted(p.name.removesuffix(".fits") for p in images.glob("*.fits"))
     labels = tmp_path / "labels.csv"
-    labels.write_text("source,class\na,disk\n")  # no column that names objects
     out = tmp_path / "run"
+    for text in ("source,class\na,disk\n", "name,class\nnobody_here,disk\n"):
+        labels.write_text(text)  # no column naming objects; a name that is no object
+        assert main(["run", str(images), "-o", str(out), "--join", str(labels)]) == 2
+        assert f"no row matches any of the {len(names)} objects" in capsys.readouterr().err
+    few = names[: len(names) // 3]
+    labels.write_text("name,class\n" + "".join(f"{n},disk\n" for n in few))
     assert main(["run", str(images), "-o", str(out), "--join", str(labels)]) == 2
-    assert "needs a column naming the objects" in capsys.readouterr().err
-    labels.write_text("name,class\nnobody_here,disk\n")  # names no object
-    assert main(["run", str(images), "-o", str(out), "--join", str(labels)]) == 2
-    assert "no row names one of the objects" in capsys.readouterr().err
-    assert not (out / "model.safetensors").exists()  # refused before any training
-    labels.write_text("name,class\nsynth_00001,disk\n")
+    assert f"matches only {len(few)} of {len(names)} objects" in capsys.readouterr().err
+    labels.write_text("name,class\n" + "".join(f"{n},disk\n" for n in names))
     argv = ["run", str(images), "-o", str(out), "--join", str(labels), "--colour-by", "klass"]
     assert main(argv) == 2
     assert "'klass'" in capsys.readouterr().err
@@ -191,7 +193,7 @@ def test_join_matches_catalogue_names_to_cutout_files(reported, tmp_path):
     catalogue = tmp_path / "catalogue.csv"
     ids = result.table.ids
     catalogue.write_text("name,peak_mjy\n" + "".join(f"{i},{n}\n" for n, i in enumerate(ids)))
-    joined = join_columns(EmbeddingTable.read(table_path), catalogue)
+    joined, _ = join_columns(EmbeddingTable.read(table_path), catalogue)
     assert joined.rows["peak_mjy"].tolist() == list(range(len(ids)))
 
 

@@ -119,13 +119,15 @@ def cutouts(
     map_file: Annotated[Path, typer.Argument(metavar="MAP", help="The large FITS map or cube.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")],
     catalog: Annotated[
-        Path | None, typer.Option("--catalog", help="CSV, ECSV or FITS table of positions.")
+        Path | None,
+        typer.Option("--catalog", help="CSV, ECSV, FITS table or VOTable of positions."),
     ] = None,
     mask: Annotated[
         Path | None, typer.Option("--mask", help="Mask or label map: one object per component.")
     ] = None,
     size: Annotated[
-        str | None, typer.Option(help="Cutout size: 64 (px), '64 pix', '30arcsec', '2arcmin'.")
+        str | None,
+        typer.Option(help="Cutout size: 64 or 64px, 30\" or 30arcsec, 2' or 2arcmin, '3 beam'."),
     ] = None,
     size_col: Annotated[str | None, typer.Option(help="Column with each row's size.")] = None,
     size_unit: Annotated[str, typer.Option(help="Unit of --size-col if it has none.")] = "pix",
@@ -164,7 +166,7 @@ def cutouts(
         if pixel_origin not in (0, 1):
             raise InputError("--pixel-origin", "must be 0 or 1")
         if size is None and size_col is None:
-            raise InputError(str(catalog), "give --size or --size-col")
+            raise InputError("--size", "give --size or --size-col")
         result = cutouts_from_catalog(
             map_file, catalog, output, size=size, size_column=size_col, size_unit=size_unit,
             ra_column=ra_col, dec_column=dec_col, x_column=x_col, y_column=y_col,
@@ -196,10 +198,29 @@ ClustersOpt = Annotated[
     int | None, typer.Option("-k", "--clusters", help="k-means clusters (default: by silhouette).")
 ]
 ColourOpt = Annotated[
-    list[str] | None, typer.Option("--colour-by", help="Also colour the maps by this column.")
+    list[str] | None,
+    typer.Option("--colour-by", "--color-by", help="Also colour the maps by this column."),
 ]
 JoinOpt = Annotated[
-    Path | None, typer.Option(help="CSV of extra columns (e.g. labels), matched by id or file.")
+    Path | None,
+    typer.Option(
+        help="A catalogue to join (CSV, ECSV, FITS or VOTable), matched by sky position, "
+        "OBJECT name or file name."
+    ),
+]
+JoinOnOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--join-on",
+        metavar="TABLE_COLUMN=CATALOGUE_COLUMN",
+        help="Match the catalogue's rows on these columns instead.",
+    ),
+]
+RadiusOpt = Annotated[
+    str,
+    typer.Option(
+        "--match-radius", help="Largest sky separation of a catalogue match: 3 (arcsec), 3\", 0.1'."
+    ),
 ]
 RunOrTableArg = Annotated[
     Path, typer.Argument(help="A run folder (its embeddings.parquet) or an embedding table.")
@@ -415,6 +436,8 @@ def report(
     clusters: ClustersOpt = None,
     colour_by: ColourOpt = None,
     join: JoinOpt = None,
+    join_on: JoinOnOpt = None,
+    match_radius: RadiusOpt = "3",
     tensorboard: TensorboardOpt = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
@@ -430,7 +453,7 @@ def report(
         method=map_method,
         k=clusters,
         colour_by=colour_by,
-        join=join,
+        join=_catalogue(join, join_on, match_radius),
         tensorboard=tensorboard,
         seed=seed,
     )
@@ -438,6 +461,8 @@ def report(
 
 
 def _echo_report(result) -> None:
+    if result.join is not None:
+        typer.echo(result.join)
     for problem in result.problems[:5]:
         warnings.warn(f"no thumbnail for {problem}", stacklevel=1)
     k = result.table.info.get("k")
@@ -529,6 +554,9 @@ def explore(
         str, typer.Option(help="Address to bind; anything but loopback is reachable by others.")
     ] = "127.0.0.1",
     browser: Annotated[bool, typer.Option(help="Open the page in the browser.")] = True,
+    join: JoinOpt = None,
+    join_on: JoinOnOpt = None,
+    match_radius: RadiusOpt = "3",
 ) -> None:
     """The local explorer: zoom, select, label, propagate and export, in the browser."""
     from morphospace.app.server import LOOPBACK, serve
@@ -539,7 +567,8 @@ def explore(
             "and label your objects",
             stacklevel=1,
         )
-    serve(run, host=host, port=port, open_browser=browser, announce=typer.echo)
+    catalogue = _catalogue(join, join_on, match_radius)
+    serve(run, host=host, port=port, open_browser=browser, announce=typer.echo, join=catalogue)
 
 
 @app.command()
@@ -571,6 +600,8 @@ def evaluate(
     supervised_epochs: Annotated[
         int, typer.Option(help="Epochs per fold of the supervised baseline.", min=1)
     ] = 20,
+    join_on: JoinOnOpt = None,
+    match_radius: RadiusOpt = "3",
     seed: Annotated[int, typer.Option(help="Seed for the folds and baselines.")] = 0,
 ) -> None:
     """Figures of merit: k-NN and linear probe, silhouette, ARI/NMI, R², invariance."""
@@ -578,10 +609,13 @@ def evaluate(
 
     names = [b.strip() for b in (baselines or "").split(",") if b.strip()]
     names = list(BASELINES) if names == ["all"] else names
+    classes, values = _one_column(labels, "--labels"), read_columns(params, "--params")
+    if join_on is not None and classes is None and values is None:
+        raise InputError("--join-on", "names columns to match, so it needs --labels or --params")
     card = evaluate_table(
         embeddings,
-        labels=_one_column(labels, "--labels"),
-        params=read_columns(params, "--params"),
+        labels=classes and (_catalogue(classes[0], join_on, match_radius), classes[1]),
+        params=values and (_catalogue(values[0], join_on, match_radius), values[1]),
         baselines=names,
         run_dir=run_dir,
         invariance=invariance,
@@ -603,6 +637,8 @@ def run(
     clusters: ClustersOpt = None,
     colour_by: ColourOpt = None,
     join: JoinOpt = None,
+    join_on: JoinOnOpt = None,
+    match_radius: RadiusOpt = "3",
     tensorboard: TensorboardOpt = False,
 ) -> None:
     """Train, embed and report in one go: RUN/model.*, RUN/embeddings.parquet, RUN/report/."""
@@ -620,9 +656,10 @@ def run(
             "method": map_method,
             "k": clusters,
             "colour_by": colour_by,
-            "join": join,
+            "join": _catalogue(join, join_on, match_radius),
             "tensorboard": tensorboard,
         },
+        announce=typer.echo,
     )
     _echo_pipeline(result)
 
@@ -653,6 +690,19 @@ def demo(
     result = run_demo(output, seed=seed, progress=progress, **sizes)
     _echo_pipeline(result)
     typer.echo(f"demo finished in {time.perf_counter() - start:.0f} s")
+
+
+def _catalogue(path: Path | None, join_on: str | None, radius: str, option: str = "--join"):
+    """The catalogue join the options describe (None without a catalogue)."""
+    from morphospace.io.catalogue import CatalogueJoin
+    from morphospace.io.quantities import read_angle
+
+    arcsec = read_angle(radius, "--match-radius").value
+    if path is None:
+        if join_on is not None:
+            raise InputError("--join-on", f"names columns to match, so it needs {option}")
+        return None
+    return CatalogueJoin(path, join_on, arcsec)
 
 
 def _one_column(spec: str | None, option: str) -> tuple[Path, str] | None:

@@ -6,15 +6,19 @@ print(result.report / "index.html")
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from morphospace.choices import ON_ERROR, OnError
 from morphospace.config import Settings, load_settings
-from morphospace.embed import Embedder, EmbeddingTable, object_id
+from morphospace.embed import Embedder, EmbeddingTable, unique_ids
 from morphospace.errors import InputError
-from morphospace.io import Problem, find_sources, write_problems
+from morphospace.io import Problem, take_inventory, write_problems
+from morphospace.io.catalogue import CatalogueJoin
 from morphospace.report import ReportResult, build_report
 from morphospace.report.build import check_report_options
 from morphospace.train import Trainer, TrainResult
@@ -96,13 +100,20 @@ def run_pipeline(
     progress: bool = False,
     report_options: dict[str, Any] | None = None,
     embed_options: dict[str, Any] | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Train on ``settings.data.sources``, embed the same objects and write the report."""
+    """Train on ``settings.data.sources``, embed the same objects and write the report.
+
+    A catalogue to join (``report_options["join"]``) is matched to the objects' headers
+    before training starts, and ``announce`` is told how many matched.
+    """
     run_dir = Path(run_dir)
     options = report_options or {}
     join = options.get("join")
-    ids = [object_id(p) for p in find_sources(settings.data.sources)] if join else None
-    check_report_options(join, options.get("colour_by"), ids)
+    objects = header_rows(settings) if join is not None else None
+    matched = check_report_options(join, options.get("colour_by"), objects)
+    if matched is not None and announce is not None:
+        announce(matched.summary(CatalogueJoin.of(join).path))
     training = Trainer(settings, run_dir, resume=resume, progress=progress).fit()
     embedded = embed_run(
         run_dir,
@@ -114,6 +125,22 @@ def run_pipeline(
     )
     report = build_report(embedded.path, run_dir / "report", **options)
     return RunResult(run_dir, training, embedded, report)
+
+
+def header_rows(settings: Settings) -> pd.DataFrame:
+    """The metadata of the objects ``settings`` trains on, one row each, read from their
+    headers: ``id`` as the embedding table will give it, ``object``, ``ra``, ``dec``, …"""
+    inventory = take_inventory(
+        settings.data.sources,
+        hdu=settings.data.hdu,
+        min_side=settings.data.min_side,
+        on_error="skip",
+    )
+    rows = pd.DataFrame([meta.as_row() for meta in inventory.metas])
+    if rows.empty:
+        return pd.DataFrame(columns=["id", "object", "ra", "dec"])
+    rows.insert(0, "id", unique_ids(rows["path"].tolist(), rows["hdu"].tolist()))
+    return rows
 
 
 DEMO_OBJECTS = 400

@@ -51,6 +51,7 @@ from morphospace.explore.anomalies import anomaly_scores, rerank
 from morphospace.explore.propagate import propagate
 from morphospace.files import atomic_write, safe_filename
 from morphospace.io import read_fits
+from morphospace.io.catalogue import CatalogueJoin, CatalogueMatch, join_columns
 from morphospace.report.export import SUFFIXES, write_selection
 from morphospace.report.html import json_columns, json_value, page_data, viewer_file
 from morphospace.report.thumbnails import framing_of, png_bytes, thumbnail
@@ -74,11 +75,22 @@ class Explorer:
         An embedding table (``RUN/embeddings.parquet``).
     run_dir : path, optional
         Where ``labels.csv`` and ``thumbs/`` live; by default the table's folder.
+    join : path or CatalogueJoin, optional
+        A catalogue whose columns are shown, coloured by and exported with the objects
+        (the table on disk is left as it is).
     """
 
-    def __init__(self, table_path: str | Path, run_dir: str | Path | None = None):
+    def __init__(
+        self,
+        table_path: str | Path,
+        run_dir: str | Path | None = None,
+        join: str | Path | CatalogueJoin | None = None,
+    ):
         self.table_path = Path(table_path)
         self.table = EmbeddingTable.read(self.table_path)
+        self.joined: CatalogueMatch | None = None
+        if join is not None:
+            self.table, self.joined = join_columns(self.table, join)
         self.run_dir = Path(run_dir) if run_dir is not None else self.table_path.parent
         self.labels = LabelStore(self.run_dir / "labels.csv")
         self.marks = LabelStore(self.run_dir / "marks.csv", column="interesting")
@@ -320,11 +332,13 @@ def serve(
     port: int = 0,
     open_browser: bool = True,
     announce=print,
+    join: str | Path | CatalogueJoin | None = None,
 ) -> None:
     """Serve the explorer of a run folder or table until interrupted.
 
     ``port`` 0 takes a free one. The URL, with its random token, is announced (and opened
-    in the browser unless ``open_browser`` is False).
+    in the browser unless ``open_browser`` is False). A catalogue to ``join`` adds its
+    columns to the objects shown.
     """
     import socket
     import webbrowser
@@ -332,7 +346,9 @@ def serve(
     import uvicorn
 
     table = find_table(target)
-    explorer = Explorer(table)
+    explorer = Explorer(table, join=join)
+    if explorer.joined is not None:
+        announce(explorer.joined.summary(CatalogueJoin.of(join).path))
     token = secrets.token_urlsafe(24)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)

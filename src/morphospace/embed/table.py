@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from morphospace.errors import InputError
 from morphospace.files import atomic_write, save_npy
+from morphospace.io.sources import object_id
 
 TABLE_FORMAT = "morphospace-embeddings/1"
 METADATA_KEY = b"morphospace"
@@ -172,19 +173,6 @@ def find_table(target: str | Path) -> Path:
     if not table.exists():
         raise InputError(table, "no embedding table here (run 'morphospace embed' first)")
     return table
-
-
-def object_id(path: str | Path) -> str:
-    """An object's id: its file name without the FITS suffix.
-
-    A name without a FITS suffix is kept whole: survey names such as
-    ``0.878_0.466_3_Proctor_Tab1`` hold dots that are not suffixes.
-    """
-    name = Path(path).name
-    for suffix in (".fits.gz", ".fits.fz", ".fits", ".fit", ".fz", ".fts"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def _short(exc: Exception) -> str:

@@ -30,6 +30,7 @@ from morphospace.evaluate import metrics
 from morphospace.explore import cluster, normalise, project
 from morphospace.explore.clusters import kmeans
 from morphospace.files import atomic_write
+from morphospace.io.catalogue import joined_column
 
 BASELINES = ("pixel_pca", "random", "supervised")
 INVARIANCE_SAMPLE = 200
@@ -225,18 +226,17 @@ def evaluate_table(
         )
     if "supervised" in baselines and labels is None and params is None:
         raise InputError("supervised", "the supervised baseline needs --labels or --params")
-    from morphospace.report.build import joined_column  # report draws on evaluate's layers
 
     table = EmbeddingTable.read(table_path)
     y = None
     if labels is not None:
-        y = joined_column(table, Path(labels[0]), labels[1]).astype(object)
+        y = joined_column(table, labels[0], labels[1]).astype(object)
         y = np.where(pd.isna(y), None, y.astype(str))
     values: dict[str, np.ndarray] = {}
     if params is not None:
         for name in params[1]:
             column = pd.to_numeric(
-                pd.Series(joined_column(table, Path(params[0]), name)), errors="coerce"
+                pd.Series(joined_column(table, params[0], name)), errors="coerce"
             ).to_numpy(float)
             if np.isfinite(column).sum() < MIN_PARAM_OBJECTS:
                 raise InputError(params[0], f"column {name!r} has fewer than 10 numeric values")

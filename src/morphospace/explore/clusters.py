@@ -69,7 +69,7 @@ def cluster(
         k, silhouettes = choose_k(x, k_max, seed)
     k = max(1, min(k, n - 1))
     by_kmeans = kmeans(x, k, seed)
-    hdbscan = HDBSCAN(min_cluster_size=max(5, n // 100), copy=True).fit_predict(x)
+    hdbscan = HDBSCAN(min_cluster_size=min(max(5, n // 100), n), copy=True).fit_predict(x)
     if n <= WARD_LIMIT:
         tree = linkage(x, method="ward")
         agglomerative = fcluster(tree, t=k, criterion="maxclust") - 1

@@ -6,6 +6,12 @@ __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "morphospace.choices": ["MIN_SIDE"],
+        "morphospace.io.catalogue": [
+            "CatalogueMatch",
+            "match_catalogue",
+            "normalise_name",
+            "read_catalogue",
+        ],
         "morphospace.io.cutouts": [
             "CutoutResult",
             "cutouts_from_catalog",
@@ -20,6 +26,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "write_inventory",
         ],
         "morphospace.io.reader": ["Problem", "ReadResult", "read_many", "write_problems"],
-        "morphospace.io.sources": ["find_sources", "read_file_list"],
+        "morphospace.io.sources": ["find_sources", "object_id", "read_file_list"],
     },
 )

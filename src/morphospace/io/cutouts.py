@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 import numpy as np
 from astropy import units as u
-from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.nddata.utils import overlap_slices
 from astropy.table import Table
@@ -27,24 +26,20 @@ from scipy import ndimage
 from morphospace.choices import MIN_SIDE
 from morphospace.errors import InputError
 from morphospace.files import safe_filename
+from morphospace.io.catalogue import (
+    DEC_NAMES,
+    GLAT_NAMES,
+    GLON_NAMES,
+    RA_NAMES,
+    find_column,
+    read_catalogue,
+    sky_coords,
+)
 from morphospace.io.fits import SkyImage, read_fits
+from morphospace.io.quantities import BEAM, read_quantity
 
 EdgePolicy = Literal["pad", "skip"]
 
-_RA_NAMES = ("ra", "raj2000", "_raj2000", "ra_deg", "ra_icrs", "radeg", "alpha")
-_DEC_NAMES = (
-    "dec",
-    "dej2000",
-    "_dej2000",
-    "decj2000",
-    "dec_deg",
-    "de_icrs",
-    "dec_icrs",
-    "dedeg",
-    "delta",
-)
-_GLON_NAMES = ("glon", "l", "_glon")
-_GLAT_NAMES = ("glat", "b", "_glat")
 _X_NAMES = ("x", "xcentroid", "x_pix", "xpix", "x_image", "xcen")
 _Y_NAMES = ("y", "ycentroid", "y_pix", "ypix", "y_image", "ycen")
 _NAME_NAMES = ("name", "id", "source_id", "object", "designation", "source_name")
@@ -86,22 +81,21 @@ class CutoutResult:
         return [r for r in self.records if r.status in ("padded", "skipped")]
 
 
-def parse_size(text: str | float | u.Quantity, source: str = "size") -> u.Quantity:
-    """Read a cutout size such as ``64``, ``"64 pix"``, ``"30 arcsec"`` or ``"2arcmin"``.
+def parse_size(text: str | float | u.Quantity, source: str = "--size") -> u.Quantity:
+    """Read a cutout size as astronomers write it: ``64``, ``64px``, ``"30 arcsec"``,
+    ``120"``, ``2'``, ``2arcmin`` or ``"3 beam"`` (the map's beam major axis).
 
-    A bare number means pixels.
+    A bare number means pixels. ``source`` (the option or the catalogue column) is blamed
+    when the size cannot be read.
     """
-    try:
-        quantity = u.Quantity(text)
-    except (TypeError, ValueError):
-        raise InputError(
-            source, f"cannot read size {text!r}; use e.g. 64, '64 pix' or '2arcmin'"
-        ) from None
-    if quantity.unit == u.dimensionless_unscaled or quantity.unit in (u.pix, u.pixel):
+    quantity = read_quantity(text, source, u.pix)
+    if quantity.unit == u.pixel:
         quantity = quantity.value * u.pix
-    elif not quantity.unit.is_equivalent(u.deg):
+    elif (
+        quantity.unit != u.pix and quantity.unit != BEAM and not quantity.unit.is_equivalent(u.deg)
+    ):
         raise InputError(
-            source, f"size {text!r} must be in pixels or an angle (arcsec, arcmin, deg)"
+            source, f"size {text!r} must be in pixels, beams or an angle (arcsec, arcmin, deg)"
         )
     if not np.all(np.asarray(quantity.value) > 0):
         raise InputError(source, f"size {text!r} must be positive")
@@ -160,7 +154,7 @@ def cutouts_from_catalog(
         HDU of the map.
     """
     image = read_fits(map_path, hdu=hdu)
-    table = _read_catalog(catalog_path)
+    table = read_catalogue(catalog_path)
     catalog = str(catalog_path)
     if (size is None) == (size_column is None):
         raise InputError(catalog, "give either one size for all cutouts or a size column")
@@ -168,7 +162,7 @@ def cutouts_from_catalog(
         image, table, catalog, ra_column, dec_column, x_column, y_column, frame, pixel_origin
     )
     sizes = _catalog_sizes(table, catalog, size, size_column, size_unit)
-    name_column = name_column or _find_column(table, _NAME_NAMES)
+    name_column = name_column or find_column(table, _NAME_NAMES)
     if name_column is not None and name_column not in table.colnames:
         raise InputError(
             catalog, f"no column {name_column!r} (columns: {', '.join(table.colnames)})"
@@ -409,36 +403,6 @@ def _row_cards(row, colnames: list[str]) -> list[tuple[str, Any, str]]:
     return cards
 
 
-def _read_catalog(path: str | Path) -> Table:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "no such catalogue file")
-    suffix = "".join(path.suffixes).lower()
-    fmt = (
-        "ascii.ecsv"
-        if suffix.endswith(".ecsv")
-        else "ascii.csv"
-        if suffix.endswith(".csv")
-        else None
-    )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            table = Table.read(path, format=fmt) if fmt else Table.read(path)
-    except Exception as exc:
-        raise InputError(
-            path, f"cannot read catalogue ({' '.join(str(exc).split())[:200]})"
-        ) from None
-    if len(table) == 0:
-        raise InputError(path, "catalogue has no rows")
-    return table
-
-
-def _find_column(table: Table, candidates: tuple[str, ...]) -> str | None:
-    lower = {name.lower(): name for name in table.colnames}
-    return next((lower[c] for c in candidates if c in lower), None)
-
-
 def _catalog_pixels(
     image: SkyImage,
     table: Table,
@@ -462,15 +426,15 @@ def _catalog_pixels(
         if not (ra_column and dec_column):
             raise InputError(catalog, "give both an RA and a Dec column")
     else:
-        ra_column, dec_column = _find_column(table, _RA_NAMES), _find_column(table, _DEC_NAMES)
+        ra_column, dec_column = find_column(table, RA_NAMES), find_column(table, DEC_NAMES)
         if ra_column is None or dec_column is None:
             ra_column, dec_column = (
-                _find_column(table, _GLON_NAMES),
-                _find_column(table, _GLAT_NAMES),
+                find_column(table, GLON_NAMES),
+                find_column(table, GLAT_NAMES),
             )
             frame = frame or ("galactic" if ra_column and dec_column else None)
         if ra_column is None or dec_column is None:
-            x_column, y_column = _find_column(table, _X_NAMES), _find_column(table, _Y_NAMES)
+            x_column, y_column = find_column(table, _X_NAMES), find_column(table, _Y_NAMES)
             if x_column and y_column:
                 return _pixel_columns(table, catalog, x_column, y_column, pixel_origin)
             raise InputError(
@@ -483,7 +447,7 @@ def _catalog_pixels(
             image.meta.path,
             "map has no celestial WCS, so sky positions cannot be placed; use pixel columns",
         )
-    coords = _sky_coords(table[ra_column], table[dec_column], frame or "icrs", catalog)
+    coords = sky_coords(table[ra_column], table[dec_column], frame or "icrs", catalog)
     x, y = skycoord_to_pixel(coords, image.wcs.celestial, origin=0)
     return np.atleast_1d(np.asarray(x, float)), np.atleast_1d(np.asarray(y, float))
 
@@ -501,41 +465,33 @@ def _pixel_columns(
     return x, y
 
 
-def _sky_coords(lon_col, lat_col, frame: str, catalog: str) -> SkyCoord:
-    lon, lat = np.asarray(lon_col), np.asarray(lat_col)
-    try:
-        if lon.dtype.kind in "US" or lat.dtype.kind in "US":
-            lon, lat = lon.astype(str), lat.astype(str)
-            # Sexagesimal RA is in hours ("05:35:17", "5h35m17s"), unless galactic or "d"-marked.
-            in_hours = frame.lower() in ("icrs", "fk5", "fk4") and not any("d" in v for v in lon)
-            return SkyCoord(lon, lat, unit=(u.hourangle if in_hours else u.deg, u.deg), frame=frame)
-        lon_unit = lon_col.unit or u.deg
-        lat_unit = lat_col.unit or u.deg
-        return SkyCoord(lon * u.Unit(lon_unit), lat * u.Unit(lat_unit), frame=frame)
-    except Exception as exc:
-        raise InputError(
-            catalog, f"cannot read sky positions ({' '.join(str(exc).split())[:160]})"
-        ) from None
-
-
 def _catalog_sizes(
     table, catalog: str, size, size_column: str | None, size_unit: str
 ) -> list[u.Quantity]:
     if size_column is None:
-        return [parse_size(size, catalog)] * len(table)
+        return [parse_size(size)] * len(table)
     if size_column not in table.colnames:
         raise InputError(
             catalog, f"no size column {size_column!r} (columns: {', '.join(table.colnames)})"
         )
     column = table[size_column]
-    unit = column.unit or u.Unit(size_unit)
-    return [parse_size(float(v) * unit, catalog) for v in np.asarray(column, dtype=float)]
+    unit = column.unit or read_quantity(f"1 {size_unit}", "--size-unit", u.pix).unit
+    where = f"{catalog}: column {size_column}"
+    return [parse_size(float(v) * unit, where) for v in np.asarray(column, dtype=float)]
 
 
 def _box_pixels(image: SkyImage, size: u.Quantity) -> tuple[int, int]:
     """Cutout (height, width) in pixels; angular sizes use the map's pixel scale."""
     if size.unit == u.pix:
         side = size.value
+    elif size.unit == BEAM:
+        beam = image.meta.beam
+        if beam is None or image.meta.pixel_scale is None:
+            raise InputError(
+                image.meta.path,
+                f"map has no beam (BMAJ) or pixel scale, so a size of {size} cannot be converted",
+            )
+        side = size.value * beam.major / image.meta.pixel_scale
     else:
         if image.meta.pixel_scale is None:
             raise InputError(

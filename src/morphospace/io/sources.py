@@ -118,3 +118,16 @@ def _starts_like_fits(path: Path) -> bool:
     except OSError:
         return False
     return head == _FITS_MAGIC or head.startswith(_GZIP_MAGIC)
+
+
+def object_id(path: str | Path) -> str:
+    """An object's id: its file name without the FITS suffix.
+
+    A name without a FITS suffix is kept whole: survey names such as
+    ``0.878_0.466_3_Proctor_Tab1`` hold dots that are not suffixes.
+    """
+    name = Path(path).name
+    for suffix in (".fits.gz", ".fits.fz", ".fits", ".fit", ".fz", ".fts"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name

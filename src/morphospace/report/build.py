@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from morphospace.embed import EmbeddingTable, object_id
+from morphospace.embed import EmbeddingTable
 from morphospace.errors import InputError
 from morphospace.explore import Clusters, SimilarityIndex, anomaly_scores, cluster, project
 from morphospace.explore.search import normalise
 from morphospace.files import safe_filename
 from morphospace.io import ImageMeta
+from morphospace.io.catalogue import CatalogueJoin, CatalogueMatch, join_columns
 from morphospace.report import figures
 from morphospace.report.html import CATEGORICAL, write_page
 from morphospace.report.tensorboard import export_projector
@@ -39,12 +40,14 @@ STANDARD_COLUMNS = (
 
 @dataclass
 class ReportResult:
-    """The table with its new columns, the files written and any thumbnail problems."""
+    """The table with its new columns, the files written, any thumbnail problems and how a
+    joined catalogue matched."""
 
     table: EmbeddingTable
     folder: Path
     files: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    join: str | None = None  # CatalogueMatch.summary of the joined catalogue
 
 
 def explore(
@@ -69,87 +72,33 @@ def explore(
     return explored, groups
 
 
-JOIN_KEYS = ("id", "name", "object", "path", "file")
-
-
-def read_join_table(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
-    """A CSV of extra columns and the columns that may identify objects in it."""
-    path = Path(path)
-    try:
-        extra = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        problem = " ".join(str(exc).split())[:150]
-        raise InputError(path, f"cannot read the table ({problem})") from None
-    keys = [c for c in JOIN_KEYS if c in extra.columns]
-    if not keys:
-        raise InputError(path, f"needs a column naming the objects: one of {', '.join(JOIN_KEYS)}")
-    return extra, keys
-
-
-def join_columns(table: EmbeddingTable, path: str | Path) -> EmbeddingTable:
-    """Add the columns of a CSV (labels, catalogue values) to a table.
-
-    Rows are matched by object id (the file name without its FITS suffix) through whichever
-    of the CSV's ``id``, ``name``, ``object``, ``path`` or ``file`` columns matches most.
-    """
-    extra, keys = read_join_table(path)
-    ids = table.rows["id"].astype(str)
-    matched = _rows_by_object(extra, keys, ids, path)
-    new = [c for c in extra.columns if c not in table.rows.columns and c not in JOIN_KEYS]
-    return table.with_columns({c: matched[c].reindex(ids).to_numpy() for c in new})
-
-
-def joined_column(table: EmbeddingTable, path: str | Path, column: str) -> np.ndarray:
-    """One column of a CSV, one value per object of ``table``, matched as
-    :func:`join_columns` matches (missing where no row names the object). The file's values
-    win over a column of that name already in the table."""
-    extra, keys = read_join_table(path)
-    if column not in extra.columns:
-        close = ", ".join(list(extra.columns)[:12])
-        raise InputError(path, f"has no column {column!r} (columns: {close})")
-    ids = table.rows["id"].astype(str)
-    values = _rows_by_object(extra, keys, ids, path)[column].reindex(ids).to_numpy()
-    if pd.isna(values).all():
-        raise InputError(path, f"column {column!r} matches no embedded object")
-    return values
-
-
-def _rows_by_object(
-    extra: pd.DataFrame, keys: list[str], ids: pd.Series, path: str | Path
-) -> pd.DataFrame:
-    """The CSV's rows indexed by the object id they name, through the key column that
-    names the most objects."""
-    best, best_hits = None, 0
-    for column in keys:
-        stems = extra[column].map(lambda v: object_id(str(v)))
-        hits = int(ids.isin(set(stems)).sum())
-        if hits > best_hits:
-            best, best_hits = stems, hits
-    if best is None:
-        raise InputError(path, f"no row names an embedded object (tried columns {', '.join(keys)})")
-    return extra.assign(_key=best).drop_duplicates("_key").set_index("_key")
-
-
 def check_report_options(
-    join: str | Path | None, colour_by: list[str] | None, ids: list[str] | None = None
-) -> None:
-    """Fail early (before any training) on a join table or colour column that cannot work.
+    join: str | Path | CatalogueJoin | None,
+    colour_by: list[str] | None,
+    objects: pd.DataFrame | None = None,
+) -> CatalogueMatch | None:
+    """Fail early (before any training) on a join or colour column that cannot work.
 
-    With the ``ids`` of the objects to come, a join table none of whose rows names one of
-    them fails too.
+    With the ``objects`` to come (``id``, ``object``, ``ra``, ``dec``), the join is matched
+    to them: it fails when it matches fewer than half of them, and the match is returned.
     """
-    columns = set(read_join_table(join)[0].columns) if join is not None else set()
-    if join is not None and ids:
-        extra, keys = read_join_table(join)
-        wanted = set(ids)
-        if not any(extra[key].map(lambda v: object_id(str(v))).isin(wanted).any() for key in keys):
+    join = CatalogueJoin.of(join)
+    columns = set(join.columns()) if join is not None else set()
+    found = None
+    if join is not None and objects is not None and len(objects):
+        found = join.match(objects)[1]
+        if found.matched * 2 < len(objects):
             raise InputError(
-                join, f"no row names one of the objects (tried columns {', '.join(keys)})"
+                join.path,
+                f"matches only {found.matched} of {len(objects)} objects (by {found.method}); "
+                "name the columns to match with --join-on, or widen --match-radius",
             )
     known = columns | set(STANDARD_COLUMNS)
     for name in colour_by or []:
         if name not in known:
-            raise InputError(str(join or "--colour-by"), f"no column {name!r} to colour by")
+            where = join.path if join is not None else "--colour-by"
+            raise InputError(where, f"no column {name!r} to colour by")
+    return found
 
 
 def central_members(embeddings: np.ndarray, members: np.ndarray, count: int) -> list[int]:
@@ -188,8 +137,10 @@ def build_report(
         Number of k-means clusters; chosen by silhouette score when not given.
     colour_by : list of str, optional
         Extra columns to colour the maps by (any column of the table or of ``join``).
-    join : path, optional
-        A CSV whose columns are added to the table (matched by ``id`` or file name).
+    join : path or CatalogueJoin, optional
+        A catalogue (CSV, ECSV, FITS or VOTable) whose columns are added to the table,
+        matched by sky position, OBJECT name or file name (see
+        :mod:`morphospace.io.catalogue`).
     tensorboard : bool
         Also write a TensorBoard projector log into ``out_dir/tensorboard``.
     update_table : bool
@@ -197,8 +148,9 @@ def build_report(
     """
     table_path, out = Path(table_path), Path(out_dir)
     table = EmbeddingTable.read(table_path)
+    matched = None
     if join is not None:
-        table = join_columns(table, join)
+        table, matched = join_columns(table, join)
     missing = [c for c in colour_by or [] if c not in table.rows.columns and c not in CATEGORICAL]
     if missing:
         known = ", ".join(c for c in table.rows.columns if c != "id")
@@ -210,6 +162,8 @@ def build_report(
     out.mkdir(parents=True, exist_ok=True)
     thumbs, problems = thumbnails_of(rows, workers, framing_of(table.info.get("preprocess")))
     result = ReportResult(table, out, problems=problems)
+    if matched is not None:
+        result.join = matched.summary(CatalogueJoin.of(join).path)
     xy = rows[["x", "y"]].to_numpy(dtype=float)
     emb = table.embeddings
 

@@ -19,8 +19,8 @@ from morphospace.explore.anomalies import rerank
 from morphospace.explore.propagate import propagate
 from morphospace.files import safe_filename
 from morphospace.io import read_fits
+from morphospace.io.catalogue import joined_column
 from morphospace.report import figures
-from morphospace.report.build import joined_column
 from morphospace.report.thumbnails import framing_of, thumbnail, thumbnails_of
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz", ".fz")
