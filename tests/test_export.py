@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from astropy import units as u
 from astropy.table import Table
 
+from morphospace.cli import main
 from morphospace.embed import EmbeddingTable
 from morphospace.errors import InputError
 from morphospace.io import find_sources
@@ -70,3 +73,48 @@ def test_an_unknown_format_is_refused_and_nothing_is_written(tmp_path):
     with pytest.raises(InputError, match="unknown export format"):
         write_selection(_table(tmp_path), tmp_path / "chosen.xlsx")
     assert not (tmp_path / "chosen.xlsx").exists()
+
+
+def _explored(tmp_path) -> Path:
+    """A run folder: a table with map columns and clusters, and the explorer's labels."""
+    table = _table(tmp_path)
+    table = table.with_columns({"x": [0.1, 0.2, 0.3], "y": [1.0, 2.0, 3.0],
+                                "cluster": [0, 1, 1], "anomaly": [0.2, 0.9, 0.5]})  # fmt: skip
+    table.embeddings = np.arange(12, dtype=np.float32).reshape(3, 4)
+    run = tmp_path / "run"
+    table.write(run / "embeddings.parquet")
+    (run / "labels.csv").write_text("id,label\ndisk_b,smooth ring\n")
+    (run / "marks.csv").write_text("id,interesting\nclump c,1\n")
+    return run
+
+
+@pytest.mark.parametrize("suffix", [".fits", ".vot", ".ecsv", ".csv"])
+def test_export_writes_every_column_with_labels_units_and_regions(tmp_path, suffix, capsys):
+    from regions import Regions
+
+    run = _explored(tmp_path)
+    out = tmp_path / "out" / f"objects{suffix}"
+    argv = ["export", str(run), "-o", str(out)] + (["--embedding"] if suffix != ".csv" else [])
+    assert main(argv) == 0
+    assert "1 of 3 objects matched by column id=id" in capsys.readouterr().out
+    back = Table.read(out)
+    assert list(back["id"]) == ["disk_a", "disk_b", "clump c"]
+    assert {"x", "y", "cluster", "anomaly", "class", "label", "interesting"} <= set(back.colnames)
+    assert str(back["label"][1]) == "smooth ring" and float(back["interesting"][2]) == 1.0
+    if suffix != ".csv":
+        assert back["ra"].unit == u.deg and back["pixel_scale"].unit == u.arcsec
+        assert np.array_equal(np.asarray(back["embedding"]), np.arange(12.0).reshape(3, 4))
+    regions = Regions.read(out.with_suffix(".reg"), format="ds9")
+    assert len(regions) == 2  # the third object has no sky position
+    assert regions[0].center.ra.deg == pytest.approx(269.0886)
+    assert regions[0].visual["edgecolor"] != regions[1].visual["edgecolor"]  # clusters 0, 1
+    assert regions[0].meta["text"] == "disk_a"
+
+
+def test_export_refuses_vectors_where_the_format_cannot_hold_them(tmp_path, capsys):
+    run = _explored(tmp_path)
+    assert main(["export", str(run), "-o", str(tmp_path / "x.csv"), "--embedding"]) == 2
+    assert "cannot hold the embedding vectors" in capsys.readouterr().err
+    assert main(["export", str(run), "-o", str(tmp_path / "x.parquet")]) == 2
+    assert "unknown table format" in capsys.readouterr().err
+    assert not list(tmp_path.glob("x.*"))

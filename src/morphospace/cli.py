@@ -547,6 +547,35 @@ def label(
 
 
 @app.command()
+def export(
+    table: RunOrTableArg,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="The table to write: .fits, .vot, .ecsv or .csv.")
+    ],
+    embedding: Annotated[
+        bool, typer.Option(help="Also write the embedding vectors, as an array column.")
+    ] = False,
+    regions: Annotated[
+        bool, typer.Option(help="Also write DS9/CARTA regions beside it, coloured by cluster.")
+    ] = True,
+    join: JoinOpt = None,
+    join_on: JoinOnOpt = None,
+    match_radius: RadiusOpt = "3",
+) -> None:
+    """Every object with its metadata, map position, cluster, anomaly score and labels, for
+    TOPCAT, DS9, CARTA or astropy."""
+    from morphospace.report.export import export_table
+
+    written, said = export_table(
+        table, output, embedding=embedding, join=_catalogue(join, join_on, match_radius),
+        regions=regions,
+    )  # fmt: skip
+    for line in said:
+        typer.echo(line)
+    typer.echo("wrote " + " and ".join(str(path) for path in written))
+
+
+@app.command()
 def explore(
     run: RunOrTableArg,
     port: Annotated[int, typer.Option(help="Port to serve on (0: a free one).", min=0)] = 0,

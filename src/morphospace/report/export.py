@@ -11,7 +11,11 @@ file's suffix names:
 | ``.reg`` | DS9 regions: a labelled circle at each object's RA/Dec | DS9, astropy-regions |
 | ``.txt`` | one FITS path per line | ``morphospace train`` and ``embed`` |
 
-Every file is written atomically; the embedding vectors stay in the Parquet table.
+Every file is written atomically. The embedding vectors can go along as an array column
+in FITS, VOTable and ECSV. Regions are coloured by cluster when the table has one.
+
+:func:`export_table` is ``morphospace export``: a whole table, with the run's labels and
+marks and optionally a catalogue, plus its regions beside it.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
-from morphospace.embed import EmbeddingTable
+from morphospace.embed import EmbeddingTable, find_table
 from morphospace.errors import InputError
 from morphospace.files import atomic_write
+from morphospace.io.catalogue import CatalogueJoin, join_columns
 
 #: Units of the embedding table's metadata columns.
 UNITS = {
@@ -42,13 +47,23 @@ _UCDS = {"ra": "pos.eq.ra;meta.main", "dec": "pos.eq.dec;meta.main", "id": "meta
 _TABLE_FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".vot": "votable",
                   ".xml": "votable", ".fits": "fits"}  # fmt: skip
 SUFFIXES = (*_TABLE_FORMATS, ".reg", ".txt")
+_ARRAY_FORMATS = (".vot", ".xml", ".fits", ".ecsv")
 #: Radius of a region whose object has no known angular size.
 DEFAULT_RADIUS = 10 * u.arcsec
+#: Region colours, one per cluster in turn (matplotlib's tab10); noise (-1) is grey.
+CLUSTER_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
+#: What the run folder holds beside the table: the explorer's labels and marks.
+RUN_ANNOTATIONS = ("labels.csv", "marks.csv")
 
 
-def selection_table(table: EmbeddingTable, indices: Sequence[int] | None = None) -> Table:
-    """The chosen rows (all by default) as an astropy Table with units, without vectors."""
-    rows = table.rows if indices is None else table.rows.iloc[list(indices)]
+def selection_table(
+    table: EmbeddingTable, indices: Sequence[int] | None = None, embedding: bool = False
+) -> Table:
+    """The chosen rows (all by default) as an astropy Table with units, and the embedding
+    vectors as an array column if asked."""
+    chosen = np.arange(len(table)) if indices is None else np.asarray(list(indices), dtype=int)
+    rows = table.rows.iloc[chosen]
     out = Table()
     for name in rows.columns:
         values = rows[name].to_numpy()
@@ -63,18 +78,28 @@ def selection_table(table: EmbeddingTable, indices: Sequence[int] | None = None)
             out[name].unit = UNITS[name]
         if name in _UCDS:
             out[name].meta["ucd"] = _UCDS[name]
+    if embedding:
+        out["embedding"] = table.embeddings[chosen]
+        out["embedding"].description = "morphospace embedding (whitened)"
     return out
 
 
 def write_selection(
-    table: EmbeddingTable, path: str | Path, indices: Sequence[int] | None = None
+    table: EmbeddingTable,
+    path: str | Path,
+    indices: Sequence[int] | None = None,
+    embedding: bool = False,
 ) -> Path:
     """Write the chosen rows to ``path`` in the format its suffix names (see the module)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise InputError(path, f"unknown export format; use one of {', '.join(SUFFIXES)}")
-    chosen = selection_table(table, indices)
+    if embedding and suffix not in _ARRAY_FORMATS:
+        raise InputError(
+            path, f"cannot hold the embedding vectors; use {', '.join(_ARRAY_FORMATS)}"
+        )
+    chosen = selection_table(table, indices, embedding)
     if suffix == ".txt":
         text = "".join(f"{p}\n" for p in chosen["path"])
         atomic_write(path, lambda temporary: temporary.write_text(text))
@@ -89,20 +114,75 @@ def write_selection(
 
 
 def ds9_regions(chosen: Table) -> str:
-    """DS9 region text: a circle (fk5, degrees) at each object with a sky position.
+    """DS9 region text (CARTA reads it too): a circle (fk5, degrees) at each object with a
+    sky position, coloured by its cluster when the table has one.
 
     The radius is half the object's larger side, from its shape and pixel scale, or
     :data:`DEFAULT_RADIUS` when either is unknown.
     """
     lines = ["# Region file format: DS9 version 4.1", "global color=cyan", "fk5"]
+    clustered = "cluster" in chosen.colnames
     for row in chosen:
         ra, dec = float(row["ra"]), float(row["dec"])
         if not (math.isfinite(ra) and math.isfinite(dec)):
             continue
         radius = _radius_arcsec(row)
         label = str(row["id"]).replace("}", ")").replace("{", "(")
-        lines.append(f'circle({ra:.7f},{dec:.7f},{radius:.2f}") # text={{{label}}}')
+        extra = f" color={_cluster_colour(row['cluster'])}" if clustered else ""
+        lines.append(f'circle({ra:.7f},{dec:.7f},{radius:.2f}") # text={{{label}}}{extra}')
     return "\n".join(lines) + "\n"
+
+
+def _cluster_colour(cluster) -> str:
+    try:
+        number = int(cluster)
+    except (TypeError, ValueError):
+        return "white"
+    return "grey" if number < 0 else CLUSTER_COLOURS[number % len(CLUSTER_COLOURS)]
+
+
+def export_table(
+    target: str | Path,
+    output: str | Path,
+    *,
+    embedding: bool = False,
+    join: str | Path | CatalogueJoin | None = None,
+    regions: bool = True,
+) -> tuple[list[Path], list[str]]:
+    """``morphospace export``: every row of a run's (or a table's) embedding table.
+
+    The table's columns (metadata, map coordinates, clusters, anomaly scores, propagated
+    labels) go out with the run folder's labels and marks (``labels.csv``, ``marks.csv``
+    beside the table) and, if given, a joined catalogue's columns. With ``regions``, a
+    DS9/CARTA region file of the positions, coloured by cluster, is written beside
+    ``output`` (same name, ``.reg``).
+
+    Returns the files written and one line on each join made.
+    """
+    output = Path(output)
+    if output.suffix.lower() not in _TABLE_FORMATS:
+        raise InputError(output, f"unknown table format; use one of {', '.join(_TABLE_FORMATS)}")
+    path = find_table(target)
+    table = EmbeddingTable.read(path)
+    said = []
+    for name in RUN_ANNOTATIONS:
+        annotations = path.parent / name
+        if not annotations.exists():
+            continue
+        try:
+            table, found = join_columns(table, CatalogueJoin(annotations, on="id=id"))
+        except InputError as exc:  # emptied, or of other objects: nothing of it to add
+            said.append(f"left out {exc}")
+            continue
+        said.append(found.summary(annotations))
+    if join is not None:
+        join = CatalogueJoin.of(join)
+        table, found = join_columns(table, join)
+        said.append(found.summary(join.path))
+    written = [write_selection(table, output, embedding=embedding)]
+    if regions:
+        written.append(write_selection(table, output.with_suffix(".reg")))
+    return written, said
 
 
 def _radius_arcsec(row) -> float:
