@@ -190,3 +190,59 @@ def test_a_worker_that_dies_is_one_clear_error(trained, tmp_path, monkeypatch):
     with pytest.raises(MorphospaceError, match="worker process stopped abruptly") as caught:
         embedder.embed(folder, workers=2)
     assert "\n" not in str(caught.value)
+
+
+def test_an_existing_table_is_never_replaced_silently(trained, tmp_path, capsys):
+    run, images = trained
+    out = tmp_path / "table.parquet"
+    assert main(["embed", str(run), str(images), "-o", str(out), "--no-progress"]) == 0
+    before = out.read_bytes()
+    assert main(["embed", str(run), str(images), "-o", str(out), "--no-progress"]) == 2
+    assert "already holds an embedding table" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    some = sorted(images.glob("*.fits"))[:5]
+    argv = ["embed", str(run), *map(str, some), "-o", str(out), "--overwrite", "--no-progress"]
+    assert main(argv) == 0 and len(EmbeddingTable.read(out)) == 5
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne", "umap"])
+def test_append_places_new_objects_on_the_map_and_keeps_old_rows_exactly(
+    trained, tmp_path, method, capsys
+):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from morphospace.report import build_report
+
+    run, images = trained
+    files = sorted(images.glob("*.fits"))
+    first, later = tmp_path / "first", tmp_path / "later"
+    first.mkdir(), later.mkdir()
+    for path in files[:20]:
+        shutil.copy(path, first / path.name)
+    for path in files[20:]:
+        shutil.copy(path, later / path.name)
+    shutil.copy(files[0], later / "twin_of_the_first.fits")  # the same image, a new name
+    shutil.copy(files[1], later / files[1].name)  # a new object under an id already used
+    out = tmp_path / "table.parquet"
+    embed_run(run, [str(first)], out, workers=1)
+    build_report(out, tmp_path / "report", method=method, k=3)
+    old = pq.read_table(out)
+    argv = ["embed", str(run), str(later), "-o", str(out), "--append", "--no-progress"]
+    assert main(argv) == 0
+    assert "added 12 objects" in capsys.readouterr().out
+    grown = pq.read_table(out)
+    assert grown.slice(0, 20).equals(old)  # the old rows, untouched
+    rows = EmbeddingTable.read(out).rows
+    assert len(rows) == 32 and rows["id"].is_unique and f"{files[1].stem}_2" in set(rows["id"])
+    new = rows.iloc[20:]
+    assert np.isfinite(new[["x", "y"]].to_numpy(float)).all()
+    assert set(new["cluster"]) <= set(rows["cluster"][:20])
+    twin = rows.index[rows["id"] == "twin_of_the_first"][0]
+    assert rows["cluster"][twin] == rows["cluster"][0]  # the same image: the same cluster
+    old_xy = rows[["x", "y"]][:20].to_numpy(float)
+    away = np.hypot(*(old_xy - rows[["x", "y"]].to_numpy(float)[twin]).T)
+    assert (away < away[0]).sum() <= 4  # placed among the old objects nearest its twin
+    assert main(argv) == 2  # nothing new left to add
+    assert "already holds every one of these objects" in capsys.readouterr().err

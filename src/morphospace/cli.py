@@ -395,6 +395,11 @@ def embed(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, …")] = "auto",
     workers: Annotated[int | None, typer.Option(help="Reader processes.")] = None,
     on_error: Annotated[str, typer.Option(help="skip (warn and go on) or fail.")] = ON_ERROR,
+    overwrite: Annotated[bool, typer.Option(help="Replace the table if it exists.")] = False,
+    append: Annotated[
+        bool,
+        typer.Option(help="Add the objects it lacks to the table, on its map and clusters."),
+    ] = False,
     progress: ProgressOpt = True,
 ) -> None:
     """Embed objects with a trained model: one row per object in a Parquet table."""
@@ -409,10 +414,14 @@ def embed(
         workers=workers,
         on_error=on_error,
         progress=progress,
+        overwrite=overwrite,
+        append=append,
         tta=tta,
         batch_size=batch_size,
         device=device,
     )
+    if append:
+        typer.echo(f"added {len(result.table)} objects to {result.path}")
     _echo_embedding(result)
 
 

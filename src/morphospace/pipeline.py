@@ -17,10 +17,10 @@ from morphospace.choices import ON_ERROR, OnError
 from morphospace.config import Settings, load_settings
 from morphospace.embed import Embedder, EmbeddingTable, unique_ids
 from morphospace.errors import InputError
-from morphospace.io import Problem, take_inventory, write_problems
+from morphospace.io import Problem, find_sources, take_inventory, write_problems
 from morphospace.io.catalogue import CatalogueJoin
 from morphospace.report import ReportResult, build_report
-from morphospace.report.build import check_report_options
+from morphospace.report.build import check_report_options, place_new_objects
 from morphospace.train import Trainer, TrainResult
 
 
@@ -63,6 +63,8 @@ def embed_run(
     workers: int | None = None,
     on_error: OnError = ON_ERROR,
     progress: bool = False,
+    overwrite: bool = False,
+    append: bool = False,
     **embedder_options: Any,
 ) -> EmbedResult:
     """Embed objects with a trained run's model and write the Parquet table.
@@ -70,13 +72,32 @@ def embed_run(
     ``sources`` default to the run's training data; ``output`` to
     ``RUN/embeddings.parquet``. Preprocessed objects are shared with training through
     ``RUN/cache``. Skipped files are listed in ``embed_skipped.csv`` beside the table.
+
+    An existing table is never replaced unless ``overwrite``. With ``append``, the objects
+    it does not hold yet are added to it: placed on its map, given their nearest clusters,
+    and its own rows left exactly as they were (the result's table is then the new rows).
     """
     run_dir = Path(run_dir)
-    embedder = Embedder.from_run(run_dir, **embedder_options)
-    sources = sources or training_sources(run_dir)
     output = Path(output) if output is not None else run_dir / "embeddings.parquet"
     if output.suffix.lower() != ".parquet":
         raise InputError(output, "the embedding table must be a .parquet file")
+    if overwrite and append:
+        raise InputError("--append", "adds to the table, so it cannot go with --overwrite")
+    if output.exists() and not (overwrite or append):
+        raise InputError(
+            output,
+            "already holds an embedding table; write another with -o, replace it with "
+            "--overwrite, or add new objects to it with --append",
+        )
+    old = EmbeddingTable.read(output) if append and output.exists() else None
+    embedder = Embedder.from_run(run_dir, **embedder_options)
+    sources = sources or training_sources(run_dir)
+    if old is not None:
+        check_same_model(old, embedder, output)
+        held = {Path(p).resolve() for p in old.rows["path"]}
+        sources = [p for p in find_sources(sources) if p.resolve() not in held]
+        if not sources:
+            raise InputError(output, "already holds every one of these objects")
     table, problems = embedder.embed(
         sources,
         progress=progress,
@@ -84,12 +105,39 @@ def embed_run(
         cache_dir=run_dir / "cache",
         workers=workers,
     )
-    table.write(output)
+    if old is None:
+        table.write(output)
+    else:
+        table = place_new_objects(old, renamed_apart(table, old), output)
+        table.append_to(output)
     if npy:
-        table.save_npy(output.with_suffix(".npy"))
+        EmbeddingTable.read(output).save_npy(output.with_suffix(".npy"))
     if problems:
         write_problems(problems, output.parent / "embed_skipped.csv")
     return EmbedResult(output, table, problems)
+
+
+def check_same_model(old: EmbeddingTable, embedder: Embedder, path: Path) -> None:
+    """Refuse to add vectors of one model to a table of another's."""
+    recorded = old.info.get("model_sha256")
+    if recorded is not None and recorded != embedder.settings["model_sha256"]:
+        raise InputError(
+            path, "was embedded with another model; append with that run, or write a new table"
+        )
+
+
+def renamed_apart(new: EmbeddingTable, old: EmbeddingTable) -> EmbeddingTable:
+    """``new`` with any id the old table already uses made unique (``name_2``, …)."""
+    used = set(old.ids)
+    ids = []
+    for wanted in new.ids:
+        candidate, n = wanted, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{wanted}_{n}"
+        used.add(candidate)
+        ids.append(candidate)
+    return new.with_columns({"id": ids})
 
 
 def run_pipeline(
@@ -118,6 +166,7 @@ def run_pipeline(
     embedded = embed_run(
         run_dir,
         settings.data.sources,
+        overwrite=True,  # the run's own table, of the model just trained
         workers=None,
         on_error=settings.data.on_error,
         progress=progress,

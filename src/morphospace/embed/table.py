@@ -95,10 +95,7 @@ class EmbeddingTable:
     def write(self, path: str | Path) -> Path:
         """Write Parquet atomically: an existing file is replaced only by a complete new one."""
         path = Path(path)
-        table = pa.Table.from_pandas(self.rows, preserve_index=False)
-        flat = pa.array(self.embeddings.reshape(-1), type=pa.float32())
-        offsets = pa.array(np.arange(len(self) + 1) * self.embeddings.shape[1], type=pa.int32())
-        table = table.append_column("embedding", pa.ListArray.from_arrays(offsets, flat))
+        table = self.arrow()
         info = {"format": TABLE_FORMAT, **self.info}
         metadata = dict(table.schema.metadata or {})
         metadata[METADATA_KEY] = json.dumps(info).encode()
@@ -138,6 +135,45 @@ class EmbeddingTable:
         embeddings = values.reshape(len(table), width)
         rows = table.drop(["embedding"]).to_pandas()
         return cls(rows, embeddings, info)
+
+    def arrow(self) -> pa.Table:
+        """The table as Arrow: its columns, then the embeddings as a list column."""
+        table = pa.Table.from_pandas(self.rows, preserve_index=False)
+        flat = pa.array(self.embeddings.reshape(-1), type=pa.float32())
+        offsets = pa.array(np.arange(len(self) + 1) * self.embeddings.shape[1], type=pa.int32())
+        return table.append_column("embedding", pa.ListArray.from_arrays(offsets, flat))
+
+    def append_to(self, path: str | Path) -> Path:
+        """Add these rows to the end of the table at ``path``, atomically, leaving its rows
+        exactly as they are: the two are joined as Arrow tables, never through pandas, so no
+        column of the old rows changes type or value. A column only one side has is empty on
+        the other."""
+        path = Path(path)
+        old = pq.read_table(path)
+        new = self.arrow()
+        names = list(old.column_names) + [n for n in new.column_names if n not in old.column_names]
+        columns = []
+        for name in names:
+            ours = old.column(name) if name in old.column_names else None
+            theirs = new.column(name) if name in new.column_names else None
+            present = [c for c in (ours, theirs) if c is not None]
+            typed = [c.type for c in present if not pa.types.is_null(c.type)]
+            kind = typed[0] if typed else pa.null()  # the old rows' type wins
+            ours = pa.nulls(len(old), kind) if ours is None else ours.cast(kind)
+            if theirs is None or pa.types.is_null(theirs.type):
+                theirs = pa.nulls(len(new), kind)
+            try:
+                theirs = theirs.cast(kind)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise InputError(
+                    path, f"column {name!r} of the new objects is {theirs.type}, not {kind}"
+                ) from None
+            parts = [c.chunks if isinstance(c, pa.ChunkedArray) else [c] for c in (ours, theirs)]
+            columns.append(pa.chunked_array([*parts[0], *parts[1]], kind))
+        joined = pa.table(dict(zip(names, columns, strict=True)))
+        joined = joined.replace_schema_metadata(old.schema.metadata)
+        atomic_write(path, lambda temporary: pq.write_table(joined, temporary))
+        return path
 
     def save_npy(self, path: str | Path) -> Path:
         """Write the embeddings alone as a (N, D) float32 ``.npy`` file, rows in table order."""

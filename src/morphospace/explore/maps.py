@@ -1,15 +1,117 @@
-"""2-D maps of the embedding: UMAP (default), t-SNE through openTSNE, or PCA."""
+"""2-D maps of the embedding: UMAP (default), t-SNE through openTSNE, or PCA.
+
+A :class:`Map` is fitted once; its ``transform`` then places new objects on the same map
+with the method's own out-of-sample step (UMAP's and openTSNE's ``transform``, PCA's
+projection), so objects added later do not move the ones already there. A fitted map is
+kept beside its table (:func:`map_file`).
+"""
 
 from __future__ import annotations
 
+import pickle
+import secrets
 import warnings
+from pathlib import Path
 
 import numpy as np
 from sklearn.decomposition import PCA
 
+from morphospace.errors import InputError
 from morphospace.explore.search import normalise
+from morphospace.files import atomic_write
 
 METHODS = ("umap", "tsne", "pca")
+#: Below this many objects there is no neighbour graph: the map is PCA's.
+GRAPH_MINIMUM = 10
+
+
+class Map:
+    """A 2-D map of embeddings, compared by cosine similarity.
+
+    Parameters
+    ----------
+    method : {"umap", "tsne", "pca"}
+    seed : int
+    """
+
+    def __init__(self, method: str = "umap", seed: int = 0):
+        if method not in METHODS:
+            raise ValueError(f"unknown map method {method!r}; choose one of {', '.join(METHODS)}")
+        self.method = method
+        self.seed = seed
+        self.token = secrets.token_hex(8)  # names this fit in the table it belongs to
+        self._model = None  # the fitted UMAP, openTSNE embedding or PCA; None for under 3
+        self._reference: np.ndarray | None = None  # (the tiniest sets) the objects and
+        self._xy: np.ndarray | None = None  # their places
+
+    def fit(self, embeddings: np.ndarray) -> np.ndarray:
+        """Fit the map to (N, D) embeddings; returns their (N, 2) coordinates."""
+        x = normalise(embeddings)
+        n = len(x)
+        if n < 3:
+            xy = np.zeros((n, 2), "f4") if n < 2 else np.array([[-1, 0], [1, 0]], "f4")
+            self._reference, self._xy = x, xy
+            return xy
+        if self.method == "pca" or n < GRAPH_MINIMUM:
+            self._model = PCA(n_components=2, random_state=self.seed).fit(x)
+            return self._model.transform(x).astype(np.float32)
+        if self.method == "tsne":
+            from openTSNE import TSNE
+
+            perplexity = min(30.0, (n - 1) / 3)
+            tsne = TSNE(perplexity=perplexity, metric="cosine", random_state=self.seed, n_jobs=-1)
+            self._model = tsne.fit(x)
+            return np.asarray(self._model, dtype=np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # umap's notes on n_jobs with a seed, numba, …
+            import umap
+
+            self._model = umap.UMAP(
+                n_neighbors=min(15, n - 1), metric="cosine", random_state=self.seed, n_jobs=1
+            )
+            return self._model.fit_transform(x).astype(np.float32)
+
+    def transform(self, embeddings: np.ndarray) -> np.ndarray:
+        """Place (M, D) new embeddings on the fitted map; returns (M, 2) coordinates."""
+        x = normalise(embeddings)
+        if len(x) == 0:
+            return np.zeros((0, 2), np.float32)
+        if self._model is None:
+            if self._reference is None:
+                raise RuntimeError("fit the map before placing objects on it")
+            if not len(self._reference):
+                return np.zeros((len(x), 2), np.float32)
+            return self._xy[np.argmax(x @ self._reference.T, axis=1)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.asarray(self._model.transform(x), dtype=np.float32)
+
+    def save(self, path: str | Path) -> Path:
+        """Pickle the fitted map (atomically)."""
+        path = Path(path)
+        data = pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        atomic_write(path, lambda temporary: temporary.write_bytes(data))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Map:
+        """A map saved by :meth:`save` (only ever one written by morphospace itself)."""
+        path = Path(path)
+        try:
+            with path.open("rb") as handle:
+                fitted = pickle.load(handle)
+        except FileNotFoundError:
+            raise InputError(path, "no saved map: run 'morphospace report' on the table") from None
+        except Exception as exc:
+            raise InputError(path, f"cannot read the saved map ({type(exc).__name__})") from None
+        if not isinstance(fitted, cls):
+            raise InputError(path, "is not a morphospace map")
+        return fitted
+
+
+def map_file(table_path: str | Path) -> Path:
+    """Where the fitted map of a table is kept: ``embeddings.parquet`` → ``embeddings.map.pkl``."""
+    return Path(table_path).with_suffix(".map.pkl")
 
 
 def project(embeddings: np.ndarray, method: str = "umap", seed: int = 0) -> np.ndarray:
@@ -17,25 +119,4 @@ def project(embeddings: np.ndarray, method: str = "umap", seed: int = 0) -> np.n
 
     Sets too small for a neighbour graph (under 10 objects) fall back to PCA.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown map method {method!r}; choose one of {', '.join(METHODS)}")
-    x = normalise(embeddings)
-    n = len(x)
-    if n < 3:
-        return np.zeros((n, 2), dtype=np.float32) if n < 2 else np.array([[-1, 0], [1, 0]], "f4")
-    if method == "pca" or n < 10:
-        return PCA(n_components=2, random_state=seed).fit_transform(x).astype(np.float32)
-    if method == "tsne":
-        from openTSNE import TSNE
-
-        perplexity = min(30.0, (n - 1) / 3)
-        tsne = TSNE(perplexity=perplexity, metric="cosine", random_state=seed, n_jobs=-1)
-        return np.asarray(tsne.fit(x), dtype=np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # umap's notes on n_jobs with a seed, numba, …
-        import umap
-
-        reducer = umap.UMAP(
-            n_neighbors=min(15, n - 1), metric="cosine", random_state=seed, n_jobs=1
-        )
-        return reducer.fit_transform(x).astype(np.float32)
+    return Map(method, seed).fit(embeddings)

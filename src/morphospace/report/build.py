@@ -15,7 +15,8 @@ import pandas as pd
 
 from morphospace.embed import EmbeddingTable
 from morphospace.errors import InputError
-from morphospace.explore import Clusters, SimilarityIndex, anomaly_scores, cluster, project
+from morphospace.explore import Clusters, SimilarityIndex, anomaly_scores, cluster
+from morphospace.explore.maps import Map, map_file
 from morphospace.explore.search import normalise
 from morphospace.files import safe_filename
 from morphospace.io import ImageMeta
@@ -52,11 +53,13 @@ class ReportResult:
 
 def explore(
     table: EmbeddingTable, *, method: str = "umap", k: int | None = None, seed: int = 0
-) -> tuple[EmbeddingTable, Clusters]:
-    """Add the 2-D map, the clusters and the anomaly scores to a table."""
+) -> tuple[EmbeddingTable, Clusters, Map]:
+    """Add the 2-D map, the clusters and the anomaly scores to a table; also returns the
+    clusters and the fitted map (which places objects added later)."""
     if len(table) == 0:
         raise InputError("embeddings", "the table is empty")
-    xy = project(table.embeddings, method, seed)
+    fitted = Map(method, seed)
+    xy = fitted.fit(table.embeddings)
     groups = cluster(table.embeddings, k=k, seed=seed)
     scores = anomaly_scores(table.embeddings, seed=seed)
     columns = {
@@ -68,8 +71,39 @@ def explore(
         **{name: scores[name].to_numpy() for name in scores.columns},
     }
     explored = table.with_columns(columns)
-    explored.info = {**table.info, "map": method, "k": groups.k}
-    return explored, groups
+    explored.info = {**table.info, "map": method, "k": groups.k, "map_token": fitted.token}
+    return explored, groups, fitted
+
+
+CLUSTER_COLUMNS = ("cluster", "cluster_hdbscan", "cluster_agglomerative")
+
+
+def place_new_objects(
+    old: EmbeddingTable, new: EmbeddingTable, table_path: str | Path
+) -> EmbeddingTable:
+    """New objects as rows for an explored table: placed on its saved map by the map's own
+    ``transform``, each in its nearest k-means cluster (by the clusters' mean directions) and
+    in the HDBSCAN and Ward groups of its nearest old object. A table never explored (no
+    ``x``) has nothing to place them on, and ``new`` comes back as it is."""
+    if "x" not in old.rows.columns or len(new) == 0:
+        return new
+    path = map_file(table_path)
+    fitted = Map.load(path)
+    if fitted.token != old.info.get("map_token"):
+        raise InputError(path, "is not the map of this table; run 'morphospace report' again")
+    xy = fitted.transform(new.embeddings)
+    columns: dict[str, np.ndarray] = {"x": xy[:, 0], "y": xy[:, 1]}
+    fresh, known = normalise(new.embeddings), normalise(old.embeddings)
+    if "cluster" in old.rows.columns:
+        groups = old.rows["cluster"].to_numpy()
+        names = np.unique(groups)
+        centres = normalise(np.stack([known[groups == g].mean(axis=0) for g in names]))
+        columns["cluster"] = names[np.argmax(fresh @ centres.T, axis=1)]
+    nearest = SimilarityIndex(old.embeddings).query(new.embeddings, 1)[0][:, 0]
+    for name in CLUSTER_COLUMNS[1:]:
+        if name in old.rows.columns:
+            columns[name] = old.rows[name].to_numpy()[nearest]
+    return new.with_columns(columns)
 
 
 def check_report_options(
@@ -155,8 +189,9 @@ def build_report(
     if missing:
         known = ", ".join(c for c in table.rows.columns if c != "id")
         raise InputError(table_path, f"no column {missing[0]!r} to colour by (columns: {known})")
-    table, groups = explore(table, method=method, k=k, seed=seed)
+    table, groups, fitted = explore(table, method=method, k=k, seed=seed)
     if update_table:
+        fitted.save(map_file(table_path))
         table.write(table_path)
     rows = table.rows
     out.mkdir(parents=True, exist_ok=True)
