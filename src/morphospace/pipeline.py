@@ -78,6 +78,7 @@ def embed_run(
     and its own rows left exactly as they were (the result's table is then the new rows).
     """
     run_dir = Path(run_dir)
+    embedder = Embedder.from_run(run_dir, **embedder_options)
     output = Path(output) if output is not None else run_dir / "embeddings.parquet"
     if output.suffix.lower() != ".parquet":
         raise InputError(output, "the embedding table must be a .parquet file")
@@ -90,7 +91,6 @@ def embed_run(
             "--overwrite, or add new objects to it with --append",
         )
     old = EmbeddingTable.read(output) if append and output.exists() else None
-    embedder = Embedder.from_run(run_dir, **embedder_options)
     sources = sources or training_sources(run_dir)
     if old is not None:
         check_same_model(old, embedder, output)
