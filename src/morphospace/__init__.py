@@ -7,6 +7,13 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
+from morphospace._lazy import lazy_exports
 from morphospace.errors import InputError, MorphospaceError
 
-__all__ = ["InputError", "MorphospaceError", "__version__"]
+# open_run loads pandas and the table code only when a notebook first asks for it
+__getattr__, _dir, _lazy = lazy_exports(__name__, {"morphospace.runs": ["Run", "open_run"]})
+__all__ = ["InputError", "MorphospaceError", "__version__", *_lazy]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(_dir()) | set(__all__))

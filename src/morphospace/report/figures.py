@@ -1,15 +1,18 @@
-"""Static figures (PNG, matplotlib): the thumbnail map, coloured maps, galleries, dendrogram."""
+"""Static figures (matplotlib): the thumbnail map, coloured maps, galleries, dendrogram.
+
+Each function writes a PNG to ``path`` and returns the path, or with ``path=None`` returns
+the :class:`~matplotlib.figure.Figure` itself (for a notebook). Figures are built without
+pyplot, so no backend is chosen and a notebook's own is left alone.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from scipy.cluster.hierarchy import dendrogram
 
 from morphospace.files import atomic_write
@@ -17,10 +20,17 @@ from morphospace.files import atomic_write
 BACKGROUND = "#101418"
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
+def _save(figure: Figure, path: Path | None) -> Any:
+    """The PNG written to ``path`` (its path), or the figure itself when there is no path."""
+    if path is None:
+        return figure
     atomic_write(path, lambda temporary: figure.savefig(temporary, format="png", dpi=100))
-    plt.close(figure)
     return path
+
+
+def _subplots(*grid: int, **options: Any):
+    figure = Figure(figsize=options.pop("figsize"), facecolor=options.pop("facecolor", "white"))
+    return figure, figure.subplots(*grid, **options)
 
 
 def _unit(xy: np.ndarray) -> np.ndarray:
@@ -28,11 +38,11 @@ def _unit(xy: np.ndarray) -> np.ndarray:
     return (xy - low) / np.where(high > low, high - low, 1.0)
 
 
-def thumbnail_map(xy: np.ndarray, thumbs: np.ndarray, path: Path, cells: int = 24) -> Path:
+def thumbnail_map(xy: np.ndarray, thumbs: np.ndarray, path: Path | None, cells: int = 24) -> Any:
     """Thumbnails laid on a grid over the 2-D map: in each occupied cell, the object nearest
     the cell's centre (as in the t-SNE figures of the astromorph paper)."""
     unit = _unit(xy)
-    figure, axes = plt.subplots(figsize=(12, 12), facecolor=BACKGROUND)
+    figure, axes = _subplots(figsize=(12, 12), facecolor=BACKGROUND)
     axes.set_facecolor(BACKGROUND)
     axes.scatter(unit[:, 0], unit[:, 1], s=2, c="#5c6b7a", zorder=0)
     cell = np.minimum((unit * cells).astype(int), cells - 1)
@@ -52,10 +62,10 @@ def thumbnail_map(xy: np.ndarray, thumbs: np.ndarray, path: Path, cells: int = 2
 
 
 def scatter_map(
-    xy: np.ndarray, values: np.ndarray, path: Path, title: str, categorical: bool
-) -> Path:
+    xy: np.ndarray, values: np.ndarray, path: Path | None, title: str, categorical: bool
+) -> Any:
     """The 2-D map with each object coloured by a cluster label or a metadata column."""
-    figure, axes = plt.subplots(figsize=(9, 8))
+    figure, axes = _subplots(figsize=(9, 8))
     if categorical:
         labels = np.asarray(values).astype(str)
         for label in sorted(set(labels), key=natural_key):
@@ -78,15 +88,15 @@ def scatter_map(
 def gallery(
     thumbs: np.ndarray,
     rows: Sequence[Sequence[int]],
-    path: Path,
+    path: Path | None,
     title: str,
     row_labels: Sequence[str] | None = None,
     captions: dict[int, str] | None = None,
-) -> Path:
+) -> Any:
     """A grid of thumbnails: one row per group (e.g. a cluster), objects given by index."""
     n_rows = max(1, len(rows))
     n_cols = max(1, max((len(r) for r in rows), default=1))
-    figure, grid = plt.subplots(
+    figure, grid = _subplots(
         n_rows, n_cols, figsize=(1.4 * n_cols + 1.2, 1.5 * n_rows + 0.6), squeeze=False
     )
     for r, members in enumerate(rows):
@@ -108,8 +118,12 @@ def gallery(
 
 
 def hierarchy_figure(
-    linkage: np.ndarray, leaf_members: np.ndarray, thumbs: np.ndarray, exemplar_of, path: Path
-) -> Path:
+    linkage: np.ndarray,
+    leaf_members: np.ndarray,
+    thumbs: np.ndarray,
+    exemplar_of,
+    path: Path | None,
+) -> Any:
     """The class hierarchy: a dendrogram cut to its top branches, each with an exemplar.
 
     ``leaf_members`` maps each leaf of ``linkage`` to objects (itself, or its micro-cluster);
@@ -117,7 +131,7 @@ def hierarchy_figure(
     """
     leaves = linkage.shape[0] + 1
     branches = min(12, leaves)
-    figure, (top, bottom) = plt.subplots(
+    figure, (top, bottom) = _subplots(
         2, 1, figsize=(max(8, 1.3 * branches), 7), height_ratios=(3, 1)
     )
     tree = dendrogram(
