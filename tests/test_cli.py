@@ -32,3 +32,34 @@ def test_version_and_help(capsys):
 def test_usage_errors_exit_2(capsys):
     assert main(["synth", "-o", "x", "-n", "0"]) == 2
     assert main(["inspect", "--on-error", "maybe", "x"]) == 2
+
+
+def _options(command: str) -> set[str]:
+    import typer.main
+
+    from morphospace.cli import app
+
+    group = typer.main.get_command(app)
+    return {name for p in group.commands[command].params for name in p.opts}
+
+
+def test_run_takes_every_training_option_train_does():
+    assert _options("train") <= _options("run")
+    assert {"--color-by", "--colour-by", "--join-on", "--match-radius"} <= _options("run")
+    for command in ("similar", "anomalies", "label"):
+        assert {"-o", "--gallery"} <= _options(command)  # -o: the answer as a table
+
+
+def test_run_stopped_early_resumes_then_embeds_and_reports(tmp_path, capsys):
+    from morphospace.synth import synthesize
+
+    synthesize(tmp_path / "data", 24, seed=3, workers=1)
+    out = tmp_path / "run"
+    small = ["--set", "model.backbone='amm'", "--set", "train.batch_size=8", "--epochs", "2"]
+    argv = ["run", str(tmp_path / "data" / "images"), "-o", str(out), *small, "--no-progress"]
+    assert main([*argv, "--stop-after", "1", "--map", "pca"]) == 0
+    assert "stopped after epoch 1 of 2; continue with: morphospace run" in capsys.readouterr().out
+    assert not (out / "embeddings.parquet").exists()
+    assert main([*argv, "--resume", "--map", "pca"]) == 0
+    assert "embedded 24 objects" in capsys.readouterr().out
+    assert (out / "report" / "index.html").exists()

@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from astropy.table import Table
 from PIL import Image
 
 from conftest import chromium_page
@@ -114,10 +115,25 @@ def test_similar_by_id_and_by_new_file(reported, trained, tmp_path, capsys):
     table_path, result = reported
     _, images = trained
     some = result.table.ids[0]
-    gallery = tmp_path / "near.png"
-    assert main(["similar", str(table_path), some, "-k", "5", "-o", str(gallery)]) == 0
+    gallery, answer = tmp_path / "near.png", tmp_path / "near.vot"
+    argv = [
+        "similar",
+        str(table_path),
+        some,
+        "-k",
+        "5",
+        "-o",
+        str(answer),
+        "--gallery",
+        str(gallery),
+    ]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "5 objects most similar to" in out and gallery.exists()
+    near = Table.read(answer)
+    assert list(near["rank"]) == [1, 2, 3, 4, 5] and some not in list(near["id"])
+    assert main([*argv[:5], "-o", str(gallery)]) == 2  # -o is the table, not the picture
+    assert "unknown table format" in capsys.readouterr().err
     assert some not in out.split("\n", 2)[2]  # the query is not its own neighbour
     # a FITS file that is not in the table is embedded with the run's model
     copy = tmp_path / "new_object.fits"
@@ -133,11 +149,13 @@ def test_similar_by_id_and_by_new_file(reported, trained, tmp_path, capsys):
 
 def test_anomalies_table_and_gallery(reported, capsys):
     table_path, _ = reported
-    assert main(["anomalies", str(table_path), "-n", "4"]) == 0
+    answer = table_path.parent / "odd.csv"
+    assert main(["anomalies", str(table_path), "-n", "4", "-o", str(answer)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("4 most anomalous of 30 objects")
     assert [int(line.split()[0]) for line in lines[2:6]] == [1, 2, 3, 4]
     assert (table_path.parent / "anomalies_top.png").exists()
+    assert list(Table.read(answer)["anomaly_rank"]) == [1, 2, 3, 4]
 
 
 def test_a_bad_table_is_one_line_and_harms_nothing(reported, tmp_path, capsys):
@@ -256,3 +274,22 @@ def test_names_with_dots_are_ids_whole():
     assert object_id("0.878_0.466_3_Proctor_Tab1") == "0.878_0.466_3_Proctor_Tab1"
     assert object_id("cutouts/0.878_0.466_3_Proctor_Tab1.fits") == "0.878_0.466_3_Proctor_Tab1"
     assert object_id("HD 163296.fits.gz") == "HD 163296"
+
+
+def test_a_progress_bar_shows_only_for_work_longer_than_its_delay(
+    reported, tmp_path, capsys, monkeypatch
+):
+    import morphospace.progress
+
+    table_path, _ = reported
+    copy = tmp_path / "table.parquet"
+    shutil.copy(table_path, copy)
+    argv = ["report", str(copy), "--map", "pca", "-k", "2"]
+    monkeypatch.setattr(morphospace.progress, "DELAY", 600.0)  # quicker than the delay
+    assert main(argv) == 0
+    assert "report:" not in capsys.readouterr().err
+    monkeypatch.setattr(morphospace.progress, "DELAY", 0.0)  # slower than the delay
+    assert main(argv) == 0
+    assert "report:" in capsys.readouterr().err
+    assert main([*argv, "--no-progress"]) == 0
+    assert "report:" not in capsys.readouterr().err

@@ -154,6 +154,7 @@ def cutouts(
         bool, typer.Option(help="Mask mode: blank other components in each cutout.")
     ] = False,
     hdu: HduOpt = None,
+    progress: ProgressOpt = True,
 ) -> None:
     """Cut objects out of a large map, from a catalogue or from a mask / label map."""
     from morphospace.io import cutouts_from_catalog, cutouts_from_mask
@@ -171,13 +172,13 @@ def cutouts(
             map_file, catalog, output, size=size, size_column=size_col, size_unit=size_unit,
             ra_column=ra_col, dec_column=dec_col, x_column=x_col, y_column=y_col,
             name_column=name_col, frame=frame, pixel_origin=pixel_origin,  # type: ignore[arg-type]
-            edge=edge, outside=outside, hdu=hdu,  # type: ignore[arg-type]
+            edge=edge, outside=outside, hdu=hdu, progress=progress,  # type: ignore[arg-type]
         )  # fmt: skip
     else:
         assert mask is not None
         result = cutouts_from_mask(
             map_file, mask, output, margin=margin, min_area=min_area, isolate=isolate,
-            edge=edge, hdu=hdu,  # type: ignore[arg-type]
+            edge=edge, hdu=hdu, progress=progress,  # type: ignore[arg-type]
         )  # fmt: skip
     edge_note = {"pad": "padded with NaN", "skip": "skipped"}[edge]
     typer.echo(f"wrote {len(result.written)} cutouts to {output}; index in {result.index_path}")
@@ -225,6 +226,13 @@ RadiusOpt = Annotated[
 RunOrTableArg = Annotated[
     Path, typer.Argument(help="A run folder (its embeddings.parquet) or an embedding table.")
 ]
+AnswerOpt = Annotated[
+    Path | None,
+    typer.Option("-o", "--output", help="Write the answer as a table: .csv, .vot, .ecsv, .fits."),
+]
+GalleryOpt = Annotated[
+    Path | None, typer.Option("--gallery", help="Gallery PNG (default: beside the table).")
+]
 TensorboardOpt = Annotated[
     bool, typer.Option(help="Also write a TensorBoard projector log (report/tensorboard).")
 ]
@@ -238,6 +246,7 @@ class TrainingRequest:
     output: Path
     resume: bool
     progress: bool
+    stop_after: int | None = None
 
 
 def _training_options(
@@ -277,6 +286,10 @@ def _training_options(
         typer.Option(help="Start from this earlier run's model and fine-tune it."),
     ] = None,
     resume: ResumeOpt = False,
+    stop_after: Annotated[
+        int | None,
+        typer.Option(help="Train at most N epochs now; --resume continues later.", min=1),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option(help="Replace a trained model already in OUTPUT.")
     ] = False,
@@ -303,7 +316,7 @@ def _training_options(
     }
     overrides = {**parse_assignments(assignments or []), **headline}
     settings = load_settings(config, overrides, base=_architecture_of(overrides))
-    return TrainingRequest(settings, output, resume, progress)
+    return TrainingRequest(settings, output, resume, progress, stop_after)
 
 
 def _architecture_of(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -338,12 +351,7 @@ def _with_training_options(command: Callable[..., None]) -> Callable[..., None]:
 
 @app.command()
 @_with_training_options
-def train(
-    training: TrainingRequest,
-    stop_after: Annotated[
-        int | None, typer.Option(help="Train at most N epochs now; --resume continues later.")
-    ] = None,
-) -> None:
+def train(training: TrainingRequest) -> None:
     """Train a BYOL encoder on your objects; writes RUN/model.safetensors and RUN/model.json."""
     from morphospace.train import Trainer
 
@@ -353,20 +361,20 @@ def train(
         output,
         resume=training.resume,
         progress=training.progress,
-        stop_after=stop_after,
+        stop_after=training.stop_after,
     ).fit()
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun, rank 0 reports for everyone
+    _echo_training(result, output, "train")
+
+
+def _echo_training(result, output: Path, command: str) -> None:
     if not result.finished:
         typer.echo(
             f"stopped after epoch {result.epochs} of {result.total_epochs}; "
-            f"continue with: morphospace train -o {output} --resume"
+            f"continue with: morphospace {command} -o {output} --resume"
         )
-    else:
-        _echo_training(result, output)
-
-
-def _echo_training(result, output: Path) -> None:
+        return
     val = f", val loss {result.val_loss:.4f}" if result.val_loss is not None else ""
     typer.echo(
         f"trained {result.epochs} epochs ({result.steps} steps): "
@@ -449,6 +457,7 @@ def report(
     match_radius: RadiusOpt = "3",
     tensorboard: TensorboardOpt = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    progress: ProgressOpt = True,
 ) -> None:
     """Maps, clusters, anomalies, figures and the interactive page for an embedding table."""
     from morphospace.explore.maps import METHODS
@@ -465,6 +474,7 @@ def report(
         join=_catalogue(join, join_on, match_radius),
         tensorboard=tensorboard,
         seed=seed,
+        progress=progress,
     )
     _echo_report(result)
 
@@ -491,27 +501,23 @@ def similar(
         Path | None,
         typer.Option(help="Run whose model embeds a new FITS file (default: recorded)."),
     ] = None,
-    gallery: Annotated[
-        Path | None,
-        typer.Option("-o", "--gallery", help="Gallery PNG (default: beside the table)."),
-    ] = None,
+    output: AnswerOpt = None,
+    gallery: GalleryOpt = None,
 ) -> None:
     """The objects most similar to one of interest (cosine similarity of embeddings)."""
     from morphospace.report.queries import similar_to
 
+    _check_answer_table(output)
     found = similar_to(embeddings, query, k, run=run, gallery=gallery)
-    typer.echo(found.format())
-    typer.echo(f"gallery: {found.gallery}")
+    _echo_answer(found, output)
 
 
 @app.command()
 def anomalies(
     embeddings: Annotated[Path, typer.Argument(help="An embedding table (.parquet).")],
     n: Annotated[int, typer.Option("-n", help="How many to list.", min=1)] = 50,
-    gallery: Annotated[
-        Path | None,
-        typer.Option("-o", "--gallery", help="Gallery PNG (default: beside the table)."),
-    ] = None,
+    output: AnswerOpt = None,
+    gallery: GalleryOpt = None,
     marks: Annotated[
         str | None,
         typer.Option(
@@ -522,9 +528,9 @@ def anomalies(
     """The most unusual objects, ranked (isolation forest, LOF and k-NN distance combined)."""
     from morphospace.report.queries import top_anomalies
 
+    _check_answer_table(output)
     found = top_anomalies(embeddings, n, gallery=gallery, marks=_one_column(marks, "--marks"))
-    typer.echo(found.format())
-    typer.echo(f"gallery: {found.gallery}")
+    _echo_answer(found, output)
 
 
 @app.command()
@@ -537,10 +543,8 @@ def label(
         str, typer.Option(help="auto (by cross-validated accuracy), logistic or knn.")
     ] = "auto",
     suggest: Annotated[int, typer.Option(help="How many objects to suggest labelling next.")] = 20,
-    gallery: Annotated[
-        Path | None,
-        typer.Option("-o", "--gallery", help="Gallery PNG of the suggestions (beside the table)."),
-    ] = None,
+    output: AnswerOpt = None,
+    gallery: GalleryOpt = None,
 ) -> None:
     """Propagate a few labels to every object; writes COLUMN_predicted, _probability, _next."""
     from morphospace.embed import find_table
@@ -550,9 +554,10 @@ def label(
     _choice("--method", method, METHODS)
     path = find_table(table)
     column = _one_column(labels, "--labels")
+    _check_answer_table(output)
     found = label_objects(path, column, method=method, suggest=suggest, gallery=gallery)
-    typer.echo(found.format())
-    typer.echo(f"columns written to {path}; gallery: {found.gallery}")
+    typer.echo(f"columns written to {path}")
+    _echo_answer(found, output)
 
 
 @app.command()
@@ -641,26 +646,29 @@ def evaluate(
     join_on: JoinOnOpt = None,
     match_radius: RadiusOpt = "3",
     seed: Annotated[int, typer.Option(help="Seed for the folds and baselines.")] = 0,
+    progress: ProgressOpt = True,
 ) -> None:
     """Figures of merit: k-NN and linear probe, silhouette, ARI/NMI, R², invariance."""
     from morphospace.evaluate.scorecard import BASELINES, evaluate_table, read_columns
+    from morphospace.progress import stages
 
     names = [b.strip() for b in (baselines or "").split(",") if b.strip()]
     names = list(BASELINES) if names == ["all"] else names
     classes, values = _one_column(labels, "--labels"), read_columns(params, "--params")
     if join_on is not None and classes is None and values is None:
         raise InputError("--join-on", "names columns to match, so it needs --labels or --params")
-    card = evaluate_table(
-        embeddings,
-        labels=classes and (_catalogue(classes[0], join_on, match_radius), classes[1]),
-        params=values and (_catalogue(values[0], join_on, match_radius), values[1]),
-        baselines=names,
-        run_dir=run_dir,
-        invariance=invariance,
-        supervised_epochs=supervised_epochs,
-        seed=seed,
-        progress=lambda message: typer.echo(f"… {message}", err=True),
-    )
+    with stages("evaluate", None, progress) as stage:
+        card = evaluate_table(
+            embeddings,
+            labels=classes and (_catalogue(classes[0], join_on, match_radius), classes[1]),
+            params=values and (_catalogue(values[0], join_on, match_radius), values[1]),
+            baselines=names,
+            run_dir=run_dir,
+            invariance=invariance,
+            supervised_epochs=supervised_epochs,
+            seed=seed,
+            progress=stage,
+        )
     written = card.write(output or embeddings.parent / "evaluation")
     typer.echo(card.to_markdown())
     typer.echo(f"written: {written[0]} and {written[1]}")
@@ -689,6 +697,7 @@ def run(
         training.output,
         resume=training.resume,
         progress=training.progress,
+        stop_after=training.stop_after,
         embed_options={"tta": tta},
         report_options={
             "method": map_method,
@@ -702,10 +711,11 @@ def run(
     _echo_pipeline(result)
 
 
-def _echo_pipeline(result) -> None:
-    _echo_training(result.training, result.run_dir)
-    _echo_embedding(result.embeddings)
-    _echo_report(result.report)
+def _echo_pipeline(result, command: str = "run") -> None:
+    _echo_training(result.training, result.run_dir, command)
+    if result.embeddings is not None:
+        _echo_embedding(result.embeddings)
+        _echo_report(result.report)
 
 
 @app.command()
@@ -728,6 +738,23 @@ def demo(
     result = run_demo(output, seed=seed, progress=progress, **sizes)
     _echo_pipeline(result)
     typer.echo(f"demo finished in {time.perf_counter() - start:.0f} s")
+
+
+def _check_answer_table(output: Path | None) -> None:
+    """Refuse an answer table of unknown format before any work."""
+    from morphospace.report.export import TABLE_SUFFIXES
+
+    if output is not None and output.suffix.lower() not in TABLE_SUFFIXES:
+        raise InputError(output, f"unknown table format; use one of {', '.join(TABLE_SUFFIXES)}")
+
+
+def _echo_answer(found, output: Path | None) -> None:
+    from morphospace.report.export import write_rows
+
+    typer.echo(found.format())
+    if output is not None:
+        typer.echo(f"table: {write_rows(found.rows, output)}")
+    typer.echo(f"gallery: {found.gallery}")
 
 
 def _catalogue(path: Path | None, join_on: str | None, radius: str, option: str = "--join"):

@@ -39,8 +39,8 @@ class RunResult:
 
     run_dir: Path
     training: TrainResult
-    embeddings: EmbedResult
-    report: ReportResult
+    embeddings: EmbedResult | None  # None while training stopped early (stop_after)
+    report: ReportResult | None
 
 
 def training_sources(run_dir: Path) -> list[str]:
@@ -146,6 +146,7 @@ def run_pipeline(
     *,
     resume: bool = False,
     progress: bool = False,
+    stop_after: int | None = None,
     report_options: dict[str, Any] | None = None,
     embed_options: dict[str, Any] | None = None,
     announce: Callable[[str], None] | None = None,
@@ -153,7 +154,9 @@ def run_pipeline(
     """Train on ``settings.data.sources``, embed the same objects and write the report.
 
     A catalogue to join (``report_options["join"]``) is matched to the objects' headers
-    before training starts, and ``announce`` is told how many matched.
+    before training starts, and ``announce`` is told how many matched. With
+    ``stop_after``, training may stop early: ``resume`` continues it, then embeds and
+    reports.
     """
     run_dir = Path(run_dir)
     options = report_options or {}
@@ -162,7 +165,11 @@ def run_pipeline(
     matched = check_report_options(join, options.get("colour_by"), objects)
     if matched is not None and announce is not None:
         announce(matched.summary(CatalogueJoin.of(join).path))
-    training = Trainer(settings, run_dir, resume=resume, progress=progress).fit()
+    training = Trainer(
+        settings, run_dir, resume=resume, progress=progress, stop_after=stop_after
+    ).fit()
+    if not training.finished:  # embedding and report wait for the rest of the schedule
+        return RunResult(run_dir, training, None, None)
     embedded = embed_run(
         run_dir,
         settings.data.sources,
@@ -172,7 +179,7 @@ def run_pipeline(
         progress=progress,
         **(embed_options or {}),
     )
-    report = build_report(embedded.path, run_dir / "report", **options)
+    report = build_report(embedded.path, run_dir / "report", progress=progress, **options)
     return RunResult(run_dir, training, embedded, report)
 
 

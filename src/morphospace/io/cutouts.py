@@ -37,6 +37,7 @@ from morphospace.io.catalogue import (
 )
 from morphospace.io.fits import SkyImage, read_fits
 from morphospace.io.quantities import BEAM, read_quantity
+from morphospace.progress import progress_bar
 
 EdgePolicy = Literal["pad", "skip"]
 
@@ -120,6 +121,7 @@ def cutouts_from_catalog(
     edge: EdgePolicy = "pad",
     outside: Literal["fail", "skip"] = "fail",
     hdu: int | str | None = None,
+    progress: bool = False,
 ) -> CutoutResult:
     """Write one FITS cutout per catalogue row.
 
@@ -183,7 +185,8 @@ def cutouts_from_catalog(
             + (f", and {len(outside_rows) - 1} more rows" if len(outside_rows) > 1 else ""),
         )
     writer = _CutoutWriter(image, Path(outdir), edge)
-    for row_index, row in enumerate(table):
+    rows = progress_bar(enumerate(table), "cutouts", progress, total=len(table), unit="object")
+    for row_index, row in rows:
         name, x, y = names[row_index], xs[row_index], ys[row_index]
         if row_index in outside_set:
             writer.record(row_index, name, x, y, "skipped", "outside the map")
@@ -215,6 +218,7 @@ def cutouts_from_mask(
     edge: EdgePolicy = "pad",
     hdu: int | str | None = None,
     mask_hdu: int | str | None = None,
+    progress: bool = False,
 ) -> CutoutResult:
     """Write one cutout per connected component of a mask, or per label of a label map.
 
@@ -243,7 +247,9 @@ def cutouts_from_mask(
     labels = _label_components(np.nan_to_num(mask_image.data))
     writer = _CutoutWriter(image, Path(outdir), edge)
     stem = Path(map_path).name.split(".")[0]
-    for label, slices in enumerate(ndimage.find_objects(labels), start=1):
+    components = ndimage.find_objects(labels)
+    found = enumerate(components, start=1)
+    for label, slices in progress_bar(found, "cutouts", progress, total=len(components)):
         if slices is None:
             continue
         area = int((labels[slices] == label).sum())

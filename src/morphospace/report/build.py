@@ -21,6 +21,7 @@ from morphospace.explore.search import normalise
 from morphospace.files import safe_filename
 from morphospace.io import ImageMeta
 from morphospace.io.catalogue import CatalogueJoin, CatalogueMatch, join_columns
+from morphospace.progress import stages
 from morphospace.report import figures
 from morphospace.report.html import CATEGORICAL, write_page
 from morphospace.report.tensorboard import export_projector
@@ -156,6 +157,7 @@ def build_report(
     seed: int = 0,
     workers: int | None = None,
     update_table: bool = True,
+    progress: bool = False,
 ) -> ReportResult:
     """Explore the embeddings in ``table_path`` and write the report into ``out_dir``.
 
@@ -179,8 +181,32 @@ def build_report(
         Also write a TensorBoard projector log into ``out_dir/tensorboard``.
     update_table : bool
         Write the new columns back into ``table_path``.
+    progress : bool
+        Show a progress bar (when the report takes more than a second).
     """
-    table_path, out = Path(table_path), Path(out_dir)
+    with stages("report", 5 + tensorboard, progress) as stage:
+        return _build_report(
+            Path(table_path), Path(out_dir), stage, method=method, k=k, colour_by=colour_by,
+            join=join, tensorboard=tensorboard, neighbours=neighbours, seed=seed,
+            workers=workers, update_table=update_table,
+        )  # fmt: skip
+
+
+def _build_report(
+    table_path: Path,
+    out: Path,
+    stage,
+    *,
+    method: str,
+    k: int | None,
+    colour_by: list[str] | None,
+    join,
+    tensorboard: bool,
+    neighbours: int,
+    seed: int,
+    workers: int | None,
+    update_table: bool,
+) -> ReportResult:
     table = EmbeddingTable.read(table_path)
     matched = None
     if join is not None:
@@ -189,12 +215,14 @@ def build_report(
     if missing:
         known = ", ".join(c for c in table.rows.columns if c != "id")
         raise InputError(table_path, f"no column {missing[0]!r} to colour by (columns: {known})")
+    stage(f"{method} map, clusters and anomalies")
     table, groups, fitted = explore(table, method=method, k=k, seed=seed)
     if update_table:
         fitted.save(map_file(table_path))
         table.write(table_path)
     rows = table.rows
     out.mkdir(parents=True, exist_ok=True)
+    stage("thumbnails")
     thumbs, problems = thumbnails_of(rows, workers, framing_of(table.info.get("preprocess")))
     result = ReportResult(table, out, problems=problems)
     if matched is not None:
@@ -202,6 +230,7 @@ def build_report(
     xy = rows[["x", "y"]].to_numpy(dtype=float)
     emb = table.embeddings
 
+    stage("figures")
     result.files.append(figures.thumbnail_map(xy, thumbs, out / "thumbnail_map.png"))
     for name in dict.fromkeys(["cluster", "anomaly", *(colour_by or [])]):
         categorical = name in CATEGORICAL or not pd.api.types.is_numeric_dtype(rows[name])
@@ -242,6 +271,7 @@ def build_report(
             captions={int(i): f"#{rows['anomaly_rank'][i]} {rows['id'][i]}"[:22] for i in top},
         )
     )
+    stage("the page")
     index = SimilarityIndex(emb)
     near, similarity = index.neighbours(min(neighbours, max(len(table) - 1, 0)))
     result.files.append(
@@ -255,6 +285,7 @@ def build_report(
         )
     )
     if tensorboard:
+        stage("TensorBoard projector")
         meta_columns = [c for c in ("id", "object", "cluster", "anomaly_rank") if c in rows]
         meta_columns += [c for c in colour_by or [] if c not in meta_columns]
         result.files.append(export_projector(out / "tensorboard", emb, rows[meta_columns], thumbs))

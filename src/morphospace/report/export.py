@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from astropy import units as u
 from astropy.table import Table
 
@@ -46,7 +47,8 @@ UNITS = {
 _UCDS = {"ra": "pos.eq.ra;meta.main", "dec": "pos.eq.dec;meta.main", "id": "meta.id;meta.main"}
 _TABLE_FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".vot": "votable",
                   ".xml": "votable", ".fits": "fits"}  # fmt: skip
-SUFFIXES = (*_TABLE_FORMATS, ".reg", ".txt")
+TABLE_SUFFIXES = tuple(_TABLE_FORMATS)
+SUFFIXES = (*TABLE_SUFFIXES, ".reg", ".txt")
 _ARRAY_FORMATS = (".vot", ".xml", ".fits", ".ecsv")
 #: Radius of a region whose object has no known angular size.
 DEFAULT_RADIUS = 10 * u.arcsec
@@ -63,7 +65,16 @@ def selection_table(
     """The chosen rows (all by default) as an astropy Table with units, and the embedding
     vectors as an array column if asked."""
     chosen = np.arange(len(table)) if indices is None else np.asarray(list(indices), dtype=int)
-    rows = table.rows.iloc[chosen]
+    out = rows_table(table.rows.iloc[chosen])
+    if embedding:
+        out["embedding"] = table.embeddings[chosen]
+        out["embedding"].description = "morphospace embedding (whitened)"
+    return out
+
+
+def rows_table(rows: pd.DataFrame) -> Table:
+    """Rows of an embedding table (or an answer drawn from one) as an astropy Table, with
+    the units and UCDs of the known columns."""
     out = Table()
     for name in rows.columns:
         values = rows[name].to_numpy()
@@ -78,10 +89,19 @@ def selection_table(
             out[name].unit = UNITS[name]
         if name in _UCDS:
             out[name].meta["ucd"] = _UCDS[name]
-    if embedding:
-        out["embedding"] = table.embeddings[chosen]
-        out["embedding"].description = "morphospace embedding (whitened)"
     return out
+
+
+def write_rows(rows: pd.DataFrame, path: str | Path) -> Path:
+    """Write rows as a table (CSV, ECSV, VOTable or FITS, by the suffix), atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _TABLE_FORMATS:
+        raise InputError(path, f"unknown table format; use one of {', '.join(_TABLE_FORMATS)}")
+    out = rows_table(rows)
+    format_ = _TABLE_FORMATS[suffix]
+    atomic_write(path, lambda temporary: out.write(temporary, format=format_, overwrite=True))
+    return path
 
 
 def write_selection(
