@@ -109,9 +109,9 @@ def test_inspect_reports_every_problem_one_line_per_file(tmp_path, capsys):
     bad = [make(tmp_path) for make, _ in BAD_FILES.values()]
     listing = tmp_path / "all.txt"
     listing.write_text("\n".join(str(p) for p in [good, *bad]))
-    assert main(["inspect", str(listing)]) == 0
+    assert main(["inspect", str(listing)]) == 1  # as fitscheck: non-zero when any is bad
     out = capsys.readouterr().out
-    assert f"{len(bad) + 1} files: 1 objects readable, {len(bad)} with problems" in out
+    assert f"{len(bad) + 1} files: 1 object readable, {len(bad)} with problems" in out
     problem_lines = out.split("problems:\n", 1)[1].strip().splitlines()
     assert len(problem_lines) == len(bad)
     for path, (_, expected) in zip(bad, BAD_FILES.values(), strict=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -142,11 +144,28 @@ def test_report_joins_a_fits_catalogue_by_sky_and_says_how_many_matched(cut, tmp
     assert "3 of 4 objects matched by sky position (within 3 arcsec); 1 unmatched" in printed
     joined = EmbeddingTable.read(table_path).rows
     assert joined["tdust"].notna().sum() == 3
+    assert main([*argv, "--color-by", "tdust"]) == 0
+    assert (table_path.parent / "report" / "map_tdust.png").exists()
     argv += ["--match-radius", '0.2"', "--color-by", "tdust"]
     assert main(argv) == 2  # nothing within 0.2 arcsec, and the names do not match either
     assert "no row matches any of the 4 objects" in capsys.readouterr().err
     assert main([*argv[:-4], "--match-radius", "ten"]) == 2
     assert "--match-radius: cannot read 'ten'" in capsys.readouterr().err
+
+
+def test_evaluate_reads_its_labels_from_a_votable_matched_on_named_columns(cut, tmp_path):
+    folder, _ = cut
+    rows = _objects(folder).assign(number=[1, 2, 3, 4])
+    table_path = tmp_path / "embeddings.parquet"
+    vectors = np.repeat(np.eye(2), 2, axis=0) + 0.01 * np.random.default_rng(2).normal(size=(4, 2))
+    EmbeddingTable(rows, vectors, {}).write(table_path)
+    labels = tmp_path / "kinds.vot"
+    Table({"seq": [4, 3, 2, 1], "kind": ["b", "b", "a", "a"]}).write(labels, format="votable")
+    argv = ["evaluate", str(table_path), "--labels", f"{labels}:kind", "--no-invariance"]
+    assert main([*argv, "--join-on", "number=seq", "-o", str(tmp_path / "ev")]) == 0
+    scores = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    assert scores["rows"][0]["knn"] == 1.0  # objects 1, 2 are "a" and 3, 4 "b": apart
+    assert main(argv) == 2  # without the pair nothing names the objects
 
 
 def test_sizes_are_read_as_astronomers_write_them():

@@ -98,7 +98,10 @@ def inspect(
     ] = ON_ERROR,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
-    """Dry run: list what would go in (shapes, pixel scales, beams, NaN) and every problem."""
+    """Dry run: list what would go in (shapes, pixel scales, beams, NaN) and every problem.
+
+    Exits with 1 when any file has a problem (as astropy's fitscheck does), 0 when none.
+    """
     from morphospace.io import format_inventory, take_inventory, write_inventory
 
     _choice("--on-error", on_error, ON_ERROR_CHOICES)
@@ -112,6 +115,8 @@ def inspect(
     typer.echo(format_inventory(inventory))
     if table is not None:
         typer.echo(f"metadata table: {write_inventory(inventory, table)}")
+    if inventory.problems:
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -154,6 +159,9 @@ def cutouts(
         bool, typer.Option(help="Mask mode: blank other components in each cutout.")
     ] = False,
     hdu: HduOpt = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace the cutouts already in OUTPUT (else it must be empty).")
+    ] = False,
     progress: ProgressOpt = True,
 ) -> None:
     """Cut objects out of a large map, from a catalogue or from a mask / label map."""
@@ -173,12 +181,13 @@ def cutouts(
             ra_column=ra_col, dec_column=dec_col, x_column=x_col, y_column=y_col,
             name_column=name_col, frame=frame, pixel_origin=pixel_origin,  # type: ignore[arg-type]
             edge=edge, outside=outside, hdu=hdu, progress=progress,  # type: ignore[arg-type]
+            overwrite=overwrite,
         )  # fmt: skip
     else:
         assert mask is not None
         result = cutouts_from_mask(
             map_file, mask, output, margin=margin, min_area=min_area, isolate=isolate,
-            edge=edge, hdu=hdu, progress=progress,  # type: ignore[arg-type]
+            edge=edge, hdu=hdu, progress=progress, overwrite=overwrite,  # type: ignore[arg-type]
         )  # fmt: skip
     edge_note = {"pad": "padded with NaN", "skip": "skipped"}[edge]
     typer.echo(f"wrote {len(result.written)} cutouts to {output}; index in {result.index_path}")

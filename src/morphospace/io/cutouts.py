@@ -35,7 +35,7 @@ from morphospace.io.catalogue import (
     read_catalogue,
     sky_coords,
 )
-from morphospace.io.fits import SkyImage, read_fits
+from morphospace.io.fits import SkyImage, is_fits_name, read_fits
 from morphospace.io.quantities import BEAM, read_quantity
 from morphospace.progress import progress_bar
 
@@ -122,6 +122,7 @@ def cutouts_from_catalog(
     outside: Literal["fail", "skip"] = "fail",
     hdu: int | str | None = None,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> CutoutResult:
     """Write one FITS cutout per catalogue row.
 
@@ -155,6 +156,7 @@ def cutouts_from_catalog(
     hdu : int or str
         HDU of the map.
     """
+    claim_folder(Path(outdir), overwrite)
     image = read_fits(map_path, hdu=hdu)
     table = read_catalogue(catalog_path)
     catalog = str(catalog_path)
@@ -200,6 +202,27 @@ def cutouts_from_catalog(
     return writer.finish()
 
 
+def claim_folder(outdir: Path, overwrite: bool) -> None:
+    """Refuse to write cutouts into a folder that holds anything, unless ``overwrite``: then
+    its FITS files and index go first, so old and new cutouts never mix."""
+    if not outdir.exists():
+        return
+    if not outdir.is_dir():
+        raise InputError(outdir, "is a file, not a folder for cutouts")
+    held = [p for p in outdir.iterdir() if not p.name.startswith(".")]
+    if not held:
+        return
+    if not overwrite:
+        raise InputError(
+            outdir,
+            f"already holds {len(held)} files; cutouts would mix with them: choose an empty "
+            "folder, or --overwrite to replace its cutouts",
+        )
+    for path in held:
+        if path.is_file() and (is_fits_name(path) or path.name == "cutouts.csv"):
+            path.unlink()
+
+
 def _centre_inside(plane: tuple[int, ...], x: float, y: float) -> bool:
     return bool(np.isfinite(x) and np.isfinite(y)) and (
         0 <= round(x) < plane[1] and 0 <= round(y) < plane[0]
@@ -219,6 +242,7 @@ def cutouts_from_mask(
     hdu: int | str | None = None,
     mask_hdu: int | str | None = None,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> CutoutResult:
     """Write one cutout per connected component of a mask, or per label of a label map.
 
@@ -236,6 +260,7 @@ def cutouts_from_mask(
     isolate : bool
         Blank (NaN) the pixels of other components inside each cutout.
     """
+    claim_folder(Path(outdir), overwrite)
     image = read_fits(map_path, hdu=hdu)
     mask_image = read_fits(mask_path, hdu=mask_hdu, min_side=1)
     if mask_image.data.shape[-2:] != image.data.shape[-2:]:

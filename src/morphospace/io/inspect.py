@@ -55,12 +55,16 @@ def _span(values: list[float], fmt: str = "{:.3g}") -> str:
     return f"{fmt.format(low)} to {fmt.format(high)} (median {fmt.format(mid)})"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def format_inventory(inventory: Inventory) -> str:
     """A short human-readable summary followed by one line per problem."""
     metas = inventory.metas
     cubes = [m for m in metas if len(m.shape) == 3]
     lines = [
-        f"{inventory.n_files} files: {len(metas)} objects readable, "
+        f"{_count(inventory.n_files, 'file')}: {_count(len(metas), 'object')} readable, "
         f"{len(inventory.problems)} with problems"
     ]
     if metas:

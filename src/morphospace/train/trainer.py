@@ -9,6 +9,7 @@ import csv
 import hashlib
 import math
 import random
+import shutil
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -26,8 +27,10 @@ from morphospace.byol import BYOL, cosine_tau
 from morphospace.config import Settings
 from morphospace.dataset import Batch, ObjectBank, keep_batch, load_objects
 from morphospace.errors import InputError
+from morphospace.files import atomic_write
 from morphospace.io.reader import write_problems
-from morphospace.models import FramedEncoder, ModelCard, build_backbone, save_model
+from morphospace.io.sources import find_sources
+from morphospace.models import FramedEncoder, ModelCard, build_backbone, parse_backbone, save_model
 from morphospace.models.store import CardData, CardTraining, CardViews
 from morphospace.train.checkpoint import (
     load_checkpoint,
@@ -114,10 +117,6 @@ class Trainer:
 
     def _load_bank(self, dist: Distributed) -> ObjectBank:
         s = self.settings
-        if not s.data.sources:
-            raise InputError(
-                "data.sources", "no data given: name FITS files, folders, globs or a file list"
-            )
         workers = dist.cores_per_process
         loaded = load_objects(
             s.data.sources,
@@ -277,13 +276,20 @@ class Trainer:
             dist.close()
 
     def _fit(self, hw: _Hardware, bank: ObjectBank | None) -> TrainResult:
-        # Set-up: the run folder, every object preprocessed once into one bank tensor, the
-        # schedule, the model (or the interrupted run's state).
+        # Set-up: every object preprocessed once into one bank tensor, the schedule, the
+        # model (or the interrupted run's state), then the run folder's settings. A start
+        # that fails leaves nothing behind: a folder it made is removed again.
+        made = self._check_start(bank)
+        try:
+            bank = bank if bank is not None else self._load_bank(hw.dist)
+            plan = self._plan(bank, hw.dist)
+            state = self._start(plan, hw.device, hw.dist)
+            model = self._wrap(state.byol, hw.device, hw.dist)
+        except BaseException:
+            if made and hw.dist.is_main:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
         self._prepare_folder(hw.dist)
-        bank = bank if bank is not None else self._load_bank(hw.dist)
-        plan = self._plan(bank, hw.dist)
-        state = self._start(plan, hw.device, hw.dist)
-        model = self._wrap(state.byol, hw.device, hw.dist)
         augment = Augmenter(self.settings.augment)
         logs = _Logs(self.run_dir / "logs", append=self.resume) if hw.dist.is_main else None
         stop = plan.epochs if self.stop_after is None else state.epoch + self.stop_after
@@ -306,12 +312,26 @@ class Trainer:
 
         return self._finish(state, plan, hw, logs, end_epoch)
 
+    def _check_start(self, bank: ObjectBank | None) -> bool:
+        """Refuse a start that cannot work before anything is written; True when the run
+        folder does not exist yet (so a failed start may remove it)."""
+        parse_backbone(self.settings.model.backbone)
+        if bank is None:
+            if not self.settings.data.sources:
+                raise InputError(
+                    "data.sources", "no data given: name FITS files, folders, globs or a file list"
+                )
+            find_sources(self.settings.data.sources)  # names a missing path or an empty folder
+        made = not self.run_dir.exists()
+        if not self.resume:  # a fresh run over an old one: no stale list of skipped files
+            (self.run_dir / "skipped.csv").unlink(missing_ok=True)
+        return made
+
     def _prepare_folder(self, dist: Distributed) -> None:
         if dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.toml").write_text(self.settings.to_toml())
-            if not self.resume:  # a fresh run over an old one: no stale report
-                (self.run_dir / "skipped.csv").unlink(missing_ok=True)
+            text = self.settings.to_toml()
+            atomic_write(self.run_dir / "config.toml", lambda temporary: temporary.write_text(text))
         dist.barrier()
 
     def _progress(self, plan: _Plan, epoch: int, dist: Distributed) -> tqdm:
