@@ -55,3 +55,100 @@ def test_cutouts_never_mix_with_files_already_in_the_folder(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == before
     assert main([*argv, "--overwrite"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["cutouts.csv", "t0.fits", "t1.fits"]
+
+
+class _RunsCode:
+    """A pickle that would run a command when loaded."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _copy_of(run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("embeddings*", "report", "thumbs"))
+    return copy
+
+
+def test_a_checkpoint_crafted_to_run_code_is_refused_unrun(trained, tmp_path, capsys):
+    import torch
+
+    run, _ = trained
+    copy = _copy_of(run, tmp_path)
+    marker = tmp_path / "code_ran"
+    torch.save({"model": _RunsCode(marker)}, copy / "checkpoints" / "last.pt")
+    assert main(["train", "-o", str(copy), "--resume", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "last.pt: cannot read checkpoint" in err and len(err.strip().splitlines()) == 1
+    assert not marker.exists()
+
+
+def test_weights_that_do_not_match_model_json_are_one_line(trained, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    run, images = trained
+    copy = _copy_of(run, tmp_path)
+    state = load_file(copy / "model.safetensors")
+    for name in (next(k for k in state if k.endswith("weight") and state[k].ndim == 4),
+                 "whitening.matrix"):  # fmt: skip
+        changed = dict(state)
+        changed[name] = changed[name][..., :-1].contiguous()  # one column short
+        save_file(changed, copy / "model.safetensors")
+        assert main(["embed", str(copy), str(images), "-o", str(tmp_path / "e.parquet")]) == 2
+        err = capsys.readouterr().err
+        assert "model.safetensors" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "e.parquet").exists()
+
+
+def _weights(run):
+    from morphospace.train.checkpoint import load_checkpoint
+
+    return load_checkpoint(run / "checkpoints" / "last.pt")["model"]
+
+
+def test_kill_9_at_a_random_step_then_resume_gives_the_uninterrupted_weights(tmp_path):
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import torch
+
+    from conftest import tiny
+    from morphospace.synth import synthesize
+    from morphospace.train import Trainer
+
+    synthesize(tmp_path / "data", 40, seed=5, workers=1)
+    images = tmp_path / "data" / "images"
+    settings = tiny([images], epochs=30, batch_size=8)
+    Trainer(settings, tmp_path / "straight", progress=False).fit()
+    killed = tmp_path / "killed"
+    config = tmp_path / "settings.toml"
+    config.write_text(settings.to_toml())
+    command = [sys.executable, "-m", "morphospace", "train", "-c", str(config), "-o", str(killed),
+               "--no-progress"]  # fmt: skip
+    process = subprocess.Popen(command, env={**os.environ, "CI": "true"})
+    stop_at = random.Random().randint(8, 100)  # of 120 steps: after the first checkpoint
+    steps = killed / "logs" / "steps.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if steps.exists() and len(steps.read_text().splitlines()) > stop_at:
+            break
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "training ended before it could be killed"
+    assert (killed / "checkpoints" / "last.pt").exists()
+    # a kill inside the checkpoint write leaves its temporary file, never a torn last.pt
+    (killed / "checkpoints" / ".last.pt.interrupted.tmp").write_bytes(b"\x80\x02half a pickle")
+    assert main(["train", "-o", str(killed), "--resume", "--no-progress"]) == 0
+    a, b = _weights(tmp_path / "straight"), _weights(killed)
+    assert all(torch.equal(a[k], b[k]) for k in a), f"differs after a kill at step {stop_at}"

@@ -208,7 +208,12 @@ def load_model(run_dir: str | Path) -> tuple[BYOL, ModelCard]:
     if card.whitening and not whitening:
         raise InputError(weights, "model.json records a whitening that the weights do not hold")
     if whitening:  # models saved before whitening existed embed unwhitened
-        byol.whitening.load_state_dict(whitening, strict=True)
+        try:
+            byol.whitening.load_state_dict(whitening, strict=True)
+        except RuntimeError as exc:
+            raise InputError(
+                weights, f"holds a whitening of another size ({_first_line(exc)})"
+            ) from None
     return byol.eval(), card
 
 
