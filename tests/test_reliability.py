@@ -121,6 +121,7 @@ def test_kill_9_at_a_random_step_then_resume_gives_the_uninterrupted_weights(tmp
     import sys
     import time
 
+    import pytest
     import torch
 
     from conftest import tiny
@@ -144,11 +145,51 @@ def test_kill_9_at_a_random_step_then_resume_gives_the_uninterrupted_weights(tmp
         if steps.exists() and len(steps.read_text().splitlines()) > stop_at:
             break
         time.sleep(0.02)
+    # a second training into the folder in use is refused, not mixed in
+    second = ["train", "-c", str(config), "-o", str(killed), "--overwrite", "--no-progress"]
+    assert main(second) == 2
     os.kill(process.pid, signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL, "training ended before it could be killed"
     assert (killed / "checkpoints" / "last.pt").exists()
     # a kill inside the checkpoint write leaves its temporary file, never a torn last.pt
     (killed / "checkpoints" / ".last.pt.interrupted.tmp").write_bytes(b"\x80\x02half a pickle")
-    assert main(["train", "-o", str(killed), "--resume", "--no-progress"]) == 0
+    with pytest.warns(UserWarning, match="took over the lock"):  # the killed one's
+        assert main(["train", "-o", str(killed), "--resume", "--no-progress"]) == 0
     a, b = _weights(tmp_path / "straight"), _weights(killed)
     assert all(torch.equal(a[k], b[k]) for k in a), f"differs after a kill at step {stop_at}"
+
+
+def test_a_second_process_into_a_folder_in_use_gets_a_clear_error(trained, tmp_path, capsys):
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    import pytest
+
+    run, images = trained
+    copy = _copy_of(run, tmp_path)
+    lock = copy / ".morphospace.lock"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        owner = {"pid": holder.pid, "host": socket.gethostname(), "command": "train",
+                 "since": "2026-12-01 10:00:00"}  # fmt: skip
+        lock.write_text(json.dumps(owner))
+        before = sorted(p.name for p in copy.rglob("*"))
+        out = copy / "embeddings.parquet"
+        for argv in (
+            ["train", str(images), "-o", str(copy), "--overwrite", "--no-progress"],
+            ["embed", str(copy), str(images), "-o", str(out), "--no-progress"],
+        ):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert f"is in use by process {holder.pid} (train" in err
+        assert sorted(p.name for p in copy.rglob("*")) == before  # nothing touched
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder is gone: its lock is stale, taken over, and released at the end
+    with pytest.warns(UserWarning, match="took over the lock of a process that is gone"):
+        argv = ["embed", str(copy), str(images), "-o", str(copy / "embeddings.parquet")]
+        assert main([*argv, "--no-progress"]) == 0
+    assert not lock.exists() and (copy / "embeddings.parquet").exists()

@@ -17,6 +17,7 @@ from morphospace.choices import ON_ERROR, OnError
 from morphospace.config import Settings, load_settings
 from morphospace.embed import Embedder, EmbeddingTable, unique_ids
 from morphospace.errors import InputError
+from morphospace.files import folder_lock
 from morphospace.io import Problem, find_sources, take_inventory, write_problems
 from morphospace.io.catalogue import CatalogueJoin
 from morphospace.report import ReportResult, build_report
@@ -90,6 +91,23 @@ def embed_run(
             "already holds an embedding table; write another with -o, replace it with "
             "--overwrite, or add new objects to it with --append",
         )
+    with folder_lock(output.parent, "embed"):
+        return _embed_into(
+            embedder, run_dir, sources, output, npy, workers, on_error, progress, append
+        )
+
+
+def _embed_into(
+    embedder: Embedder,
+    run_dir: Path,
+    sources: list[str] | None,
+    output: Path,
+    npy: bool,
+    workers: int | None,
+    on_error: OnError,
+    progress: bool,
+    append: bool,
+) -> EmbedResult:
     old = EmbeddingTable.read(output) if append and output.exists() else None
     sources = sources or training_sources(run_dir)
     if old is not None:

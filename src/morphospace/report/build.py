@@ -18,7 +18,7 @@ from morphospace.errors import InputError
 from morphospace.explore import Clusters, SimilarityIndex, anomaly_scores, cluster
 from morphospace.explore.maps import Map, map_file
 from morphospace.explore.search import normalise
-from morphospace.files import safe_filename
+from morphospace.files import folder_lock, safe_filename
 from morphospace.io import ImageMeta
 from morphospace.io.catalogue import CatalogueJoin, CatalogueMatch, join_columns
 from morphospace.progress import stages
@@ -184,7 +184,10 @@ def build_report(
     progress : bool
         Show a progress bar (when the report takes more than a second).
     """
-    with stages("report", 5 + tensorboard, progress) as stage:
+    with (
+        folder_lock(Path(table_path).parent, "report"),
+        stages("report", 5 + tensorboard, progress) as stage,
+    ):
         return _build_report(
             Path(table_path), Path(out_dir), stage, method=method, k=k, colour_by=colour_by,
             join=join, tensorboard=tensorboard, neighbours=neighbours, seed=seed,

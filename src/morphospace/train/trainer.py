@@ -27,7 +27,7 @@ from morphospace.byol import BYOL, cosine_tau
 from morphospace.config import Settings
 from morphospace.dataset import Batch, ObjectBank, keep_batch, load_objects
 from morphospace.errors import InputError
-from morphospace.files import atomic_write
+from morphospace.files import atomic_write, folder_lock
 from morphospace.io.reader import write_problems
 from morphospace.io.sources import find_sources
 from morphospace.models import FramedEncoder, ModelCard, build_backbone, parse_backbone, save_model
@@ -271,15 +271,19 @@ class Trainer:
             torch.set_num_threads(t.threads or dist.cores_per_process)
         random.seed(t.seed)
         try:
-            return self._fit(_Hardware(device, dist, self._precision(device)), bank)
+            made = self._check_start(bank)  # before anything is written
+            held = folder_lock(self.run_dir, "train") if dist.is_main else nullcontext()
+            with held:
+                return self._fit(_Hardware(device, dist, self._precision(device)), bank, made)
         finally:
             dist.close()
 
-    def _fit(self, hw: _Hardware, bank: ObjectBank | None) -> TrainResult:
+    def _fit(self, hw: _Hardware, bank: ObjectBank | None, made: bool) -> TrainResult:
         # Set-up: every object preprocessed once into one bank tensor, the schedule, the
         # model (or the interrupted run's state), then the run folder's settings. A start
         # that fails leaves nothing behind: a folder it made is removed again.
-        made = self._check_start(bank)
+        if not self.resume and hw.dist.is_main:  # a fresh run over an old one: no stale list
+            (self.run_dir / "skipped.csv").unlink(missing_ok=True)
         try:
             bank = bank if bank is not None else self._load_bank(hw.dist)
             plan = self._plan(bank, hw.dist)
@@ -322,10 +326,7 @@ class Trainer:
                     "data.sources", "no data given: name FITS files, folders, globs or a file list"
                 )
             find_sources(self.settings.data.sources)  # names a missing path or an empty folder
-        made = not self.run_dir.exists()
-        if not self.resume:  # a fresh run over an old one: no stale list of skipped files
-            (self.run_dir / "skipped.csv").unlink(missing_ok=True)
-        return made
+        return not self.run_dir.exists()
 
     def _prepare_folder(self, dist: Distributed) -> None:
         if dist.is_main:
