@@ -193,3 +193,44 @@ def test_a_second_process_into_a_folder_in_use_gets_a_clear_error(trained, tmp_p
         argv = ["embed", str(copy), str(images), "-o", str(copy / "embeddings.parquet")]
         assert main([*argv, "--no-progress"]) == 0
     assert not lock.exists() and (copy / "embeddings.parquet").exists()
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_the_old_table_stays(
+    trained, tmp_path, capsys, monkeypatch
+):
+    import errno
+
+    import pyarrow.parquet as pq
+
+    run, images = trained
+    out = tmp_path / "table.parquet"
+    assert main(["embed", str(run), str(images), "-o", str(out), "--no-progress"]) == 0
+    before = out.read_bytes()
+
+    def disk_full(table, where, **options):
+        with open(where, "wb") as handle:
+            handle.write(b"PAR1 and then")  # part of a file, as a full disk leaves it
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", disk_full)  # a disk cannot be filled here
+    argv = ["embed", str(run), str(images), "-o", str(out), "--overwrite", "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"morphospace: error: {out}: No space left on device"]
+    assert out.read_bytes() == before and not list(tmp_path.glob(".table.parquet.*"))
+
+
+def test_the_same_seed_on_the_cpu_gives_identical_embeddings(tmp_path):
+    from conftest import tiny
+    from morphospace.pipeline import embed_run
+    from morphospace.synth import synthesize
+    from morphospace.train import Trainer
+
+    synthesize(tmp_path / "data", 24, seed=9, workers=1)
+    images = tmp_path / "data" / "images"
+    tables = []
+    for name in ("first", "second"):
+        Trainer(tiny([images], epochs=2, seed=4), tmp_path / name, progress=False).fit()
+        tables.append(embed_run(tmp_path / name, None, workers=1).table)
+    assert np.array_equal(tables[0].embeddings, tables[1].embeddings)
+    assert tables[0].ids == tables[1].ids

@@ -26,6 +26,9 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     try:
         write(Path(temporary))
         os.replace(temporary, path)
+    except OSError as exc:  # a full disk, a lost mount: name the file that was not written
+        Path(temporary).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
