@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,33 @@ def _zero_size(tmp_path: Path) -> Path:
     return path
 
 
+def _raw(tmp_path: Path, name: str, cards: list, data: bytes = b"") -> Path:
+    """A FITS file laid out by hand: headers astropy itself would refuse to write."""
+    block = "".join(fits.Card(k, v).image for k, v in cards) + "END".ljust(80)
+    path = tmp_path / name
+    path.write_bytes(block.ljust(2880).encode("ascii") + data)
+    return path
+
+
+def _bytes(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def _image(bitpix: int = -32, *extra) -> list:
+    return [("SIMPLE", True), ("BITPIX", bitpix), ("NAXIS", 2), ("NAXIS1", 32), ("NAXIS2", 32),
+            *extra]  # fmt: skip
+
+
+def _bad_wcs(tmp_path: Path) -> Path:
+    header = celestial_header((32, 32))
+    header["CTYPE1"], header["CTYPE2"] = "RA---XYZ", "DEC--XYZ"  # no such projection
+    path = tmp_path / "bad_wcs.fits"
+    fits.PrimaryHDU(gaussian_blob(32), header).writeto(path)
+    return path
+
+
 def _empty_list(tmp_path: Path) -> Path:
     path = tmp_path / "files.txt"
     path.write_text("# nothing here yet\n\n   \n")
@@ -68,6 +96,21 @@ BAD_FILES = {
     "5-D": (lambda t: _write(t, "five.fits", np.zeros((2, 2, 2, 16, 16), np.float32)), "5-D data"),
     "zero-size axis": (_zero_size, "zero-size axis"),
     "too small": (lambda t: _write(t, "tiny.fits", np.ones((8, 40))), "below the minimum of 16 px"),
+    "zero bytes": (lambda t: _bytes(t, "empty.fits", b""), "empty"),
+    "HTML saved as FITS": (lambda t: _bytes(t, "page.fits", b"<!DOCTYPE html><html>404</html>"),
+                           "not a FITS file"),
+    "not gzip": (lambda t: _bytes(t, "x.fits.gz", b"plain bytes" * 50), "not a FITS file"),
+    "NAXIS 0": (lambda t: _raw(t, "naxis0.fits", [("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0)]),
+                "no image HDU"),
+    "wrong BITPIX": (lambda t: _raw(t, "bitpix.fits", _image(12), b"\0" * 8192), "corrupt"),
+    "one pixel": (lambda t: _write(t, "pixel.fits", np.ones((1, 1), np.float32)), "1x1 px"),
+    "huge BSCALE": (lambda t: _raw(t, "bscale.fits", _image(16, ("BSCALE", 1e300)),
+                                   np.arange(1024, dtype=">i2").tobytes()), "all pixels are blank"),
+    "100,000 x 100,000 declared": (
+        lambda t: _raw(t, "huge.fits", [("SIMPLE", True), ("BITPIX", -32), ("NAXIS", 2),
+                                        ("NAXIS1", 100_000), ("NAXIS2", 100_000)], b"\0" * 2880),
+        "declares 100000x100000 pixels"),
+    "unparseable WCS": (_bad_wcs, "WCS that cannot be parsed (Unrecognized projection code"),
 }  # fmt: skip
 
 
@@ -161,8 +204,8 @@ def test_console_script_prints_no_traceback(tmp_path):
         capture_output=True,
         text=True,
     )
-    # inspect skips and lists bad files; a direct read of a bad map fails with exit 2.
-    assert proc.returncode == 0 and "not a FITS file" in proc.stdout
+    # inspect skips and lists bad files (exit 1); a direct read of a bad map fails with 2.
+    assert proc.returncode == 1 and "not a FITS file" in proc.stdout
     proc = subprocess.run(
         [
             sys.executable,
@@ -173,7 +216,7 @@ def test_console_script_prints_no_traceback(tmp_path):
             "--mask",
             str(bad),
             "-o",
-            str(tmp_path),
+            str(tmp_path / "cutouts"),
         ],
         capture_output=True,
         text=True,
@@ -183,3 +226,38 @@ def test_console_script_prints_no_traceback(tmp_path):
         proc.stderr.strip()
         == f"morphospace: error: {bad}: not a FITS file (no SIMPLE card at the start)"
     )
+
+
+def test_a_list_naming_missing_files_lists_each_and_a_folder_without_fits_is_one_line(
+    tmp_path, capsys
+):
+    listing = tmp_path / "files.txt"
+    listing.write_text(f"{tmp_path / 'gone_a.fits'}\n{tmp_path / 'gone_b.fits'}\n")
+    assert main(["inspect", str(listing)]) == 1
+    out = capsys.readouterr().out
+    assert "2 files: 0 objects readable, 2 with problems" in out
+    assert out.count("no such file") == 2
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("no images here")
+    assert main(["inspect", str(folder)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"morphospace: error: {folder}: no FITS files found (searched recursively)"
+    )
+
+
+def test_a_file_name_that_is_not_utf8_is_read(tmp_path, capsys):
+    name = b"caf\xe9_field.fits"  # Latin-1, as old archives write it
+    path = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), name)))
+    fits.PrimaryHDU(gaussian_blob(32)).writeto(path)
+    assert main(["inspect", str(tmp_path)]) == 0
+    assert "1 file: 1 object readable, 0 with problems" in capsys.readouterr().out
+
+
+def test_an_astromorph_settings_file_with_a_value_of_the_wrong_type_is_one_line(tmp_path, capsys):
+    settings = tmp_path / "astromorph.toml"
+    settings.write_text(f'datafile = "{tmp_path / "files.txt"}"\nepochs = "three"\n')
+    assert main(["train", "-c", str(settings), "-o", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(settings) in err and "'train.epochs'" in err
+    assert not (tmp_path / "run").exists()

@@ -198,6 +198,18 @@ def read_fits(path: str | Path, hdu: int | str | None = None, min_side: int = MI
         raise InputError(path, "no such file")
     if path.is_dir():
         raise InputError(path, "is a directory, not a FITS file")
+    try:
+        return _read(path, hdu, min_side)
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError(path, "too large to read into memory") from None
+    except Exception as exc:  # whatever a corrupt file makes the FITS layer raise
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise InputError(path, f"corrupt FITS file ({reason})") from None
+
+
+def _read(path: Path, hdu: int | str | None, min_side: int) -> SkyImage:
     with warnings.catch_warnings():
         # Header-fixing chatter from astropy is noise here; real problems raise below.
         warnings.simplefilter("ignore")
@@ -217,6 +229,7 @@ def read_fits(path: str | Path, hdu: int | str | None = None, min_side: int = MI
             chosen = hdul[index]
             header = chosen.header
             _check_axes(path, header)
+            _check_declared_size(path, header, isinstance(chosen, fits.CompImageHDU))
             try:
                 raw = chosen.data
             except Exception as exc:
@@ -224,7 +237,7 @@ def read_fits(path: str | Path, hdu: int | str | None = None, min_side: int = MI
             if raw is None:
                 raise InputError(path, f"HDU {index} holds no data")
             beam = _beam_from_header(header) or _beam_from_table(hdul)
-            wcs = _wcs_or_none(header)
+            wcs = _wcs_or_none(path, header)
             data, wcs = _squeeze(path, np.asarray(raw), wcs)
             return _make_image(path, index, chosen.name, header, data, wcs, beam, min_side)
 
@@ -239,8 +252,8 @@ def _read_plain(path: Path, hdu: int | str | None, min_side: int) -> SkyImage | 
     cards, wcs_text, raw = plain
     try:
         wcs = _wcs_from_text(wcs_text, cards)
-    except Exception:
-        wcs = None
+    except Exception as exc:
+        raise InputError(path, f"has a WCS that cannot be parsed ({_wcslib_reason(exc)})") from None
     data, wcs = _squeeze(path, raw, wcs)
     name = str(cards.get("EXTNAME", "PRIMARY")).strip().upper() or "PRIMARY"
     return _make_image(path, 0, name, cards, data, wcs, _beam_from_header(cards), min_side)
@@ -297,7 +310,31 @@ def _check_axes(path: Path, header: fits.Header) -> None:
         )
 
 
-def _wcs_or_none(header: fits.Header) -> WCS | None:
+#: More pixels than this in a compressed HDU (whose stored size says nothing of its
+#: decompressed one) are refused rather than allocated: 16 GiB as float32.
+MAX_COMPRESSED_PIXELS = 4_000_000_000
+
+
+def _check_declared_size(path: Path, header: fits.Header, tiled: bool) -> None:
+    """Refuse a header declaring more data than the file can hold, before allocating it."""
+    naxis = header.get("NAXIS", 0)
+    pixels = math.prod(int(header.get(f"NAXIS{i}", 0)) for i in range(1, naxis + 1))
+    shape = "x".join(str(header.get(f"NAXIS{i}", 0)) for i in range(naxis, 0, -1))
+    if tiled or path.name.lower().endswith((".gz", ".fz")):
+        if pixels > MAX_COMPRESSED_PIXELS:
+            raise InputError(path, f"declares {shape} pixels, too many to decompress")
+        return
+    declared = pixels * abs(int(header.get("BITPIX", 8))) // 8
+    held = path.stat().st_size
+    if declared > held:
+        raise InputError(
+            path,
+            f"truncated: the header declares {shape} pixels ({declared / 2**30:.3g} GiB), "
+            f"the file holds {held / 2**20:.3g} MiB",
+        )
+
+
+def _wcs_or_none(path: Path, header: fits.Header) -> WCS | None:
     # astropy's WCS(header) re-serialises the header several times, which made it the slowest
     # part of reading; wcslib parses the WCS keywords alone ~20x faster. SIP and lookup-table
     # distortions live in astropy's Python layer, so headers with them take the full route.
@@ -308,14 +345,15 @@ def _wcs_or_none(header: fits.Header) -> WCS | None:
         if any(key in header for key in _fast.DISTORTION_KEYWORDS):
             return _with_axes(WCS(wcs_header))
         return _wcs_from_text(wcs_header.tostring().encode("ascii"), header)
-    except Exception:
-        return None
+    except Exception as exc:
+        raise InputError(path, f"has a WCS that cannot be parsed ({_wcslib_reason(exc)})") from None
 
 
 def _wcs_from_text(text: bytes, header: Mapping[str, Any]) -> WCS | None:
     """A WCS parsed by wcslib from header ``text`` (no distortions), sized from ``header``."""
     params = Wcsprm(header=text, relax=True)
     params.fix()
+    params.set()  # wcslib checks the axis types and projection now, not at first use
     wcs = WCS(naxis=params.naxis, fix=False)  # fixing the placeholder it replaces is wasted
     wcs.wcs = params
     shape = [header.get(f"NAXIS{i}", 0) for i in range(1, params.naxis + 1)]
@@ -511,3 +549,9 @@ def _cutout_box(header) -> tuple[str, int, int] | None:
         return str(header["CUTMAP"]), int(header["CUTX0"]), int(header["CUTY0"])
     except (KeyError, ValueError, TypeError):
         return None
+
+
+def _wcslib_reason(exc: BaseException) -> str:
+    """wcslib's reason without its source location ("ERROR 4 in wcs_types() at line …:")."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:160]

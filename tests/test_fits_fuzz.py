@@ -1,0 +1,91 @@
+"""The FITS reader under random headers and flipped bytes: our one-line error, or an image."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import celestial_header
+from morphospace.errors import InputError
+from morphospace.io import read_fits
+
+FUZZ = settings(
+    max_examples=120, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _good_file() -> bytes:
+    data = np.random.default_rng(0).normal(size=(24, 24)).astype(np.float32)
+    header = celestial_header(data.shape)
+    header.update(BMAJ=1e-3, BMIN=1e-3, BUNIT="Jy/beam", OBJECT="fuzz")
+    buffer = io.BytesIO()
+    fits.PrimaryHDU(data, header).writeto(buffer)
+    return buffer.getvalue()
+
+
+GOOD = _good_file()
+
+
+def _read(content: bytes, suffix: str = ".fits") -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"fuzz{suffix}"
+        path.write_bytes(content)
+        try:
+            image = read_fits(path)
+        except InputError as exc:
+            assert str(path) in str(exc) and "\n" not in str(exc)
+            return
+        assert image.data.ndim in (2, 3) and min(image.data.shape[-2:]) >= 16
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 255)), max_size=40))
+def test_flipped_bytes_give_an_image_or_our_error(flips):
+    content = bytearray(GOOD)
+    for position, value in flips:
+        content[position] = value
+    _read(bytes(content))
+
+
+@FUZZ
+@given(st.integers(0, len(GOOD)))
+def test_a_file_cut_anywhere_gives_an_image_or_our_error(length):
+    _read(GOOD[:length])
+
+
+PRINTABLE = st.characters(min_codepoint=32, max_codepoint=126)
+CARD_VALUES = st.one_of(
+    st.integers(-(2**40), 2**40), st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(), st.text(alphabet=PRINTABLE, max_size=20),
+)  # fmt: skip
+KEYS = st.sampled_from(
+    ["BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "BSCALE", "BZERO", "BLANK", "CTYPE1",
+     "CTYPE2", "CRVAL1", "CDELT1", "CRPIX1", "CUNIT1", "BMAJ", "BMIN", "OBSRA", "EXTEND"]
+)  # fmt: skip
+
+
+@FUZZ
+@given(st.dictionaries(KEYS, CARD_VALUES, max_size=6))
+def test_random_header_values_give_an_image_or_our_error(changes):
+    header_end = GOOD.index(b"END" + b" " * 77) + 80
+    cards = [GOOD[i : i + 80].decode() for i in range(0, header_end - 80, 80)]
+    for key, value in changes.items():
+        try:
+            card = fits.Card(key, value).image
+        except (ValueError, TypeError, OverflowError):
+            continue  # not even writable as a card
+        index = next((i for i, c in enumerate(cards) if c[:8].strip() == key), None)
+        if index is None:
+            cards.append(card)
+        else:
+            cards[index] = card
+    header = ("".join(cards) + "END".ljust(80)).encode("ascii")
+    header = header.ljust(-(-len(header) // 2880) * 2880)
+    data_start = -(-header_end // 2880) * 2880
+    _read(header + GOOD[data_start:])
