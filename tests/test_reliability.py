@@ -234,3 +234,45 @@ def test_the_same_seed_on_the_cpu_gives_identical_embeddings(tmp_path):
         tables.append(embed_run(tmp_path / name, None, workers=1).table)
     assert np.array_equal(tables[0].embeddings, tables[1].embeddings)
     assert tables[0].ids == tables[1].ids
+
+
+def test_kill_9_during_embed_or_report_leaves_the_earlier_table_whole(trained, tmp_path):
+    import os
+    import random
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+
+    from morphospace.embed import EmbeddingTable
+
+    run, images = trained
+    copy = _copy_of(run, tmp_path)
+    table = copy / "embeddings.parquet"
+    many = tmp_path / "many"  # enough objects that embedding them takes seconds
+    for n in range(10):
+        shutil.copytree(images, many / f"copy{n}")
+    assert main(["embed", str(copy), str(images), "-o", str(table), "--no-progress"]) == 0
+    commands = {
+        "embed": ["embed", str(copy), str(many), "-o", str(table), "--overwrite"],
+        "report": ["report", str(table), "--map", "umap"],
+    }
+    for name, arguments in commands.items():
+        good = table.read_bytes()
+        argv = [sys.executable, "-m", "morphospace", *arguments, "--no-progress"]
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        lock = copy / ".morphospace.lock"
+        deadline = time.monotonic() + 60
+        while not lock.exists() and time.monotonic() < deadline:  # the work has begun
+            time.sleep(0.005)
+        time.sleep(random.Random().uniform(0.0, 0.2))
+        os.kill(process.pid, signal.SIGKILL)
+        assert process.wait() == -signal.SIGKILL, f"{name} ended before it could be killed"
+        after = table.read_bytes()
+        assert after == good or len(EmbeddingTable.read(table)) == 300, name  # old, or all new
+        with pytest.warns(UserWarning, match="took over the lock"):
+            assert main([*arguments, "--no-progress"]) == 0, name  # and a rerun completes
+        assert len(EmbeddingTable.read(table)) == 300
