@@ -261,3 +261,27 @@ def test_an_astromorph_settings_file_with_a_value_of_the_wrong_type_is_one_line(
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and str(settings) in err and "'train.epochs'" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_file_without_read_permission_is_one_line(tmp_path, capsys, monkeypatch):
+    import builtins
+    import io
+
+    path = _write(tmp_path, "private.fits", gaussian_blob(32))
+    path.chmod(0)
+    if os.geteuid() == 0:  # root reads any file: refuse this one as the kernel would
+        opened = builtins.open
+
+        def guarded(file, *args, **kwargs):
+            if os.fspath(file) == str(path):
+                raise PermissionError(13, "Permission denied", str(path))
+            return opened(file, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", guarded)
+        monkeypatch.setattr(io, "open", guarded)  # what Path.open calls
+    try:
+        assert main(["inspect", "--on-error", "fail", str(path)]) == 2
+    finally:
+        path.chmod(0o644)
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(path) in err and "Permission denied" in err

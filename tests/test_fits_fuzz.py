@@ -89,3 +89,22 @@ def test_random_header_values_give_an_image_or_our_error(changes):
     header = header.ljust(-(-len(header) // 2880) * 2880)
     data_start = -(-header_end // 2880) * 2880
     _read(header + GOOD[data_start:])
+
+
+def _tiled_file() -> bytes:
+    data = np.random.default_rng(1).normal(size=(48, 48)).astype(np.float32)
+    buffer = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data)]).writeto(buffer)
+    return buffer.getvalue()
+
+
+TILED = _tiled_file()
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(2880, len(TILED) - 1), st.integers(0, 255)), max_size=40))
+def test_a_tile_compressed_file_with_bad_tiles_gives_an_image_or_our_error(flips):
+    content = bytearray(TILED)
+    for position, value in flips:
+        content[position] = value
+    _read(bytes(content), ".fits.fz")
