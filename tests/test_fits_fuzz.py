@@ -44,13 +44,17 @@ def _read(content: bytes, suffix: str = ".fits") -> None:
         assert image.data.ndim in (2, 3) and min(image.data.shape[-2:]) >= 16
 
 
+def _flipped(content: bytes, flips: list[tuple[int, int]]) -> bytes:
+    changed = bytearray(content)
+    for position, value in flips:
+        changed[position] = value
+    return bytes(changed)
+
+
 @FUZZ
 @given(st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 255)), max_size=40))
 def test_flipped_bytes_give_an_image_or_our_error(flips):
-    content = bytearray(GOOD)
-    for position, value in flips:
-        content[position] = value
-    _read(bytes(content))
+    _read(_flipped(GOOD, flips))
 
 
 @FUZZ
@@ -104,7 +108,4 @@ TILED = _tiled_file()
 @FUZZ
 @given(st.lists(st.tuples(st.integers(2880, len(TILED) - 1), st.integers(0, 255)), max_size=40))
 def test_a_tile_compressed_file_with_bad_tiles_gives_an_image_or_our_error(flips):
-    content = bytearray(TILED)
-    for position, value in flips:
-        content[position] = value
-    _read(bytes(content), ".fits.fz")
+    _read(_flipped(TILED, flips), ".fits.fz")

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from morphospace.byol import BYOL
 from morphospace.config import validated
@@ -198,23 +199,23 @@ def load_model(run_dir: str | Path) -> tuple[BYOL, ModelCard]:
         raise InputError(weights, f"cannot read weights ({_first_line(exc)})") from None
     whitening = {k[len(WHITENING) :]: v for k, v in state.items() if k.startswith(WHITENING)}
     encoder = {k: v for k, v in state.items() if not k.startswith(WHITENING)}
-    try:
-        byol.online_encoder.load_state_dict(encoder, strict=True)
-    except RuntimeError as exc:
-        raise InputError(
-            weights, f"does not match the network model.json describes ({_first_line(exc)})"
-        ) from None
+    _load_into(
+        byol.online_encoder, encoder, weights, "does not match the network model.json describes"
+    )
     byol.target_encoder.load_state_dict(encoder, strict=True)
     if card.whitening and not whitening:
         raise InputError(weights, "model.json records a whitening that the weights do not hold")
     if whitening:  # models saved before whitening existed embed unwhitened
-        try:
-            byol.whitening.load_state_dict(whitening, strict=True)
-        except RuntimeError as exc:
-            raise InputError(
-                weights, f"holds a whitening of another size ({_first_line(exc)})"
-            ) from None
+        _load_into(byol.whitening, whitening, weights, "holds a whitening of another size")
     return byol.eval(), card
+
+
+def _load_into(module: nn.Module, state: dict, weights: Path, problem: str) -> None:
+    """Load tensors into ``module``; tensors it cannot take are one line naming ``weights``."""
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise InputError(weights, f"{problem} ({_first_line(exc)})") from None
 
 
 def _first_line(exc: BaseException) -> str:
