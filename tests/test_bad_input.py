@@ -110,6 +110,9 @@ BAD_FILES = {
         lambda t: _raw(t, "huge.fits", [("SIMPLE", True), ("BITPIX", -32), ("NAXIS", 2),
                                         ("NAXIS1", 100_000), ("NAXIS2", 100_000)], b"\0" * 2880),
         "declares 100000x100000 pixels"),
+    "NAXIS of millions": (lambda t: _raw(t, "axes.fits", [("SIMPLE", True), ("BITPIX", -32),
+                                                         ("NAXIS", 4_212_742)]),
+                          "NAXIS = 4212742 is not valid"),
     "unparseable WCS": (_bad_wcs, "WCS that cannot be parsed (Unrecognized projection code"),
 }  # fmt: skip
 

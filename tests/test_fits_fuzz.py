@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -15,9 +17,18 @@ from conftest import celestial_header
 from morphospace.errors import InputError
 from morphospace.io import read_fits
 
+# CI replays the same examples every time; elsewhere each run tries new ones.
 FUZZ = settings(
-    max_examples=120, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=120,
+    deadline=5000,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
+HANG = 20  # seconds: a read that takes longer is a hang, and fails the test
+
+
+def _hung(signum, frame):
+    raise AssertionError(f"read_fits hung for over {HANG} s")
 
 
 def _good_file() -> bytes:
@@ -36,11 +47,16 @@ def _read(content: bytes, suffix: str = ".fits") -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"fuzz{suffix}"
         path.write_bytes(content)
+        previous = signal.signal(signal.SIGALRM, _hung)
+        signal.alarm(HANG)
         try:
             image = read_fits(path)
         except InputError as exc:
             assert str(path) in str(exc) and "\n" not in str(exc)
             return
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
         assert image.data.ndim in (2, 3) and min(image.data.shape[-2:]) >= 16
 
 

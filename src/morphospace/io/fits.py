@@ -8,7 +8,9 @@ naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gzip
 import math
 import warnings
 from collections.abc import Mapping
@@ -216,6 +218,7 @@ def _read(path: Path, hdu: int | str | None, min_side: int) -> SkyImage:
         plain = _read_plain(path, hdu, min_side)
         if plain is not None:
             return plain
+        _check_axis_counts(path)
         try:
             # No memmap: scaled (BSCALE/BZERO/BLANK) data cannot be memory-mapped, and the
             # data is copied to float32 anyway.
@@ -308,6 +311,61 @@ def _check_axes(path: Path, header: fits.Header) -> None:
         raise InputError(
             path, f"{naxis}-D data (shape {shape}); morphospace reads 2-D images and 3-D/4-D cubes"
         )
+
+
+#: The FITS standard's most axes; astropy loops over whatever NAXIS a header declares.
+MAX_NAXIS = 999
+_BLOCK = 2880
+
+
+def _check_axis_counts(path: Path) -> None:
+    """Refuse a header declaring more axes than FITS allows, before astropy opens the file
+    (it would loop over ``NAXIS`` of them: a header of ``NAXIS = 2**40`` hangs it).
+
+    Walks the HDUs' headers, skipping their data; a ``.gz`` file has only its primary
+    header checked, as skipping compressed data means decompressing it.
+    """
+    compressed = path.name.lower().endswith(".gz")
+    try:
+        with gzip.open(path, "rb") if compressed else path.open("rb") as handle:
+            naxis = _largest_axis_count(handle, walk=not compressed)
+    except (OSError, EOFError, ValueError, OverflowError):
+        return  # not readable this way: astropy's own open says what is wrong
+    if not 0 <= naxis <= MAX_NAXIS:
+        raise InputError(path, f"NAXIS = {naxis} is not valid (FITS allows 0 to 999)")
+
+
+def _largest_axis_count(handle, walk: bool) -> int:
+    """The NAXIS furthest outside 0-999 among the headers (the first only unless ``walk``)."""
+    worst = 0
+    while (cards := _header_integers(handle)) is not None:
+        naxis = cards.get("NAXIS", 0)
+        if not 0 <= naxis <= MAX_NAXIS:
+            return naxis
+        if not walk:
+            break
+        pixels = math.prod(cards.get(f"NAXIS{i}", 0) for i in range(1, naxis + 1))
+        size = abs(cards.get("BITPIX", 8)) // 8 * cards.get("GCOUNT", 1)
+        size *= cards.get("PCOUNT", 0) + (pixels if naxis else 0)
+        handle.seek(-(-size // _BLOCK) * _BLOCK, 1)
+    return worst
+
+
+def _header_integers(handle) -> dict[str, int] | None:
+    """The integer cards of the next header (up to its END card), or None at the end."""
+    cards: dict[str, int] = {}
+    while True:
+        block = handle.read(_BLOCK)
+        if len(block) < _BLOCK:
+            return None
+        for start in range(0, _BLOCK, 80):
+            card = block[start : start + 80]
+            if card[:8] == b"END     ":
+                return cards
+            keyword = card[:8].rstrip().decode("ascii", "replace")
+            if card[8:10] == b"= " and keyword not in cards:
+                with contextlib.suppress(ValueError):  # not an integer: not needed here
+                    cards[keyword] = int(card[10:30].strip())
 
 
 #: More pixels than this in a compressed HDU (whose stored size says nothing of its
