@@ -751,10 +751,10 @@ def demo(
 
 def _check_answer_table(output: Path | None) -> None:
     """Refuse an answer table of unknown format before any work."""
-    from morphospace.report.export import TABLE_SUFFIXES
+    from morphospace.report.export import table_format
 
-    if output is not None and output.suffix.lower() not in TABLE_SUFFIXES:
-        raise InputError(output, f"unknown table format; use one of {', '.join(TABLE_SUFFIXES)}")
+    if output is not None:
+        table_format(output)
 
 
 def _echo_answer(found, output: Path | None) -> None:

@@ -92,14 +92,21 @@ def rows_table(rows: pd.DataFrame) -> Table:
     return out
 
 
+def table_format(path: str | Path) -> str:
+    """astropy's format name for a table file, by its suffix (CSV, ECSV, VOTable or FITS)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _TABLE_FORMATS:
+        raise InputError(path, f"unknown table format; use one of {', '.join(TABLE_SUFFIXES)}")
+    return _TABLE_FORMATS[suffix]
+
+
 def write_rows(rows: pd.DataFrame, path: str | Path) -> Path:
     """Write rows as a table (CSV, ECSV, VOTable or FITS, by the suffix), atomically."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in _TABLE_FORMATS:
-        raise InputError(path, f"unknown table format; use one of {', '.join(_TABLE_FORMATS)}")
-    out = rows_table(rows)
-    format_ = _TABLE_FORMATS[suffix]
+    return _write_table(rows_table(rows), Path(path))
+
+
+def _write_table(out: Table, path: Path) -> Path:
+    format_ = table_format(path)
     atomic_write(path, lambda temporary: out.write(temporary, format=format_, overwrite=True))
     return path
 
@@ -126,10 +133,7 @@ def write_selection(
     elif suffix == ".reg":
         atomic_write(path, lambda temporary: temporary.write_text(ds9_regions(chosen)))
     else:
-        format_ = _TABLE_FORMATS[suffix]
-        atomic_write(
-            path, lambda temporary: chosen.write(temporary, format=format_, overwrite=True)
-        )
+        _write_table(chosen, path)
     return path
 
 
@@ -180,8 +184,7 @@ def export_table(
     Returns the files written and one line on each join made.
     """
     output = Path(output)
-    if output.suffix.lower() not in _TABLE_FORMATS:
-        raise InputError(output, f"unknown table format; use one of {', '.join(_TABLE_FORMATS)}")
+    table_format(output)  # refuse an unknown format before any work
     path = find_table(target)
     table = EmbeddingTable.read(path)
     said = []
