@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -165,17 +166,22 @@ class CatalogueJoin:
             return join
         return cls(Path(join))
 
+    @cached_property
+    def _contents(self) -> tuple[Table, pd.DataFrame]:
+        """The catalogue and its one-value-per-cell columns, read once per join."""
+        table = read_catalogue(self.path)
+        return table, catalogue_frame(table)
+
     def columns(self) -> list[str]:
         """The catalogue's columns."""
-        return list(catalogue_frame(read_catalogue(self.path)).columns)
+        return list(self._contents[1].columns)
 
     def match(self, objects: pd.DataFrame) -> tuple[pd.DataFrame, CatalogueMatch]:
         """The catalogue's columns with one row per object (empty where none matched), and
         how they were matched."""
-        table = read_catalogue(self.path)
-        found = match_catalogue(objects, table, self.path, on=self.on, radius=self.radius)
-        aligned = catalogue_frame(table).reindex(found.rows).reset_index(drop=True)
-        return aligned, found
+        table, frame = self._contents
+        found = _match(objects, table, frame, self.path, self.on, self.radius)
+        return frame.reindex(found.rows).reset_index(drop=True), found
 
 
 def join_columns(
@@ -247,9 +253,19 @@ def match_catalogue(
     InputError
         When no catalogue row matches any object, or a named column does not exist.
     """
+    return _match(objects, table, catalogue_frame(table), catalogue, on, radius)
+
+
+def _match(
+    objects: pd.DataFrame,
+    table: Table,
+    frame: pd.DataFrame,
+    catalogue: str | Path,
+    on: str | None,
+    radius: float,
+) -> CatalogueMatch:
     if radius <= 0:
         raise InputError("--match-radius", f"must be positive, got {radius}")
-    frame = catalogue_frame(table)
     pair = parse_join_on(on)
     if pair is not None:
         found = [_by_columns(objects, frame, *pair, catalogue)]
