@@ -16,6 +16,7 @@ import pandas as pd
 from morphospace.choices import ON_ERROR, OnError
 from morphospace.config import Settings, load_settings
 from morphospace.embed import Embedder, EmbeddingTable, unique_ids
+from morphospace.embed.table import unused_id
 from morphospace.errors import InputError
 from morphospace.files import folder_lock
 from morphospace.io import Problem, find_sources, take_inventory, write_problems
@@ -147,15 +148,7 @@ def check_same_model(old: EmbeddingTable, embedder: Embedder, path: Path) -> Non
 def renamed_apart(new: EmbeddingTable, old: EmbeddingTable) -> EmbeddingTable:
     """``new`` with any id the old table already uses made unique (``name_2``, …)."""
     used = set(old.ids)
-    ids = []
-    for wanted in new.ids:
-        candidate, n = wanted, 1
-        while candidate in used:
-            n += 1
-            candidate = f"{wanted}_{n}"
-        used.add(candidate)
-        ids.append(candidate)
-    return new.with_columns({"id": ids})
+    return new.with_columns({"id": [unused_id(wanted, used) for wanted in new.ids]})
 
 
 def run_pipeline(

@@ -188,17 +188,21 @@ def unique_ids(paths: Sequence[str | Path], hdus: Sequence[int]) -> list[str]:
     counts: dict[str, int] = {}
     for stem in stems:
         counts[stem] = counts.get(stem, 0) + 1
-    ids, used = [], set()
-    for stem, hdu in zip(stems, hdus, strict=True):
-        candidate = stem if counts[stem] == 1 else f"{stem}[{hdu}]"
-        n = 1
-        base = candidate
-        while candidate in used:
-            n += 1
-            candidate = f"{base}_{n}"
-        used.add(candidate)
-        ids.append(candidate)
-    return ids
+    used: set[str] = set()
+    return [
+        unused_id(stem if counts[stem] == 1 else f"{stem}[{hdu}]", used)
+        for stem, hdu in zip(stems, hdus, strict=True)
+    ]
+
+
+def unused_id(wanted: str, used: set[str]) -> str:
+    """``wanted``, or ``wanted_2``, ``wanted_3``, … whichever ``used`` lacks; added to it."""
+    candidate, n = wanted, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{wanted}_{n}"
+    used.add(candidate)
+    return candidate
 
 
 def find_table(target: str | Path) -> Path:
