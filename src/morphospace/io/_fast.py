@@ -47,7 +47,7 @@ DISTORTION_KEYWORDS = ("A_ORDER", "B_ORDER", "CPDIS1", "CPDIS2", "D2IMDIS1", "D2
 #: What :func:`read_plain` gives: keyword -> value, the WCS cards' text, the pixels.
 PlainFile = tuple[dict[str, Any], bytes, np.ndarray]
 
-_BLOCK = 2880
+BLOCK = 2880  # bytes: the unit of every FITS header and data part
 _FLOAT_TYPES = {-32: ">f4", -64: ">f8"}
 _UNPARSED = object()
 
@@ -78,7 +78,7 @@ def read_plain(path: Path) -> PlainFile | None:
             data_end = handle.tell() + size
             if file_size < data_end:
                 return None  # truncated: the full route says so
-            if "BMAJ" not in cards and file_size > -(-data_end // _BLOCK) * _BLOCK:
+            if "BMAJ" not in cards and file_size > -(-data_end // BLOCK) * BLOCK:
                 return None  # an extension may hold a CASA beam table
             payload = handle.read(size)
     except (OSError, UnicodeDecodeError, ValueError, KeyError):
@@ -90,13 +90,13 @@ def _raw_header(handle) -> bytes | None:
     """The primary header's bytes up to its END card (file left at the data), or None."""
     blocks = []
     while True:
-        block = handle.read(_BLOCK)
-        if len(block) < _BLOCK or (not blocks and not block.startswith(b"SIMPLE  =")):
+        block = handle.read(BLOCK)
+        if len(block) < BLOCK or (not blocks and not block.startswith(b"SIMPLE  =")):
             return None
         blocks.append(block)
-        for start in range(0, _BLOCK, 80):
+        for start in range(0, BLOCK, 80):
             if block[start : start + 8] == b"END     ":
-                return b"".join(blocks)[: (len(blocks) - 1) * _BLOCK + start + 80]
+                return b"".join(blocks)[: (len(blocks) - 1) * BLOCK + start + 80]
 
 
 def _parse_cards(header: bytes) -> tuple[dict[str, Any], bytes] | None:

@@ -315,7 +315,6 @@ def _check_axes(path: Path, header: fits.Header) -> None:
 
 #: The FITS standard's most axes; astropy loops over whatever NAXIS a header declares.
 MAX_NAXIS = 999
-_BLOCK = 2880
 
 
 def _check_axis_counts(path: Path) -> None:
@@ -336,8 +335,8 @@ def _check_axis_counts(path: Path) -> None:
 
 
 def _largest_axis_count(handle, walk: bool) -> int:
-    """The NAXIS furthest outside 0-999 among the headers (the first only unless ``walk``)."""
-    worst = 0
+    """The first NAXIS outside 0-999 among the headers (the first header only unless
+    ``walk``), else 0."""
     while (cards := _header_integers(handle)) is not None:
         naxis = cards.get("NAXIS", 0)
         if not 0 <= naxis <= MAX_NAXIS:
@@ -347,18 +346,18 @@ def _largest_axis_count(handle, walk: bool) -> int:
         pixels = math.prod(cards.get(f"NAXIS{i}", 0) for i in range(1, naxis + 1))
         size = abs(cards.get("BITPIX", 8)) // 8 * cards.get("GCOUNT", 1)
         size *= cards.get("PCOUNT", 0) + (pixels if naxis else 0)
-        handle.seek(-(-size // _BLOCK) * _BLOCK, 1)
-    return worst
+        handle.seek(-(-size // _fast.BLOCK) * _fast.BLOCK, 1)
+    return 0
 
 
 def _header_integers(handle) -> dict[str, int] | None:
     """The integer cards of the next header (up to its END card), or None at the end."""
     cards: dict[str, int] = {}
     while True:
-        block = handle.read(_BLOCK)
-        if len(block) < _BLOCK:
+        block = handle.read(_fast.BLOCK)
+        if len(block) < _fast.BLOCK:
             return None
-        for start in range(0, _BLOCK, 80):
+        for start in range(0, _fast.BLOCK, 80):
             card = block[start : start + 80]
             if card[:8] == b"END     ":
                 return cards
