@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from morphospace.embed import EmbeddingTable
+from morphospace.explore import RunTable
 from morphospace.explore.propagate import propagate
-from morphospace.io.catalogue import joined_column
 
 STANDARD = Path(".bench/quality/standard")
 
@@ -66,17 +65,15 @@ def main() -> None:
     if not args.table.exists():
         raise SystemExit(f"{args.table}: no such table; run benchmarks/quality_synthetic.py first")
     source, _, column = args.labels.rpartition(":")
-    table = EmbeddingTable.read(args.table)
-    truth = joined_column(table, source, column).astype(str).astype(object)
+    table = RunTable.open(args.table)
+    truth = table.joined_column(source, column).astype(str).astype(object)
     n_classes = len(np.unique(truth))
     print(f"{len(truth)} objects, {n_classes} classes ({column}); "
           f"{args.per_class} labels per class = {args.per_class * n_classes} labels, "
           f"{args.seeds} seeds")  # fmt: skip
     results = {}
     for name, active in (("active learning", True), ("random", False)):
-        scores = [
-            play(table.embeddings, truth, args.per_class, s, active) for s in range(args.seeds)
-        ]
+        scores = [play(table.vectors, truth, args.per_class, s, active) for s in range(args.seeds)]
         results[name] = scores
         spread = f"min {min(scores):.3f}, max {max(scores):.3f}"
         print(f"{name:<16} propagated accuracy {statistics.mean(scores):.3f} "

@@ -42,7 +42,7 @@ def main() -> None:
     start = time.perf_counter()
     Trainer(settings, run, progress=False).fit()
     training = time.perf_counter() - start
-    table = embed_run(run, workers=None).path
+    table = embed_run(run).path
     card = evaluate_table(
         table,
         labels=(labels, "morphology"),

@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import r2_score
 
-from morphospace.embed import EmbeddingTable
 from morphospace.evaluate.metrics import folds, knn_predict, regression_folds, ridge_predict
-from morphospace.io.catalogue import joined_column
+from morphospace.explore import RunTable
 
 FRACTIONS = (0.4, 0.6, 0.8, 1.0)
 
@@ -69,16 +68,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="fold seeds per fraction")
     args = parser.parse_args()
 
-    table = EmbeddingTable.read(args.embeddings)
-    embeddings = table.embeddings
+    table = RunTable.open(args.embeddings)
+    embeddings = table.vectors
     rows = [("objects per training fold", *(f"{f:.0%}" for f in FRACTIONS))]
-    labels = joined_column(table, args.labels, args.label)
+    labels = table.joined_column(args.labels, args.label)
     known = ~np.asarray(pd.isna(labels))
     n_train = round(known.sum() * 0.8)
     curve = knn_curve(embeddings[known], labels[known].astype(str), args.repeats)
     rows.append((f"k-NN accuracy, {args.label} ({n_train} objects at 100 %)", *map(fmt, curve)))
     for param in filter(None, args.params.split(",")):
-        values = joined_column(table, args.labels, param).astype(float)
+        values = table.joined_column(args.labels, param).astype(float)
         known = np.isfinite(values)
         n_train = round(known.sum() * 0.8)
         curve = ridge_curve(embeddings[known], values[known], args.repeats)

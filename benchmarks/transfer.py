@@ -24,9 +24,8 @@ import time
 from pathlib import Path
 
 from morphospace.config import load_settings
-from morphospace.embed import EmbeddingTable
 from morphospace.evaluate.metrics import knn_accuracy, linear_probe_accuracy
-from morphospace.io.catalogue import joined_column
+from morphospace.explore import RunTable
 from morphospace.pipeline import embed_run
 from morphospace.synth import synthesize
 from morphospace.train import Trainer
@@ -42,10 +41,10 @@ def train(run: Path, sources: list[str], **overrides) -> tuple[float, int]:
 
 def score(table: Path, labels: tuple[str, str]) -> tuple[float, float]:
     """The 10-NN and linear-probe accuracies of a table on the labelled objects."""
-    embeddings = EmbeddingTable.read(table)
-    classes = joined_column(embeddings, *labels)
+    embeddings = RunTable.open(table)
+    classes = embeddings.joined_column(*labels)
     known = [i for i, c in enumerate(classes) if isinstance(c, str) and c]
-    x, y = embeddings.embeddings[known], classes[known]
+    x, y = embeddings.vectors[known], classes[known]
     return knn_accuracy(x, y), linear_probe_accuracy(x, y)
 
 

@@ -12,10 +12,10 @@ from matplotlib.figure import Figure
 
 import morphospace
 from morphospace.cli import main
-from morphospace.embed import EmbeddingTable
+from morphospace.embed import EmbeddingTable, EmbedOptions
 from morphospace.errors import InputError
 from morphospace.pipeline import embed_run
-from morphospace.report import build_report
+from morphospace.report import ReportOptions, build_report
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -29,8 +29,8 @@ def reported(trained, tmp_path_factory):
     (root / "data").mkdir()
     shutil.copy(files[-1], root / "data" / "new_disk.fits")
     table = root / "runs" / "disks" / "embeddings.parquet"
-    embed_run(run, [str(f) for f in files[:-1]], table, workers=1)
-    build_report(table, table.parent / "report", method="pca", k=3)
+    embed_run(run, [str(f) for f in files[:-1]], table, options=EmbedOptions(workers=1))
+    build_report(table, table.parent / "report", ReportOptions(map="pca", clusters=3))
     return root, run, files
 
 

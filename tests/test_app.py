@@ -12,8 +12,9 @@ from astropy.table import Table
 from PIL import Image
 from starlette.testclient import TestClient
 
-from morphospace.app import Explorer, LabelStore, create_app
-from morphospace.embed import EmbeddingTable
+from morphospace.app import Explorer, create_app
+from morphospace.embed import EmbeddingTable, EmbedOptions
+from morphospace.explore import LabelStore
 from morphospace.pipeline import embed_run
 
 TOKEN = "s3cret-token"
@@ -24,7 +25,7 @@ def explorer(trained, tmp_path_factory):
     run, images = trained
     folder = tmp_path_factory.mktemp("explore")
     table = folder / "embeddings.parquet"
-    embed_run(run, [str(images)], table, workers=1)
+    embed_run(run, [str(images)], table, options=EmbedOptions(workers=1))
     return Explorer(table)
 
 
@@ -70,14 +71,14 @@ def test_objects_and_thumbnails(client, explorer):
     answer = client.get("/api/objects").json()
     assert answer["n"] == 30 and answer["columns"]["id"] == explorer.table.ids
     assert "embedding" not in answer["columns"]
-    scale = explorer.table.rows["pixel_scale"].to_numpy()
+    scale = explorer.table.column("pixel_scale")
     assert np.array_equal(_numbers(answer["columns"]["pixel_scale"]), scale, equal_nan=True)
     one = client.get("/api/objects/3").json()
     assert one["id"] == explorer.table.ids[3] and one["pixel_scale"] > 0
     framed, full = client.get("/api/thumbs/3.png"), client.get("/api/thumbs/3.png?full=1")
     assert framed.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(framed.content)).size == (128, 128)
-    assert framed.content != full.content or explorer.framing is None
+    assert framed.content != full.content or explorer.table.framing is None
     cached = list(explorer.thumbs.rglob("*.png"))
     assert len(cached) == 2  # made once, then served from RUN/thumbs
 
@@ -137,7 +138,7 @@ def test_a_selection_exports_as_votable_and_ds9_regions(client, explorer):
     regions = client.post("/api/export", json={"indices": [4, 0], "format": "reg"}).text
     circles = [line for line in regions.splitlines() if line.startswith("circle(")]
     ra = float(circles[0].split("(")[1].split(",")[0])
-    assert len(circles) == 2 and ra == pytest.approx(explorer.table.rows["ra"][4], abs=1e-6)
+    assert len(circles) == 2 and ra == pytest.approx(explorer.table.column("ra")[4], abs=1e-6)
     assert client.post("/api/export", json={"indices": [0], "format": "exe"}).status_code == 400
     assert client.post("/api/export", json={"indices": [99], "format": "csv"}).status_code == 400
     assert not list((explorer.run_dir / ".exports").glob("*"))
@@ -155,7 +156,7 @@ def test_marks_are_kept_and_rerank_the_anomalies(client, explorer):
     assert list(reranked["anomaly_interest"][:2]) == [1.0, 0.0]  # a mark is its own interest
     assert sorted(reranked["anomaly_reranked_rank"]) == list(range(1, 31))
     assert reranked["anomaly_reranked"][1] < reranked["anomaly_reranked"][0] or (
-        explorer.anomaly[1] < explorer.anomaly[0]
+        explorer.table.anomalies()["anomaly"][1] < explorer.table.anomalies()["anomaly"][0]
     )
     client.post("/api/marks", json={"set": {ids[0]: None, ids[1]: None}})
     assert client.post("/api/rerank").status_code == 400  # no marks: nothing to re-rank by
@@ -241,7 +242,7 @@ def test_explore_command_prints_a_token_url_and_serves_the_run_folder(explorer):
 
 
 def test_a_joined_catalogue_is_shown_and_exported_with_the_objects(explorer, tmp_path):
-    rows = explorer.table.rows
+    rows = explorer.table.rows()
     catalogue = tmp_path / "catalogue.ecsv"
     Table({"ra": rows["ra"][:20], "dec": rows["dec"][:20], "flux": np.arange(20.0)}).write(
         catalogue

@@ -63,3 +63,53 @@ def test_run_stopped_early_resumes_then_embeds_and_reports(tmp_path, capsys):
     assert main([*argv, "--resume", "--map", "pca"]) == 0
     assert "embedded 24 objects" in capsys.readouterr().out
     assert (out / "report" / "index.html").exists()
+
+
+def test_set_reaches_its_setting_when_the_headline_flag_is_not_given(tmp_path, capsys):
+    import json
+
+    from morphospace.config import load_settings
+    from morphospace.synth import synthesize
+
+    synthesize(tmp_path / "data", 24, seed=3, workers=1)
+    images, out = str(tmp_path / "data" / "images"), tmp_path / "run"
+    settings = ["train.epochs=1", "train.batch_size=16", "model.backbone='amm'",
+                "augment.view_size=32", "train.device='cpu'"]  # fmt: skip
+    argv = ["train", images, "-o", str(out), "--no-progress"]
+    assert main([*argv, *(f"--set={s}" for s in settings)]) == 0
+    assert "trained 1 epochs" in capsys.readouterr().out
+    config = load_settings(out / "config.toml")
+    assert config.train.epochs == 1 and config.train.batch_size == 16
+    assert config.model.backbone == "amm" and config.augment.view_size == 32
+    assert config.train.device == "cpu"
+    card = json.loads((out / "model.json").read_text())
+    assert card["training"]["epochs"] == 1 and card["backbone"] == "amm"
+    # a flag and a --set of the same key that disagree: one line naming both, nothing made
+    other = tmp_path / "other"
+    disagree = ["train", images, "-o", str(other), "--epochs", "2", "--set", "train.epochs=1"]
+    assert main(disagree) == 2
+    error = capsys.readouterr().err
+    assert "--epochs" in error and "--set train.epochs=1" in error and error.count("\n") == 1
+    assert not other.exists()
+
+
+def test_run_embeds_on_the_device_it_trained_on(tmp_path, capsys):
+    from morphospace.config import load_settings
+    from morphospace.embed import EmbeddingTable
+    from morphospace.synth import synthesize
+
+    synthesize(tmp_path / "data", 24, seed=3, workers=1)
+    out = tmp_path / "run"
+    # cpu:0 is a device of its own name, as cuda:1 is: "auto" would give plain "cpu" here
+    argv = ["run", str(tmp_path / "data" / "images"), "-o", str(out), "--device", "cpu:0",
+            "--epochs", "1", "--set", "model.backbone='amm'", "--set", "train.batch_size=8",
+            "--map", "pca", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    assert load_settings(out / "config.toml").train.device == "cpu:0"
+    assert EmbeddingTable.read(out / "embeddings.parquet").info["device"] == "cpu:0"
+    # embed, given no --device, embeds where auto points: here the CPU
+    again = tmp_path / "again.parquet"
+    assert main(["embed", str(out), "-o", str(again), "--no-progress"]) == 0
+    assert EmbeddingTable.read(again).info["device"] == "cpu"
+    assert main(["embed", str(out), "-o", str(again), "--device", "gpu", "--overwrite"]) == 2
+    assert "--device: 'gpu' is not a device" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from astropy.io import fits
 from conftest import celestial_header, gaussian_blob
 from morphospace.byol import BYOL
 from morphospace.cli import main
-from morphospace.embed import Embedder, EmbeddingTable, dihedral, size_bucket
+from morphospace.embed import Embedder, EmbeddingTable, EmbedOptions, dihedral, size_bucket
 from morphospace.models import ModelCard, build_backbone
 from morphospace.pipeline import embed_run
 
@@ -22,7 +22,7 @@ from morphospace.pipeline import embed_run
 def test_parquet_schema_and_provenance(trained, tmp_path):
     run, images = trained
     out = tmp_path / "emb.parquet"
-    result = embed_run(run, [str(images)], out, npy=True, workers=1)
+    result = embed_run(run, [str(images)], out, npy=True, options=EmbedOptions(workers=1))
     schema = pq.read_schema(out)
     for column in (
         "id", "path", "hdu", "cutout_map", "cutout_x0", "cutout_y0", "object", "ra", "dec",
@@ -51,7 +51,9 @@ def test_a_cutouts_box_is_recorded(trained, tmp_path, write_fits):
     header = celestial_header((40, 40))
     header["CUTMAP"], header["CUTX0"], header["CUTY0"] = "survey.fits", 120, 340
     path = write_fits("clump_7.fits", gaussian_blob(40), header)
-    table = embed_run(run, [str(path)], tmp_path / "one.parquet", workers=1).table
+    table = embed_run(
+        run, [str(path)], tmp_path / "one.parquet", options=EmbedOptions(workers=1)
+    ).table
     row = table.rows.iloc[0]
     assert (row["cutout_map"], row["cutout_x0"], row["cutout_y0"]) == ("survey.fits", 120, 340)
     assert row["shape"] == "40x40" and row["id"] == "clump_7"
@@ -66,7 +68,9 @@ def test_rotated_copy_has_the_original_as_nearest_neighbour(trained, tmp_path):
         with fits.open(path) as hdul:
             hdul[0].data = np.rot90(hdul[0].data).copy()
             hdul.writeto(copies / f"rotated_{path.name}")
-    table = embed_run(run, [str(images), str(copies)], tmp_path / "rot.parquet", workers=1).table
+    table = embed_run(
+        run, [str(images), str(copies)], tmp_path / "rot.parquet", options=EmbedOptions(workers=1)
+    ).table
     x = table.embeddings / np.linalg.norm(table.embeddings, axis=1, keepdims=True)
     similarity = x @ x.T
     np.fill_diagonal(similarity, -np.inf)
@@ -213,7 +217,7 @@ def test_append_places_new_objects_on_the_map_and_keeps_old_rows_exactly(
 
     import pyarrow.parquet as pq
 
-    from morphospace.report import build_report
+    from morphospace.report import ReportOptions, build_report
 
     run, images = trained
     files = sorted(images.glob("*.fits"))
@@ -226,8 +230,8 @@ def test_append_places_new_objects_on_the_map_and_keeps_old_rows_exactly(
     shutil.copy(files[0], later / "twin_of_the_first.fits")  # the same image, a new name
     shutil.copy(files[1], later / files[1].name)  # a new object under an id already used
     out = tmp_path / "table.parquet"
-    embed_run(run, [str(first)], out, workers=1)
-    build_report(out, tmp_path / "report", method=method, k=3)
+    embed_run(run, [str(first)], out, options=EmbedOptions(workers=1))
+    build_report(out, tmp_path / "report", ReportOptions(map=method, clusters=3))
     old = pq.read_table(out)
     argv = ["embed", str(run), str(later), "-o", str(out), "--append", "--no-progress"]
     assert main(argv) == 0

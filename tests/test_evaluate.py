@@ -9,6 +9,7 @@ import pytest
 from scipy import ndimage
 
 from morphospace.cli import main
+from morphospace.embed import EmbedOptions
 from morphospace.evaluate import (
     cluster_agreement,
     evaluate_table,
@@ -98,7 +99,9 @@ def test_orientation_invariance_separates_invariant_from_raw_pixels():
 
 def test_evaluate_with_baselines_writes_json_and_markdown(trained, tmp_path, capsys):
     run, images = trained
-    table = embed_run(run, [str(images)], tmp_path / "emb.parquet", workers=1).path
+    table = embed_run(
+        run, [str(images)], tmp_path / "emb.parquet", options=EmbedOptions(workers=1)
+    ).path
     labels = images.parent / "labels.csv"
     card = evaluate_table(
         table,
@@ -124,7 +127,9 @@ def test_evaluate_with_baselines_writes_json_and_markdown(trained, tmp_path, cap
 
 def test_cli_evaluate_and_its_errors(trained, tmp_path, capsys):
     run, images = trained
-    table = embed_run(run, [str(images)], tmp_path / "emb.parquet", workers=1).path
+    table = embed_run(
+        run, [str(images)], tmp_path / "emb.parquet", options=EmbedOptions(workers=1)
+    ).path
     labels = images.parent / "labels.csv"
     out = tmp_path / "ev"
     code = main(
@@ -183,7 +188,9 @@ def test_supervised_regression_learns_a_parameter_the_images_show(trained):
 
 def test_supervised_baseline_with_parameters_alone(trained, tmp_path):
     run, images = trained
-    table = embed_run(run, [str(images)], tmp_path / "emb.parquet", workers=1).path
+    table = embed_run(
+        run, [str(images)], tmp_path / "emb.parquet", options=EmbedOptions(workers=1)
+    ).path
     labels = images.parent / "labels.csv"
     card = evaluate_table(
         table,

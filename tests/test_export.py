@@ -13,6 +13,7 @@ from astropy.table import Table
 from morphospace.cli import main
 from morphospace.embed import EmbeddingTable
 from morphospace.errors import InputError
+from morphospace.explore import RunTable
 from morphospace.io import find_sources
 from morphospace.report.export import write_selection
 
@@ -42,7 +43,7 @@ def _table(tmp_path) -> EmbeddingTable:
 
 @pytest.mark.parametrize("suffix", [".csv", ".ecsv", ".vot", ".fits"])
 def test_a_selection_reads_back_as_a_table_with_units(tmp_path, suffix):
-    path = write_selection(_table(tmp_path), tmp_path / f"chosen{suffix}", [0, 2])
+    path = write_selection(RunTable(_table(tmp_path)), tmp_path / f"chosen{suffix}", [0, 2])
     back = Table.read(path)
     assert list(back["id"]) == ["disk_a", "clump c"] and list(back["class"]) == ["ringed", "clump"]
     ra = np.ma.filled(np.ma.asarray(back["ra"], dtype=float), np.nan)
@@ -55,7 +56,7 @@ def test_a_selection_reads_back_as_a_table_with_units(tmp_path, suffix):
 
 
 def test_ds9_regions_circle_each_object_with_a_sky_position(tmp_path):
-    path = write_selection(_table(tmp_path), tmp_path / "chosen.reg")
+    path = write_selection(RunTable(_table(tmp_path)), tmp_path / "chosen.reg")
     lines = path.read_text().splitlines()
     assert lines[:3] == ["# Region file format: DS9 version 4.1", "global color=cyan", "fk5"]
     circles = lines[3:]
@@ -65,13 +66,13 @@ def test_ds9_regions_circle_each_object_with_a_sky_position(tmp_path):
 
 
 def test_a_file_list_is_what_train_reads(tmp_path):
-    path = write_selection(_table(tmp_path), tmp_path / "lists" / "chosen.txt", [1, 2])
+    path = write_selection(RunTable(_table(tmp_path)), tmp_path / "lists" / "chosen.txt", [1, 2])
     assert [p.name for p in find_sources([path])] == ["disk_b.fits", "clump c.fits"]
 
 
 def test_an_unknown_format_is_refused_and_nothing_is_written(tmp_path):
     with pytest.raises(InputError, match="unknown export format"):
-        write_selection(_table(tmp_path), tmp_path / "chosen.xlsx")
+        write_selection(RunTable(_table(tmp_path)), tmp_path / "chosen.xlsx")
     assert not (tmp_path / "chosen.xlsx").exists()
 
 

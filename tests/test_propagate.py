@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from morphospace.cli import main
-from morphospace.embed import EmbeddingTable
+from morphospace.embed import EmbeddingTable, EmbedOptions
 from morphospace.explore.propagate import propagate
 from morphospace.pipeline import embed_run
 
@@ -62,7 +62,7 @@ def test_one_class_or_an_unknown_method_is_refused():
 def test_cli_label_writes_predictions_and_suggestions_into_the_table(trained, tmp_path, capsys):
     run, images = trained
     table_path = tmp_path / "emb.parquet"
-    embed_run(run, [str(images)], table_path, workers=1)
+    embed_run(run, [str(images)], table_path, options=EmbedOptions(workers=1))
     truth = pd.read_csv(images.parent / "labels.csv")
     mine = truth[["id", "class"]].copy()
     keep = mine.groupby("class").head(2).index
@@ -111,7 +111,7 @@ def test_marks_rerank_the_anomalies_towards_what_is_interesting():
 def test_cli_anomalies_takes_marks_and_keeps_the_unsupervised_ranks(trained, tmp_path, capsys):
     run, images = trained
     table_path = tmp_path / "emb.parquet"
-    embed_run(run, [str(images)], table_path, workers=1)
+    embed_run(run, [str(images)], table_path, options=EmbedOptions(workers=1))
     ids = EmbeddingTable.read(table_path).rows["id"].tolist()
     marks = pd.DataFrame({"id": ids[:3], "keep": ["yes", "no", "1"]})
     marks.to_csv(tmp_path / "marks.csv", index=False)

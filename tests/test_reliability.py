@@ -222,6 +222,7 @@ def test_a_full_disk_is_one_line_naming_the_file_and_the_old_table_stays(
 
 def test_the_same_seed_on_the_cpu_gives_identical_embeddings(tmp_path):
     from conftest import tiny
+    from morphospace.embed import EmbedOptions
     from morphospace.pipeline import embed_run
     from morphospace.synth import synthesize
     from morphospace.train import Trainer
@@ -231,7 +232,7 @@ def test_the_same_seed_on_the_cpu_gives_identical_embeddings(tmp_path):
     tables = []
     for name in ("first", "second"):
         Trainer(tiny([images], epochs=2, seed=4), tmp_path / name, progress=False).fit()
-        tables.append(embed_run(tmp_path / name, None, workers=1).table)
+        tables.append(embed_run(tmp_path / name, None, options=EmbedOptions(workers=1)).table)
     assert np.array_equal(tables[0].embeddings, tables[1].embeddings)
     assert tables[0].ids == tables[1].ids
 

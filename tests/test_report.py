@@ -13,9 +13,10 @@ from PIL import Image
 
 from conftest import chromium_page
 from morphospace.cli import main
-from morphospace.embed import EmbeddingTable
+from morphospace.embed import EmbeddingTable, EmbedOptions
+from morphospace.explore import RunTable
 from morphospace.pipeline import embed_run
-from morphospace.report import build_report, join_columns, thumbnail
+from morphospace.report import ReportOptions, build_report, thumbnail
 
 FIGURES = ("thumbnail_map", "map_cluster", "map_anomaly", "map_class", "clusters", "hierarchy",
            "anomalies")  # fmt: skip
@@ -26,16 +27,17 @@ def reported(trained, tmp_path_factory):
     """An embedding table with its report (PCA map, to keep the test fast)."""
     run, images = trained
     folder = tmp_path_factory.mktemp("report")
-    table = embed_run(run, [str(images)], folder / "emb.parquet", workers=1).path
-    result = build_report(
-        table,
-        folder / "report",
-        method="pca",
+    table = embed_run(
+        run, [str(images)], folder / "emb.parquet", options=EmbedOptions(workers=1)
+    ).path
+    options = ReportOptions(
+        map="pca",
         join=images.parent / "labels.csv",
         colour_by=["class"],
         tensorboard=True,
         workers=1,
     )
+    result = build_report(table, folder / "report", options)
     return table, result
 
 
@@ -46,7 +48,7 @@ def test_report_writes_columns_and_figures_that_are_not_blank(reported):
     columns += ["anomaly", "anomaly_rank", "anomaly_iforest", "anomaly_lof", "anomaly_knn"]
     for column in columns:
         assert column in table.rows.columns, column
-    assert np.allclose(table.embeddings, result.table.embeddings)
+    assert np.allclose(table.embeddings, result.table.vectors)
     assert sorted(table.rows["anomaly_rank"]) == list(range(1, len(table) + 1))
     for name in FIGURES:
         pixels = np.asarray(Image.open(result.folder / f"{name}.png").convert("L"), dtype=float)
@@ -211,8 +213,8 @@ def test_join_matches_catalogue_names_to_cutout_files(reported, tmp_path):
     catalogue = tmp_path / "catalogue.csv"
     ids = result.table.ids
     catalogue.write_text("name,peak_mjy\n" + "".join(f"{i},{n}\n" for n, i in enumerate(ids)))
-    joined, _ = join_columns(EmbeddingTable.read(table_path), catalogue)
-    assert joined.rows["peak_mjy"].tolist() == list(range(len(ids)))
+    joined, _ = RunTable.open(table_path).join(catalogue)
+    assert joined.column("peak_mjy").tolist() == list(range(len(ids)))
 
 
 def _asymmetric(side: int = 48) -> np.ndarray:
@@ -255,7 +257,7 @@ def test_thumbnails_and_figures_show_fits_row_0_at_the_bottom_as_ds9(tmp_path):
 
 def test_thumbnails_are_framed_on_the_emission_as_the_network_input_is():
     from morphospace.preprocess import PreprocessChain
-    from morphospace.report.thumbnails import framing_of
+    from morphospace.preprocess.chain import framing_of
 
     cutout = np.random.default_rng(1).normal(0.0, 1.0, (150, 150)).astype(np.float32)
     yy, xx = np.mgrid[:150, :150]

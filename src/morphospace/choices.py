@@ -1,12 +1,30 @@
 """Choices and defaults shared by several layers and the command line, declared once.
 
+Each choice is a ``Literal`` type, its allowed values and its default; :func:`check_choice`
+is the one check of a value against them, with the one kind of error (:class:`InputError`).
 Kept free of heavy imports, so that ``morphospace --help`` shows them without loading
 astropy or torch.
 """
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from collections.abc import Iterable
+from typing import Literal, TypeVar, get_args
+
+from morphospace.errors import InputError
+
+__all__ = [
+    "DEVICE",
+    "EMBED_BATCH_SIZE",
+    "MAP_METHOD",
+    "MAP_METHODS",
+    "MIN_SIDE",
+    "ON_ERROR",
+    "ON_ERROR_CHOICES",
+    "MapMethod",
+    "OnError",
+    "check_choice",
+]
 
 #: What to do with a file that cannot be used: list it and go on, or stop at it.
 OnError = Literal["skip", "fail"]
@@ -19,3 +37,24 @@ MIN_SIDE = 16
 
 #: Objects per forward pass when embedding.
 EMBED_BATCH_SIZE = 256
+
+#: Where the network runs: ``auto`` is the first CUDA GPU when one is visible, else the CPU;
+#: or any torch device (``cpu``, ``cuda``, ``cuda:1``, …).
+DEVICE = "auto"
+
+#: The 2-D map of the embeddings: UMAP, t-SNE (openTSNE) or PCA.
+MapMethod = Literal["umap", "tsne", "pca"]
+MAP_METHODS: tuple[str, ...] = get_args(MapMethod)
+MAP_METHOD: MapMethod = "umap"
+
+Choice = TypeVar("Choice", bound=str)
+
+
+def check_choice(option: str, value: Choice, allowed: Iterable[str]) -> Choice:
+    """``value`` when it is one of ``allowed``; else an :class:`InputError` naming ``option``
+    (``--map: unknown map 'isomap'; choose one of umap, tsne, pca``)."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        what = option.lstrip("-").replace("-", " ")
+        raise InputError(option, f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
+    return value

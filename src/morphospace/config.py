@@ -41,7 +41,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from morphospace.augment import AugmentSettings
-from morphospace.choices import MIN_SIDE, ON_ERROR, OnError
+from morphospace.choices import DEVICE, MIN_SIDE, ON_ERROR, OnError
 from morphospace.errors import InputError
 from morphospace.preprocess import PreprocessChain
 
@@ -104,7 +104,7 @@ class TrainSettings(_Section):
     threads: int | None = Field(default=None, ge=1)  # torch CPU threads
     seed: int = 0
     val_fraction: float = Field(default=0.1, ge=0, lt=1)
-    device: str = "auto"
+    device: str = DEVICE  # auto, cpu, cuda, cuda:1, …
     sync_batchnorm: bool = False
     bank_scale: float = Field(default=1.5, ge=1)  # objects kept at bank_scale * view_size px
     checkpoint_every: int = Field(default=1, ge=1)  # epochs

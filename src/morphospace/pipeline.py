@@ -1,7 +1,8 @@
 """The whole pipeline in one call: train, embed, report (``morphospace run``), and the demo.
 
-result = run_pipeline(load_settings(None, {"data.sources": ["data/"]}), "runs/disks")
-print(result.report / "index.html")
+result = run_pipeline(load_settings(None, {"data.sources": ["data/"]}), "runs/disks",
+                      report=ReportOptions(map="pca"))
+print(result.report.folder / "index.html")
 """
 
 from __future__ import annotations
@@ -9,21 +10,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from morphospace.choices import ON_ERROR, OnError
 from morphospace.config import Settings, load_settings
 from morphospace.embed import Embedder, EmbeddingTable, unique_ids
+from morphospace.embed.options import EmbedOptions
 from morphospace.embed.table import unused_id
 from morphospace.errors import InputError
+from morphospace.explore.table import RunTable
 from morphospace.files import folder_lock
 from morphospace.io import Problem, find_sources, take_inventory, write_problems
-from morphospace.io.catalogue import CatalogueJoin
 from morphospace.report import ReportResult, build_report
-from morphospace.report.build import check_report_options, place_new_objects
+from morphospace.report.build import check_report_options
+from morphospace.report.options import ReportOptions
 from morphospace.train import Trainer, TrainResult
+
+__all__ = [
+    "EmbedResult",
+    "RunResult",
+    "demo",
+    "embed_run",
+    "header_rows",
+    "run_pipeline",
+    "training_sources",
+]
 
 
 @dataclass
@@ -61,26 +72,29 @@ def embed_run(
     sources: list[str] | None = None,
     output: str | Path | None = None,
     *,
+    options: EmbedOptions | None = None,
     npy: bool = False,
-    workers: int | None = None,
-    on_error: OnError = ON_ERROR,
     progress: bool = False,
     overwrite: bool = False,
     append: bool = False,
-    **embedder_options: Any,
 ) -> EmbedResult:
     """Embed objects with a trained run's model and write the Parquet table.
 
     ``sources`` default to the run's training data; ``output`` to
-    ``RUN/embeddings.parquet``. Preprocessed objects are shared with training through
-    ``RUN/cache``. Skipped files are listed in ``embed_skipped.csv`` beside the table.
+    ``RUN/embeddings.parquet``; ``options`` (test-time averaging, device, batch size,
+    reader processes, what to do with bad files) to :class:`EmbedOptions`' defaults.
+    Preprocessed objects are shared with training through ``RUN/cache``. Skipped files
+    are listed in ``embed_skipped.csv`` beside the table.
 
     An existing table is never replaced unless ``overwrite``. With ``append``, the objects
     it does not hold yet are added to it: placed on its map, given their nearest clusters,
     and its own rows left exactly as they were (the result's table is then the new rows).
     """
     run_dir = Path(run_dir)
-    embedder = Embedder.from_run(run_dir, **embedder_options)
+    options = options or EmbedOptions()
+    embedder = Embedder.from_run(
+        run_dir, tta=options.tta, batch_size=options.batch_size, device=options.device
+    )
     output = Path(output) if output is not None else run_dir / "embeddings.parquet"
     if output.suffix.lower() != ".parquet":
         raise InputError(output, "the embedding table must be a .parquet file")
@@ -93,9 +107,7 @@ def embed_run(
             "--overwrite, or add new objects to it with --append",
         )
     with folder_lock(output.parent, "embed"):
-        return _embed_into(
-            embedder, run_dir, sources, output, npy, workers, on_error, progress, append
-        )
+        return _embed_into(embedder, run_dir, sources, output, options, npy, progress, append)
 
 
 def _embed_into(
@@ -103,31 +115,30 @@ def _embed_into(
     run_dir: Path,
     sources: list[str] | None,
     output: Path,
+    options: EmbedOptions,
     npy: bool,
-    workers: int | None,
-    on_error: OnError,
     progress: bool,
     append: bool,
 ) -> EmbedResult:
-    old = EmbeddingTable.read(output) if append and output.exists() else None
+    old = RunTable.open(output) if append and output.exists() else None
     sources = sources or training_sources(run_dir)
     if old is not None:
         check_same_model(old, embedder, output)
-        held = {Path(p).resolve() for p in old.rows["path"]}
+        held = {Path(p).resolve() for p in old.column("path")}
         sources = [p for p in find_sources(sources) if p.resolve() not in held]
         if not sources:
             raise InputError(output, "already holds every one of these objects")
     table, problems = embedder.embed(
         sources,
         progress=progress,
-        on_error=on_error,
+        on_error=options.on_error,
         cache_dir=run_dir / "cache",
-        workers=workers,
+        workers=options.workers,
     )
     if old is None:
         table.write(output)
     else:
-        table = place_new_objects(old, renamed_apart(table, old), output)
+        table = old.place(renamed_apart(table, old))
         table.append_to(output)
     if npy:
         EmbeddingTable.read(output).save_npy(output.with_suffix(".npy"))
@@ -136,7 +147,7 @@ def _embed_into(
     return EmbedResult(output, table, problems)
 
 
-def check_same_model(old: EmbeddingTable, embedder: Embedder, path: Path) -> None:
+def check_same_model(old: RunTable, embedder: Embedder, path: Path) -> None:
     """Refuse to add vectors of one model to a table of another's."""
     recorded = old.info.get("model_sha256")
     if recorded is not None and recorded != embedder.settings["model_sha256"]:
@@ -145,7 +156,7 @@ def check_same_model(old: EmbeddingTable, embedder: Embedder, path: Path) -> Non
         )
 
 
-def renamed_apart(new: EmbeddingTable, old: EmbeddingTable) -> EmbeddingTable:
+def renamed_apart(new: EmbeddingTable, old: RunTable) -> EmbeddingTable:
     """``new`` with any id the old table already uses made unique (``name_2``, …)."""
     used = set(old.ids)
     return new.with_columns({"id": [unused_id(wanted, used) for wanted in new.ids]})
@@ -158,40 +169,40 @@ def run_pipeline(
     resume: bool = False,
     progress: bool = False,
     stop_after: int | None = None,
-    report_options: dict[str, Any] | None = None,
-    embed_options: dict[str, Any] | None = None,
+    tta: bool = True,
+    report: ReportOptions | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Train on ``settings.data.sources``, embed the same objects and write the report.
 
-    A catalogue to join (``report_options["join"]``) is matched to the objects' headers
-    before training starts, and ``announce`` is told how many matched. With
-    ``stop_after``, training may stop early: ``resume`` continues it, then embeds and
-    reports.
+    The objects are embedded on the device training ran on (``train.device``), with the
+    training's rule for bad files (``data.on_error``), and averaged over rotations and
+    flips unless ``tta`` is False. A catalogue to join (``report.join``) is matched to
+    the objects' headers before training starts, and ``announce`` is told how many
+    matched. With ``stop_after``, training may stop early: ``resume`` continues it, then
+    embeds and reports.
     """
     run_dir = Path(run_dir)
-    options = report_options or {}
-    join = options.get("join")
-    objects = header_rows(settings) if join is not None else None
-    matched = check_report_options(join, options.get("colour_by"), objects)
+    report = report or ReportOptions()
+    objects = header_rows(settings) if report.join is not None else None
+    matched = check_report_options(report, objects)
     if matched is not None and announce is not None:
-        announce(matched.summary(CatalogueJoin.of(join).path))
+        announce(matched.summary(report.join.path))
     training = Trainer(
         settings, run_dir, resume=resume, progress=progress, stop_after=stop_after
     ).fit()
     if not training.finished:  # embedding and report wait for the rest of the schedule
         return RunResult(run_dir, training, None, None)
+    embedding = EmbedOptions(tta=tta, device=settings.train.device, on_error=settings.data.on_error)
     embedded = embed_run(
         run_dir,
         settings.data.sources,
+        options=embedding,
         overwrite=True,  # the run's own table, of the model just trained
-        workers=None,
-        on_error=settings.data.on_error,
         progress=progress,
-        **(embed_options or {}),
     )
-    report = build_report(embedded.path, run_dir / "report", progress=progress, **options)
-    return RunResult(run_dir, training, embedded, report)
+    reported = build_report(embedded.path, run_dir / "report", report, progress=progress)
+    return RunResult(run_dir, training, embedded, reported)
 
 
 def header_rows(settings: Settings) -> pd.DataFrame:
@@ -240,5 +251,5 @@ def demo(
         settings,
         output / "run",
         progress=progress,
-        report_options={"join": labels, "colour_by": ["class"]},
+        report=ReportOptions(join=labels, colour_by=["class"]),
     )

@@ -23,12 +23,15 @@ import pandas as pd
 
 from morphospace.embed import EmbeddingTable, find_table
 from morphospace.errors import InputError
+from morphospace.explore.table import RunTable
 
 if TYPE_CHECKING:
     from astropy.table import Table
     from matplotlib.figure import Figure
 
     from morphospace.embed import Embedder
+
+__all__ = ["Run", "open_run"]
 
 
 def open_run(folder: str | Path) -> Run:
@@ -55,10 +58,11 @@ class Run:
             self.table_path = find_table(folder)
         self.folder = self.table_path.parent
         if self.table_path.exists():
-            self._table = EmbeddingTable.read(self.table_path)
+            self._table = RunTable.open(self.table_path)
         else:
             no_rows = pd.DataFrame({"id": pd.Series(dtype=str), "path": pd.Series(dtype=str)})
-            self._table = EmbeddingTable(no_rows, np.zeros((0, 0), np.float32), {})
+            empty = EmbeddingTable(no_rows, np.zeros((0, 0), np.float32), {})
+            self._table = RunTable(empty, self.table_path)
         self._embedder: Embedder | None = None
 
     def __repr__(self) -> str:
@@ -70,12 +74,12 @@ class Run:
     @property
     def table(self) -> pd.DataFrame:
         """One row per object: metadata, map position, clusters, anomaly scores, labels."""
-        return self._table.rows
+        return self._table.rows()
 
     @property
     def embeddings(self) -> np.ndarray:
         """The (N, D) embedding vectors, in the rows' order."""
-        return self._table.embeddings
+        return self._table.vectors
 
     def to_astropy(self, embedding: bool = False) -> Table:
         """The rows as an astropy Table with units (and the vectors as a column if asked)."""
@@ -85,39 +89,25 @@ class Run:
 
     def find(self, query: str | int) -> int:
         """The row of an object given by row number, id, OBJECT name or file name."""
-        if isinstance(query, int | np.integer):
-            if not 0 <= query < len(self):
-                raise InputError(str(query), f"no such row (the run has {len(self)} objects)")
-            return int(query)
-        try:
-            return self._table.find(str(query))
-        except KeyError as exc:
-            raise InputError(self.table_path, str(exc.args[0])) from None
+        return self._table.find(query)
 
     def similar(self, query: str | int | Path, k: int = 12) -> pd.DataFrame:
         """The ``k`` objects most similar to ``query`` (an object of the run, or a FITS file
         embedded with the run's model), best first, with their cosine similarity."""
-        from morphospace.explore import SimilarityIndex
-
-        index = SimilarityIndex(self.embeddings)
         if isinstance(query, Path) or (isinstance(query, str) and Path(query).is_file()):
-            vector = self.embed([query]).embeddings
-            near, score = index.query(vector, k)
+            near, score = self._table.similar(self.embed([query]).embeddings, k)
         else:
-            row = self.find(query)
-            near, score = index.query(self.embeddings[row], k, exclude=np.array([row]))
-        found = self.table.iloc[near[0]].copy()
-        found.insert(0, "similarity", score[0])
+            near, score = self._table.similar(self.find(query), k)
+        found = self._table.rows(near)
+        found.insert(0, "similarity", score)
         return found
 
     def anomalies(self, n: int = 50) -> pd.DataFrame:
         """The ``n`` most unusual objects, most unusual first (the report's scores when it
         has run, else computed now)."""
-        rows = self.table
-        if "anomaly" not in rows.columns:
-            from morphospace.explore import anomaly_scores
-
-            rows = pd.concat([rows, anomaly_scores(self.embeddings)], axis=1)
+        rows = self._table.rows()
+        for name, values in self._table.anomalies().items():
+            rows[name] = values.to_numpy()
         order = np.argsort(-rows["anomaly"].to_numpy(float), kind="stable")[:n]
         return rows.iloc[order]
 
@@ -126,10 +116,8 @@ class Run:
         nothing is written). Files that cannot be read are skipped with a warning."""
         import warnings
 
-        from morphospace.embed import Embedder
-
         if self._embedder is None:
-            self._embedder = Embedder.from_run(self._run_folder())
+            self._embedder = self._table.embedder()
         sources = [files] if isinstance(files, str | Path) else list(files)
         table, problems = self._embedder.embed(sources)
         for problem in problems:
@@ -139,10 +127,9 @@ class Run:
     def thumbnails(self, objects: Sequence[str | int] | None = None) -> np.ndarray:
         """(M, S, S) uint8 thumbnails of some objects (all by default), framed as the report
         frames them; row 0 is the top of the picture, so ``imshow`` draws them as DS9 does."""
-        from morphospace.report.thumbnails import framing_of, thumbnails_of
+        from morphospace.report.thumbnails import thumbnails_of
 
-        rows = self._rows(objects)
-        images, _ = thumbnails_of(rows, framing=framing_of(self._table.info.get("preprocess")))
+        images, _ = thumbnails_of(self._rows(objects), framing=self._table.framing)
         return images
 
     def map_figure(self, colour_by: str = "cluster") -> Figure:
@@ -151,10 +138,8 @@ class Run:
         from morphospace.report.html import CATEGORICAL
 
         xy = self._map()
-        if colour_by not in self.table.columns:
-            raise InputError(colour_by, f"no such column (columns: {', '.join(self.table)})")
-        values = self.table[colour_by].to_numpy()
-        numeric = pd.api.types.is_numeric_dtype(self.table[colour_by])
+        values = self._table.column(colour_by)
+        numeric = pd.api.types.is_numeric_dtype(values)
         categorical = colour_by in CATEGORICAL or not numeric
         return figures.scatter_map(xy, values, None, colour_by, categorical)
 
@@ -175,19 +160,10 @@ class Run:
 
     def _rows(self, objects: Sequence[str | int] | None) -> pd.DataFrame:
         if objects is None:
-            return self.table
-        return self.table.iloc[[self.find(o) for o in objects]]
+            return self._table.rows()
+        return self._table.rows([self.find(o) for o in objects])
 
     def _map(self) -> np.ndarray:
-        if "x" not in self.table.columns:
+        if "x" not in self._table.columns:
             raise InputError(self.table_path, "has no map yet; run 'morphospace report' on it")
-        return self.table[["x", "y"]].to_numpy(float)
-
-    def _run_folder(self) -> Path:
-        """The folder of the model: this one, or the run the table records."""
-        if (self.folder / "model.json").exists():
-            return self.folder
-        recorded = self._table.info.get("run")
-        if recorded and (Path(recorded) / "model.json").exists():
-            return Path(recorded)
-        raise InputError(self.folder, "holds no model.json, and the table records no run")
+        return self._table.rows(columns=["x", "y"]).to_numpy(float)

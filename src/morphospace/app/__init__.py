@@ -1,8 +1,13 @@
-"""The local explorer: a server over one embedding table, for the page to select, label,
+"""The local explorer: a server over one run's table, for the page to select, label,
 propagate and export objects. It calls ``explore`` and ``report``; nothing below it knows
 it exists."""
 
-from morphospace.app.labels import LabelStore
-from morphospace.app.server import Explorer, create_app, serve
+from morphospace._lazy import lazy_exports
 
-__all__ = ["Explorer", "LabelStore", "create_app", "serve"]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "morphospace.app.samp": ["send_selection"],
+        "morphospace.app.server": ["Explorer", "create_app", "serve"],
+    },
+)

@@ -15,16 +15,18 @@ import secrets
 import time
 from pathlib import Path
 
-from morphospace.embed import EmbeddingTable
 from morphospace.errors import MorphospaceError
+from morphospace.explore.table import RunTable
 from morphospace.report.export import write_selection
+
+__all__ = ["TABLE_MTYPE", "send_selection"]
 
 TABLE_MTYPE = "table.load.votable"
 NO_HUB = "no SAMP hub is running: start TOPCAT, DS9 or Aladin (each starts one), then send again"
 
 
 def send_selection(
-    table: EmbeddingTable, indices: list[int], folder: str | Path, name: str = "morphospace"
+    table: RunTable, indices: list[int], folder: str | Path, name: str = "morphospace"
 ) -> tuple[Path, list[str]]:
     """Send objects ``indices`` of ``table`` to every SAMP client that loads tables.
 

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -42,19 +41,19 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from morphospace.app.labels import LabelStore
 from morphospace.app.samp import send_selection
-from morphospace.embed import EmbeddingTable, find_table
+from morphospace.embed import find_table
 from morphospace.errors import MorphospaceError
-from morphospace.explore import SimilarityIndex, normalise
-from morphospace.explore.anomalies import anomaly_scores, rerank
-from morphospace.explore.propagate import propagate
+from morphospace.explore.labels import LabelStore
+from morphospace.explore.table import RunTable
 from morphospace.files import atomic_write, safe_filename
 from morphospace.io import read_fits
-from morphospace.io.catalogue import CatalogueJoin, CatalogueMatch, join_columns
+from morphospace.io.catalogue import CatalogueJoin, CatalogueMatch
 from morphospace.report.export import SUFFIXES, write_selection
 from morphospace.report.html import json_columns, json_value, page_data, viewer_file
-from morphospace.report.thumbnails import framing_of, png_bytes, thumbnail
+from morphospace.report.thumbnails import png_bytes, thumbnail
+
+__all__ = ["LOOPBACK", "Explorer", "create_app", "serve"]
 
 TOKEN_COOKIE = "morphospace_token"
 TOKEN_HEADER = "x-morphospace-token"
@@ -67,14 +66,16 @@ _MEDIA_TYPES = {".csv": "text/csv", ".ecsv": "text/plain", ".vot": "application/
 
 
 class Explorer:
-    """What the server knows: the table, its run folder, its labels and thumbnail cache.
+    """What the server knows: a run's table (with its labels and marks) and the thumbnail
+    cache.
 
     Parameters
     ----------
     table_path : path
         An embedding table (``RUN/embeddings.parquet``).
     run_dir : path, optional
-        Where ``labels.csv`` and ``thumbs/`` live; by default the table's folder.
+        Where ``labels.csv``, ``marks.csv`` and ``thumbs/`` live; by default the table's
+        folder.
     join : path or CatalogueJoin, optional
         A catalogue whose columns are shown, coloured by and exported with the objects
         (the table on disk is left as it is).
@@ -87,66 +88,36 @@ class Explorer:
         join: str | Path | CatalogueJoin | None = None,
     ):
         self.table_path = Path(table_path)
-        self.table = EmbeddingTable.read(self.table_path)
+        self.run_dir = Path(run_dir) if run_dir is not None else self.table_path.parent
+        self.table = RunTable.open(self.table_path, folder=self.run_dir)
         self.joined: CatalogueMatch | None = None
         if join is not None:
-            self.table, self.joined = join_columns(self.table, join)
-        self.run_dir = Path(run_dir) if run_dir is not None else self.table_path.parent
-        self.labels = LabelStore(self.run_dir / "labels.csv")
-        self.marks = LabelStore(self.run_dir / "marks.csv", column="interesting")
-        self.framing = framing_of(self.table.info.get("preprocess"))
+            self.table, self.joined = self.table.join(join)
         chain = json.dumps(self.table.info.get("preprocess"), sort_keys=True)
         self.thumbs = self.run_dir / "thumbs" / hashlib.sha256(chain.encode()).hexdigest()[:12]
-        self._index: SimilarityIndex | None = None
-
-    @property
-    def index(self) -> SimilarityIndex:
-        if self._index is None:  # built on the first search, not at start-up
-            self._index = SimilarityIndex(self.table.embeddings)
-        return self._index
-
-    @property
-    def anomaly(self) -> np.ndarray:
-        """The unsupervised anomaly score: the ``report`` column, or computed once now."""
-        if "anomaly" not in self.table.rows:
-            scores = anomaly_scores(self.table.embeddings)
-            self.table = self.table.with_columns({"anomaly": scores["anomaly"]})
-        return self.table.rows["anomaly"].to_numpy(dtype=float)
-
-    def row(self, i: int) -> pd.Series:
-        if not 0 <= i < len(self.table):
-            raise KeyError(i)
-        return self.table.rows.iloc[i]
 
     def thumbnail_png(self, i: int, full: bool = False) -> bytes:
         """The PNG of object ``i``'s thumbnail, from the cache or made now."""
-        row = self.row(i)
+        row = self.table.row(i)
         path = self.thumbs / ("full" if full else "framed") / f"{safe_filename(str(row['id']))}.png"
         if path.exists():
             return path.read_bytes()
         image = read_fits(row["path"], hdu=int(row["hdu"]), min_side=1)
-        png = png_bytes(thumbnail(image, THUMB_SIDE, None if full else self.framing))
+        png = png_bytes(thumbnail(image, THUMB_SIDE, None if full else self.table.framing))
         atomic_write(path, lambda temporary: temporary.write_bytes(png))
         return png
-
-    def neighbours(self, of: list[int], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` objects most like the mean direction of objects ``of`` (not themselves)."""
-        for i in of:
-            self.row(i)
-        query = normalise(normalise(self.table.embeddings[of]).mean(axis=0, keepdims=True))
-        near, score = self.index.query(query, k + len(set(of)))
-        keep = ~np.isin(near[0], of)
-        return near[0][keep][:k], score[0][keep][:k]
 
 
 def create_app(explorer: Explorer, token: str) -> Starlette:
     """The Starlette app for ``explorer``, refusing every request without ``token``."""
 
+    table = explorer.table
+
     async def objects(request: Request) -> JSONResponse:
-        return JSONResponse(page_data(explorer.table.rows))
+        return JSONResponse(page_data(table.rows()))
 
     async def one_object(request: Request) -> JSONResponse:
-        row = explorer.row(request.path_params["i"])
+        row = table.row(request.path_params["i"])
         return JSONResponse({name: json_value(value) for name, value in row.items()})
 
     async def thumb(request: Request) -> Response:
@@ -162,7 +133,9 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
             return _error(400, "of= takes row numbers, k= a number")
         if not of or not 1 <= k <= MAX_NEIGHBOURS:
             return _error(400, f"give of=ROW[,ROW…] and 1 <= k <= {MAX_NEIGHBOURS}")
-        near, score = explorer.neighbours(of, k)
+        for i in of:
+            table.row(i)
+        near, score = table.more_like(of, k)
         return JSONResponse({"indices": near.tolist(), "similarity": np.round(score, 5).tolist()})
 
     def kept_in(store: LabelStore, allowed: frozenset[str] | None = None):
@@ -175,7 +148,7 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
             changes = body.get("set") if isinstance(body, dict) else None
             if not isinstance(changes, dict):
                 return _error(400, 'send {"set": {"object id": value or null}}')
-            known = set(explorer.table.ids)
+            known = set(table.ids)
             unknown = [key for key in changes if key not in known]
             if unknown:
                 return _error(400, f"no object {unknown[0]!r} in the table")
@@ -189,10 +162,8 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
         return endpoint
 
     async def propagate_labels(request: Request) -> JSONResponse:
-        given = explorer.labels.read()
-        values = [given.get(i) for i in explorer.table.ids]
         try:
-            found = propagate(explorer.table.embeddings, values, suggest=20)
+            found = table.propagate(table.label_values(), suggest=20)
         except ValueError as exc:
             return _error(400, str(exc))
         return JSONResponse(
@@ -207,10 +178,8 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
         )
 
     async def rerank_anomalies(request: Request) -> JSONResponse:
-        given = explorer.marks.read()
-        marks = np.array([float(given[i]) if i in given else np.nan for i in explorer.table.ids])
         try:
-            found = rerank(explorer.table.embeddings, explorer.anomaly, marks)
+            found = table.rerank(table.mark_values())
         except ValueError as exc:
             return _error(400, str(exc))
         return JSONResponse(json_columns(found))
@@ -225,7 +194,7 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
             return _error(400, "indices must be a list of row numbers of the table")
         scratch = explorer.run_dir / ".exports" / f"{secrets.token_hex(8)}{suffix}"
         try:
-            content = write_selection(explorer.table, scratch, chosen).read_bytes()
+            content = write_selection(table, scratch, chosen).read_bytes()
         finally:
             scratch.unlink(missing_ok=True)
         name = f"selection{suffix}"
@@ -238,7 +207,7 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
             return _error(400, 'send {"indices": [row numbers of the table]}')
         folder = explorer.run_dir / "samp"
         try:
-            path, clients = await run_in_threadpool(send_selection, explorer.table, chosen, folder)
+            path, clients = await run_in_threadpool(send_selection, table, chosen, folder)
         except MorphospaceError as exc:  # no hub, or no client: an answer, not a failure
             return JSONResponse({"sent": 0, "clients": [], "problem": str(exc)})
         return JSONResponse({"sent": len(chosen), "clients": clients, "file": str(path)})
@@ -248,7 +217,7 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
         try:
             chosen = [int(i) for i in indices]
             for i in chosen:
-                explorer.row(i)
+                table.row(i)
         except (KeyError, TypeError, ValueError):
             return None
         return chosen or None
@@ -266,8 +235,8 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
         Route("/api/objects/{i:int}", one_object),
         Route("/api/thumbs/{i:int}.png", thumb),
         Route("/api/neighbours", neighbours),
-        Route("/api/labels", kept_in(explorer.labels), methods=["GET", "POST"]),
-        Route("/api/marks", kept_in(explorer.marks, MARKS), methods=["GET", "POST"]),
+        Route("/api/labels", kept_in(table.labels), methods=["GET", "POST"]),
+        Route("/api/marks", kept_in(table.marks, MARKS), methods=["GET", "POST"]),
         Route("/api/propagate", propagate_labels, methods=["POST"]),
         Route("/api/rerank", rerank_anomalies, methods=["POST"]),
         Route("/api/export", export, methods=["POST"]),

@@ -32,7 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from morphospace.byol import BYOL
-from morphospace.choices import EMBED_BATCH_SIZE, ON_ERROR, OnError
+from morphospace.choices import DEVICE, EMBED_BATCH_SIZE, ON_ERROR, OnError
 from morphospace.dataset import LoadedObjects, check_usable, load_objects, read_objects, to_bank
 from morphospace.embed.table import EmbeddingTable, unique_ids
 from morphospace.errors import InputError
@@ -69,8 +69,9 @@ class Embedder:
         Average over the eight 90° rotations and flips (orientation-free embeddings).
     batch_size : int
         Objects per forward pass.
-    device : str
-        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, …
+    device : str or torch.device
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, …; recorded with the
+        embeddings.
     run : path, optional
         The run folder the model came from, recorded with the embeddings.
     """
@@ -82,7 +83,7 @@ class Embedder:
         *,
         tta: bool = True,
         batch_size: int = EMBED_BATCH_SIZE,
-        device: str = "auto",
+        device: str | torch.device = DEVICE,
         run: str | Path | None = None,
     ):
         self.encoder = FramedEncoder(byol, card, tta=tta, batch_size=batch_size, device=device)
@@ -114,6 +115,7 @@ class Embedder:
             "run": self.run,
             **{key: card[key] for key in _RECORDED_CARD_KEYS},
             "tta": self.tta,
+            "device": str(self.device),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": card["versions"],
         }

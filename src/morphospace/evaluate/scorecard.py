@@ -23,14 +23,14 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import r2_score
 
-from morphospace.embed import Embedder, EmbeddingTable
+from morphospace.embed import Embedder
 from morphospace.errors import InputError
 from morphospace.evaluate import baselines as base
 from morphospace.evaluate import metrics
 from morphospace.explore import cluster, normalise, project
 from morphospace.explore.clusters import kmeans
+from morphospace.explore.table import RunTable
 from morphospace.files import atomic_write
-from morphospace.io.catalogue import joined_column
 
 BASELINES = ("pixel_pca", "random", "supervised")
 INVARIANCE_SAMPLE = 200
@@ -227,16 +227,16 @@ def evaluate_table(
     if "supervised" in baselines and labels is None and params is None:
         raise InputError("supervised", "the supervised baseline needs --labels or --params")
 
-    table = EmbeddingTable.read(table_path)
+    table = RunTable.open(table_path)
     y = None
     if labels is not None:
-        y = joined_column(table, labels[0], labels[1]).astype(object)
+        y = table.joined_column(labels[0], labels[1]).astype(object)
         y = np.where(pd.isna(y), None, y.astype(str))
     values: dict[str, np.ndarray] = {}
     if params is not None:
         for name in params[1]:
             column = pd.to_numeric(
-                pd.Series(joined_column(table, params[0], name)), errors="coerce"
+                pd.Series(table.joined_column(params[0], name)), errors="coerce"
             ).to_numpy(float)
             if np.isfinite(column).sum() < MIN_PARAM_OBJECTS:
                 raise InputError(params[0], f"column {name!r} has fewer than 10 numeric values")
@@ -245,20 +245,18 @@ def evaluate_table(
     classes = dict(sorted(pd.Series(known, dtype=object).value_counts().items()))
     if labels is not None:
         _check_classes(classes, labels)
-    card = Scorecard(str(table_path), len(table.rows), labels[1] if labels else None, classes)
+    card = Scorecard(str(table_path), len(table), labels[1] if labels else None, classes)
     coordinates = None
-    if {"x", "y"} <= set(table.rows.columns):
-        coordinates = table.rows[["x", "y"]].to_numpy(float)
+    if {"x", "y"} <= set(table.columns):
+        coordinates = table.rows(columns=["x", "y"]).to_numpy(float)
         card.notes.append("map axes: the x, y columns written by 'morphospace report'")
     say("scoring the embeddings")
     card.rows.append(
-        score_embedding(
-            "morphospace", table.embeddings, y, values, coordinates=coordinates, seed=seed
-        )
+        score_embedding("morphospace", table.vectors, y, values, coordinates=coordinates, seed=seed)
     )
     if not (invariance or baselines):
         return card
-    embedder = _embedder_for(table, run_dir, str(table_path))
+    embedder = table.embedder(run_dir)
     say("reading the objects for invariance and baselines")
     arrays = _arrays_for(table, embedder)
     if invariance:
@@ -293,20 +291,9 @@ def _check_classes(classes: dict[str, int], labels: tuple[str | Path, str]) -> N
         )
 
 
-def _embedder_for(table: EmbeddingTable, run_dir: str | Path | None, source: str) -> Embedder:
-    run = run_dir or table.info.get("run")
-    if not run:
-        raise InputError(source, "records no run: pass --run RUN/")
-    embedder = Embedder.from_run(run, tta=bool(table.info.get("tta", True)))
-    digest = table.info.get("model_sha256")
-    if digest and embedder.card.weights_sha256 != digest:
-        raise InputError(run, "holds a different model than the one that made these embeddings")
-    return embedder
-
-
-def _arrays_for(table: EmbeddingTable, embedder: Embedder) -> list[np.ndarray]:
+def _arrays_for(table: RunTable, embedder: Embedder) -> list[np.ndarray]:
     """The table's objects, read and preprocessed with the run's chain (cache shared)."""
-    paths = table.rows["path"].astype(str).tolist()
+    paths = table.column("path").astype(str).tolist()
     cache = Path(embedder.run) / "cache" if embedder.run else None
     objects = embedder.load(paths, on_error="fail", cache_dir=cache)
     by_path = {meta.path: array for meta, array in zip(objects.metas, objects.arrays, strict=True)}

@@ -81,3 +81,12 @@ def cluster(
         leaf_of = micro.labels_
         agglomerative = (fcluster(tree, t=k, criterion="maxclust") - 1)[leaf_of]
     return Clusters(by_kmeans, hdbscan, agglomerative, k, silhouettes, tree, leaf_of)
+
+
+def central_members(embeddings: np.ndarray, members: np.ndarray, count: int) -> list[int]:
+    """Up to ``count`` of ``members`` (row indices of ``embeddings``), most typical first:
+    nearest the group's mean direction."""
+    x = normalise(embeddings[members])
+    centre = normalise(x.mean(axis=0, keepdims=True))[0]
+    order = np.argsort(-(x @ centre))
+    return [int(i) for i in members[order[:count]]]

@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import PCA
 
+from morphospace.choices import MAP_METHOD, MAP_METHODS, MapMethod, check_choice
 from morphospace.errors import InputError
 from morphospace.explore.search import normalise
 from morphospace.files import atomic_write
 
-METHODS = ("umap", "tsne", "pca")
+__all__ = ["GRAPH_MINIMUM", "Map", "map_file", "project"]
+
 #: Below this many objects there is no neighbour graph: the map is PCA's.
 GRAPH_MINIMUM = 10
 
@@ -34,10 +36,8 @@ class Map:
     seed : int
     """
 
-    def __init__(self, method: str = "umap", seed: int = 0):
-        if method not in METHODS:
-            raise ValueError(f"unknown map method {method!r}; choose one of {', '.join(METHODS)}")
-        self.method = method
+    def __init__(self, method: MapMethod = MAP_METHOD, seed: int = 0):
+        self.method = check_choice("--map", method, MAP_METHODS)
         self.seed = seed
         self.token = secrets.token_hex(8)  # names this fit in the table it belongs to
         self._model = None  # the fitted UMAP, openTSNE embedding or PCA; None for under 3
@@ -114,7 +114,7 @@ def map_file(table_path: str | Path) -> Path:
     return Path(table_path).with_suffix(".map.pkl")
 
 
-def project(embeddings: np.ndarray, method: str = "umap", seed: int = 0) -> np.ndarray:
+def project(embeddings: np.ndarray, method: MapMethod = MAP_METHOD, seed: int = 0) -> np.ndarray:
     """Map (N, D) embeddings to (N, 2) coordinates, comparing them by cosine similarity.
 
     Sets too small for a neighbour graph (under 10 objects) fall back to PCA.

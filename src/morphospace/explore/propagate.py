@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -19,9 +20,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 
+from morphospace.choices import check_choice
 from morphospace.explore.search import normalise
 
-METHODS = ("auto", "logistic", "knn")
+__all__ = ["KNN_NEIGHBOURS", "METHODS", "Propagation", "propagate"]
+
+PropagateMethod = Literal["auto", "logistic", "knn"]
+METHODS: tuple[str, ...] = get_args(PropagateMethod)
 KNN_NEIGHBOURS = 10
 
 
@@ -54,7 +59,7 @@ def propagate(
     embeddings: np.ndarray,
     labels: Sequence[object],
     *,
-    method: str = "auto",
+    method: PropagateMethod = "auto",
     suggest: int = 20,
     seed: int = 0,
 ) -> Propagation:
@@ -76,10 +81,10 @@ def propagate(
     Raises
     ------
     ValueError
-        With fewer than two labelled classes, or an unknown method.
+        With fewer than two labelled classes; an :class:`InputError` (a ``ValueError``)
+        for an unknown method.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; use {', '.join(METHODS)}")
+    check_choice("--method", method, METHODS)
     # Directions on the unit sphere around the sample's centre, as k-NN scoring sees them.
     # The embedding is whitened already: rescaling each feature again would weigh its
     # least informative directions up.

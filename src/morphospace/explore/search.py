@@ -8,9 +8,17 @@ vectors: the answers are the exact ones, at about half the time of a float32 sca
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 
+from morphospace.choices import check_choice
+
+__all__ = ["FAISS_FROM", "SEARCH_METHODS", "SimilarityIndex", "normalise"]
+
 FAISS_FROM = 200_000
+SearchMethod = Literal["auto", "exact", "faiss"]
+SEARCH_METHODS: tuple[str, ...] = get_args(SearchMethod)
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -32,9 +40,8 @@ class SimilarityIndex:
         faiss re-ranks ``refine * k`` float16 candidates with the float32 vectors.
     """
 
-    def __init__(self, embeddings: np.ndarray, method: str = "auto", *, refine: int = 4):
-        if method not in ("auto", "exact", "faiss"):
-            raise ValueError(f"unknown search method {method!r}; use auto, exact or faiss")
+    def __init__(self, embeddings: np.ndarray, method: SearchMethod = "auto", *, refine: int = 4):
+        check_choice("method", method, SEARCH_METHODS)
         self.vectors = normalise(embeddings)
         n, dim = self.vectors.shape
         self.method = ("faiss" if n >= FAISS_FROM else "exact") if method == "auto" else method

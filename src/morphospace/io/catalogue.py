@@ -19,7 +19,6 @@ import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,9 +27,6 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 from morphospace.errors import InputError
-
-if TYPE_CHECKING:  # embed builds on io: the table is only named here
-    from morphospace.embed import EmbeddingTable
 from morphospace.io.sources import object_id
 
 MATCH_RADIUS = 3.0  # arcsec: about a beam of the radio and sub-mm surveys we serve
@@ -182,35 +178,6 @@ class CatalogueJoin:
         table, frame = self._contents
         found = _match(objects, table, frame, self.path, self.on, self.radius)
         return frame.reindex(found.rows).reset_index(drop=True), found
-
-
-def join_columns(
-    table: EmbeddingTable, join: str | Path | CatalogueJoin
-) -> tuple[EmbeddingTable, CatalogueMatch]:
-    """Add a catalogue's columns (labels, catalogue values) to a table, and say how its rows
-    were matched to the objects (see :mod:`morphospace.io.catalogue`). Columns the table
-    already has are kept as they are."""
-    join = CatalogueJoin.of(join)
-    aligned, found = join.match(table.rows)
-    new = [c for c in aligned.columns if c not in table.rows.columns]
-    return table.with_columns({c: aligned[c].to_numpy() for c in new}), found
-
-
-def joined_column(
-    table: EmbeddingTable, join: str | Path | CatalogueJoin, column: str
-) -> np.ndarray:
-    """One column of a catalogue, one value per object of ``table`` (missing where no row
-    matches the object), matched as :func:`join_columns` matches. The catalogue's values win
-    over a column of that name already in the table."""
-    join = CatalogueJoin.of(join)
-    columns = join.columns()
-    if column not in columns:
-        close = ", ".join(columns[:12])
-        raise InputError(join.path, f"has no column {column!r} (columns: {close})")
-    values = join.match(table.rows)[0][column].to_numpy()
-    if pd.isna(values).all():
-        raise InputError(join.path, f"column {column!r} matches no embedded object")
-    return values
 
 
 def parse_join_on(spec: str | None) -> tuple[str, str] | None:

@@ -26,7 +26,8 @@ from torch import nn
 
 from morphospace.augment import Augmenter, AugmentSettings, standardise
 from morphospace.byol import BYOL
-from morphospace.choices import EMBED_BATCH_SIZE
+from morphospace.choices import DEVICE, EMBED_BATCH_SIZE
+from morphospace.models.devices import resolve_device
 
 if TYPE_CHECKING:
     from morphospace.models.store import ModelCard
@@ -93,8 +94,8 @@ class FramedEncoder:
         Average over the eight 90° rotations and flips (orientation-free embeddings).
     batch_size : int
         Objects per forward pass.
-    device : str
-        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, …
+    device : str or torch.device
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, …, or a resolved device.
     """
 
     def __init__(
@@ -104,13 +105,11 @@ class FramedEncoder:
         *,
         tta: bool = True,
         batch_size: int = EMBED_BATCH_SIZE,
-        device: str = "auto",
+        device: str | torch.device = DEVICE,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.byol = byol.eval().to(self.device)
         self.card = card
         self.tta = tta

@@ -358,3 +358,11 @@ class PreprocessChain(BaseModel):
     def __call__(self, image: SkyImage) -> tuple[np.ndarray, Any]:
         """Apply the chain and keep the metadata, as :func:`~morphospace.io.read_many` wants."""
         return self.apply(image), image.meta
+
+
+def framing_of(recorded: dict[str, Any] | None) -> Crop | None:
+    """The ``crop`` step of a recorded chain (a model card's or an embedding table's
+    ``preprocess``): how the network's input was framed. None when it had none."""
+    if not recorded:
+        return None
+    return next((s for s in PreprocessChain.from_dict(recorded).steps if isinstance(s, Crop)), None)

@@ -29,10 +29,23 @@ import pandas as pd
 from astropy import units as u
 from astropy.table import Table
 
-from morphospace.embed import EmbeddingTable, find_table
 from morphospace.errors import InputError
+from morphospace.explore.table import RunTable
 from morphospace.files import atomic_write
-from morphospace.io.catalogue import CatalogueJoin, join_columns
+from morphospace.io.catalogue import CatalogueJoin
+
+__all__ = [
+    "SUFFIXES",
+    "TABLE_SUFFIXES",
+    "UNITS",
+    "ds9_regions",
+    "export_table",
+    "rows_table",
+    "selection_table",
+    "table_format",
+    "write_rows",
+    "write_selection",
+]
 
 #: Units of the embedding table's metadata columns.
 UNITS = {
@@ -55,19 +68,17 @@ DEFAULT_RADIUS = 10 * u.arcsec
 #: Region colours, one per cluster in turn (matplotlib's tab10); noise (-1) is grey.
 CLUSTER_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
-#: What the run folder holds beside the table: the explorer's labels and marks.
-RUN_ANNOTATIONS = ("labels.csv", "marks.csv")
 
 
 def selection_table(
-    table: EmbeddingTable, indices: Sequence[int] | None = None, embedding: bool = False
+    table: RunTable, indices: Sequence[int] | None = None, embedding: bool = False
 ) -> Table:
     """The chosen rows (all by default) as an astropy Table with units, and the embedding
     vectors as an array column if asked."""
     chosen = np.arange(len(table)) if indices is None else np.asarray(list(indices), dtype=int)
-    out = rows_table(table.rows.iloc[chosen])
+    out = rows_table(table.rows(chosen))
     if embedding:
-        out["embedding"] = table.embeddings[chosen]
+        out["embedding"] = table.vectors[chosen]
         out["embedding"].description = "morphospace embedding (whitened)"
     return out
 
@@ -112,7 +123,7 @@ def _write_table(out: Table, path: Path) -> Path:
 
 
 def write_selection(
-    table: EmbeddingTable,
+    table: RunTable,
     path: str | Path,
     indices: Sequence[int] | None = None,
     embedding: bool = False,
@@ -185,22 +196,10 @@ def export_table(
     """
     output = Path(output)
     table_format(output)  # refuse an unknown format before any work
-    path = find_table(target)
-    table = EmbeddingTable.read(path)
-    said = []
-    for name in RUN_ANNOTATIONS:
-        annotations = path.parent / name
-        if not annotations.exists():
-            continue
-        try:
-            table, found = join_columns(table, CatalogueJoin(annotations, on="id=id"))
-        except InputError as exc:  # emptied, or of other objects: nothing of it to add
-            said.append(f"left out {exc}")
-            continue
-        said.append(found.summary(annotations))
+    table, said = RunTable.open(target).annotated()
     if join is not None:
         join = CatalogueJoin.of(join)
-        table, found = join_columns(table, join)
+        table, found = table.join(join)
         said.append(found.summary(join.path))
     written = [write_selection(table, output, embedding=embedding)]
     if regions:

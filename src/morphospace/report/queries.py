@@ -12,16 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from morphospace.embed import Embedder, EmbeddingTable
 from morphospace.errors import InputError
-from morphospace.explore import SimilarityIndex, anomaly_scores
-from morphospace.explore.anomalies import rerank
-from morphospace.explore.propagate import propagate
+from morphospace.explore.table import RunTable
 from morphospace.files import safe_filename
 from morphospace.io import read_fits
-from morphospace.io.catalogue import joined_column
 from morphospace.report import figures
-from morphospace.report.thumbnails import framing_of, thumbnail, thumbnails_of
+from morphospace.report.thumbnails import thumbnail, thumbnails_of
+
+__all__ = ["Answer", "label_objects", "similar_to", "top_anomalies"]
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz", ".fz")
 
@@ -54,31 +52,23 @@ def similar_to(
     *,
     run: str | Path | None = None,
     gallery: str | Path | None = None,
-    method: str = "auto",
 ) -> Answer:
     """The ``k`` objects most similar to ``query``: an id or OBJECT name in the table, or a
     FITS file, which is embedded on the fly with the run's model (``run``, by default the
     one recorded in the table)."""
     table_path = Path(table_path)
-    table = EmbeddingTable.read(table_path)
-    index = SimilarityIndex(table.embeddings, method)
+    table = RunTable.open(table_path)
     if _looks_like_file(query):
         vector, query_thumb, label = _embed_file(table, Path(query), run)
-        near, score = index.query(vector, k)
-        near, score = near[0], score[0]
-        near_thumbs, _ = thumbnails_of(table.rows.iloc[near], framing=_framing(table))
+        near, score = table.similar(vector, k)
+        near_thumbs, _ = thumbnails_of(table.rows(near), framing=table.framing)
         thumbs = np.concatenate([query_thumb[None], near_thumbs])
     else:
-        try:
-            row = table.find(query)
-        except KeyError as exc:
-            raise InputError(table_path, str(exc.args[0])) from None
-        near, score = index.query(table.embeddings[row], k, exclude=np.array([row]))
-        near, score = near[0], score[0]
-        shown = table.rows.iloc[[row, *near]]  # the query first
-        thumbs, _ = thumbnails_of(shown, framing=_framing(table))
-        label = str(table.rows["id"][row])
-    rows = table.rows.iloc[near].copy()
+        row = table.find(query)
+        near, score = table.similar(row, k)
+        thumbs, _ = thumbnails_of(table.rows([row, *near]), framing=table.framing)  # query first
+        label = table.ids[row]
+    rows = table.rows(near)
     rows.insert(0, "similarity", score)
     rows.insert(0, "rank", np.arange(1, len(near) + 1))
     rows = rows[_columns(rows, ["rank", "similarity"])]
@@ -112,26 +102,25 @@ def top_anomalies(
     ``anomaly_reranked_rank``, written atomically.
     """
     table_path = Path(table_path)
-    table = EmbeddingTable.read(table_path)
-    rows = table.rows
-    if "anomaly_rank" not in rows.columns:
-        rows = pd.concat([rows, anomaly_scores(table.embeddings)], axis=1)
+    table = RunTable.open(table_path)
+    rows = table.rows()
+    for name, values in table.anomalies().items():  # the report's, or computed now
+        rows[name] = values.to_numpy()
     rank_column = "anomaly_rank"
     if marks is not None:
         given = _marks(table, *marks)
         try:
-            reranked = rerank(table.embeddings, rows["anomaly"].to_numpy(), given)
+            reranked = table.rerank(given)
         except ValueError as exc:
             raise InputError(marks[0], str(exc)) from None
-        table = table.with_columns(dict(reranked.items()))
-        table.write(table_path)
+        table.with_columns(dict(reranked.items())).write()
         rows = pd.concat([rows.drop(columns=reranked.columns, errors="ignore"), reranked], axis=1)
         rank_column = "anomaly_reranked_rank"
     top = np.argsort(rows[rank_column].to_numpy(), kind="stable")[:n]
     ranked = rows.iloc[top]
     shown = [rank_column, "anomaly", "anomaly_interest"] if marks else ["anomaly_rank", "anomaly"]
     ranked = ranked[_columns(ranked, [*shown, "anomaly_knn"])]
-    thumbs, _ = thumbnails_of(rows.iloc[top], framing=_framing(table))
+    thumbs, _ = thumbnails_of(rows.iloc[top], framing=table.framing)
     path = Path(gallery) if gallery else table_path.parent / "anomalies_top.png"
     captions = {
         i: f"#{r} {name}"[:24]
@@ -151,9 +140,9 @@ _MARK_WORDS = {"1": 1.0, "1.0": 1.0, "yes": 1.0, "true": 1.0, "interesting": 1.0
                "0": 0.0, "0.0": 0.0, "no": 0.0, "false": 0.0, "not interesting": 0.0}  # fmt: skip
 
 
-def _marks(table: EmbeddingTable, source: str | Path, column: str) -> np.ndarray:
+def _marks(table: RunTable, source: str | Path, column: str) -> np.ndarray:
     """A CSV column of interesting / not interesting marks as 1.0, 0.0 or NaN per object."""
-    words = pd.Series(joined_column(table, source, column)).dropna().astype(str)
+    words = pd.Series(table.joined_column(source, column)).dropna().astype(str)
     words = words.str.strip().str.lower()
     words = words[words != ""]
     unknown = sorted(set(words) - set(_MARK_WORDS))
@@ -180,23 +169,22 @@ def label_objects(
     The table gains ``COLUMN_predicted``, ``COLUMN_probability`` and ``COLUMN_next`` (1 =
     label this one first), written atomically; the answer lists the suggested objects.
     """
-    table_path = Path(table_path)
-    table = EmbeddingTable.read(table_path)
+    table = RunTable.open(table_path)
     source, column = labels
-    given = joined_column(table, source, column)
+    given = table.joined_column(source, column)
     try:
-        found = propagate(table.embeddings, list(given), method=method, suggest=suggest, seed=seed)
+        found = table.propagate(list(given), method=method, suggest=suggest, seed=seed)
     except ValueError as exc:
         raise InputError(source, str(exc)) from None
     table = table.with_columns(found.columns(column))
-    table.write(table_path)
-    rows = table.rows.iloc[found.suggested].copy()
+    table.write()
+    rows = table.rows(found.suggested)
     rows.insert(0, "next", np.arange(1, len(rows) + 1))
     wanted = ["next", f"{column}_predicted", f"{column}_probability"]
     rows = rows[_columns(rows, wanted)]
-    path = Path(gallery or table_path.parent / f"label_next_{safe_filename(column)}.png")
+    path = Path(gallery or Path(table_path).parent / f"label_next_{safe_filename(column)}.png")
     if len(rows):
-        thumbs, _ = thumbnails_of(table.rows.iloc[found.suggested], framing=_framing(table))
+        thumbs, _ = thumbnails_of(table.rows(found.suggested), framing=table.framing)
         guesses = zip(rows[f"{column}_predicted"], rows[f"{column}_probability"], strict=True)
         captions = {i: f"{i + 1}: {name} ({p:.2f})"[:24] for i, (name, p) in enumerate(guesses)}
         layout = figures.in_rows(range(len(thumbs)), 7)
@@ -213,26 +201,14 @@ def label_objects(
 _METHOD_NAMES = {"logistic": "logistic regression", "knn": "k-NN"}
 
 
-def _framing(table: EmbeddingTable):
-    return framing_of(table.info.get("preprocess"))
-
-
 def _looks_like_file(query: str) -> bool:
     return query.lower().endswith(FITS_SUFFIXES) or Path(query).is_file()
 
 
-def _embed_file(table: EmbeddingTable, path: Path, run: str | Path | None):
-    run = run or table.info.get("run")
-    if not run or not (Path(run) / "model.json").exists():
-        raise InputError(path, "cannot embed a new file: name the trained run with --run RUN/")
-    embedder = Embedder.from_run(run, tta=bool(table.info.get("tta", True)))
+def _embed_file(table: RunTable, path: Path, run: str | Path | None):
+    """The vector of a FITS file embedded with the table's model, its thumbnail and name."""
+    embedder = table.embedder(run)
     objects = embedder.load([path], on_error="fail", workers=1)
-    recorded = table.info.get("model_sha256")
-    if recorded and embedder.card.weights_sha256 != recorded:
-        raise InputError(run, "is not the model these embeddings were made with")
     vector = embedder.transform(objects.arrays, [str(path)])
-    return (
-        vector,
-        thumbnail(read_fits(path, hdu=objects.metas[0].hdu), framing=_framing(table)),
-        path.name,
-    )
+    image = read_fits(path, hdu=objects.metas[0].hdu)
+    return vector, thumbnail(image, framing=table.framing), path.name

@@ -20,7 +20,6 @@ import numpy as np
 from PIL import Image
 
 from morphospace.io import SkyImage, read_many
-from morphospace.preprocess import PreprocessChain
 from morphospace.preprocess.chain import Crop
 from morphospace.preprocess.steps import crop_to_emission
 
@@ -51,15 +50,6 @@ def moment0(cube: np.ndarray) -> np.ndarray:
         total = np.nansum(cube, axis=0)
     total[np.all(~np.isfinite(cube), axis=0)] = np.nan
     return total
-
-
-def framing_of(preprocess: dict | None) -> Crop | None:
-    """The ``crop`` step of a recorded preprocessing chain (an embedding table's
-    ``info["preprocess"]``): how the network's input was framed. None when it had none."""
-    if not preprocess:
-        return None
-    steps = PreprocessChain.from_dict(preprocess).steps
-    return next((step for step in steps if isinstance(step, Crop)), None)
 
 
 def thumbnail(

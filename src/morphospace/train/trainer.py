@@ -31,6 +31,7 @@ from morphospace.files import atomic_write, folder_lock
 from morphospace.io.reader import write_problems
 from morphospace.io.sources import find_sources
 from morphospace.models import FramedEncoder, ModelCard, build_backbone, parse_backbone, save_model
+from morphospace.models.devices import resolve_device
 from morphospace.models.store import CardData, CardTraining, CardViews
 from morphospace.train.checkpoint import (
     load_checkpoint,
@@ -101,12 +102,6 @@ class Trainer:
         self.earlier = earlier_card(settings)  # the model to start from (finetune.from_run)
 
     # --- set-up ---------------------------------------------------------------------------
-
-    def _device(self) -> torch.device:
-        wanted = self.settings.train.device
-        if wanted == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(wanted)
 
     def _precision(self, device: torch.device) -> torch.dtype | None:
         precision = self.settings.train.precision
@@ -262,7 +257,7 @@ class Trainer:
             named by ``settings.data.sources``, read, preprocessed and cached.
         """
         t = self.settings.train
-        device = self._device()
+        device = resolve_device(t.device, "train.device")
         dist = Distributed.from_environment(device.type)
         if device.type == "cuda" and dist.enabled:
             device = torch.device("cuda", dist.local_rank)
@@ -661,7 +656,7 @@ def fit_whitening(
     generator = torch.Generator().manual_seed(seed)
     sample = torch.randperm(len(bank), generator=generator)[:WHITENING_SAMPLE]
     byol.whitening.reset()
-    encoder = FramedEncoder(byol, card, tta=True, device=str(device))
+    encoder = FramedEncoder(byol, card, tta=True, device=device)
     features = encoder.embed_bank(bank.images[sample], bank.extents[sample])
     finite = np.isfinite(features).all(axis=1)
     if finite.sum() < 2:

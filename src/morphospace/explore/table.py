@@ -1,0 +1,384 @@
+"""The table layer: one run's embedding table with everything built on it.
+
+Every front end asks the same things of a table: the objects like this one, the most
+unusual ones, a map and clusters, the user's labels and marks, a catalogue's columns, the
+model that made the vectors. :class:`RunTable` answers them, once, for all of them::
+
+    morphospace similar / anomalies / label ─┐
+    open_run (morphospace.runs.Run) ─────────┤
+    the explorer's server (app) ─────────────┼──► RunTable ──► EmbeddingTable (Parquet)
+    the report (report.build) ───────────────┘
+
+A table is reached by column (:meth:`RunTable.column`), by chosen rows
+(:meth:`RunTable.rows`) and as vectors (:attr:`RunTable.vectors`), never as one frame
+that a caller holds on to, so that a table larger than memory can stand behind the same
+calls. What is derived from it (the search index, anomaly scores of a table without them,
+the framing of its thumbnails) is made on first use and kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from morphospace.choices import MAP_METHOD, MapMethod
+from morphospace.embed.table import EmbeddingTable, find_table
+from morphospace.errors import InputError
+from morphospace.explore.anomalies import anomaly_scores, rerank
+from morphospace.explore.clusters import Clusters, cluster
+from morphospace.explore.labels import LabelStore
+from morphospace.explore.maps import Map, map_file
+from morphospace.explore.propagate import Propagation, propagate
+from morphospace.explore.search import SimilarityIndex, normalise
+from morphospace.io.catalogue import CatalogueJoin, CatalogueMatch
+
+if TYPE_CHECKING:
+    from morphospace.embed import Embedder
+    from morphospace.preprocess.chain import Crop
+
+__all__ = ["CLUSTER_COLUMNS", "SCORE_COLUMNS", "RunTable"]
+
+#: The anomaly columns that ``report`` writes (see :func:`~morphospace.explore.anomaly_scores`).
+SCORE_COLUMNS = ("anomaly_iforest", "anomaly_lof", "anomaly_knn", "anomaly", "anomaly_rank")
+#: The cluster columns that ``report`` writes: k-means, HDBSCAN and Ward.
+CLUSTER_COLUMNS = ("cluster", "cluster_hdbscan", "cluster_agglomerative")
+
+
+class RunTable:
+    """A run's objects: their embedding table and what is built on it.
+
+    Parameters
+    ----------
+    table : EmbeddingTable
+        The objects: metadata, vectors and provenance.
+    path : path, optional
+        Where the table is kept (``RUN/embeddings.parquet``); :meth:`write` writes there.
+    folder : path, optional
+        Where the user's ``labels.csv`` and ``marks.csv`` are kept; the table's folder by
+        default.
+    """
+
+    def __init__(
+        self,
+        table: EmbeddingTable,
+        path: str | Path | None = None,
+        folder: str | Path | None = None,
+    ):
+        self._table = table
+        self.path = Path(path) if path is not None else None
+        if folder is None and self.path is not None:
+            folder = self.path.parent
+        self.folder = Path(folder) if folder is not None else None
+
+    @classmethod
+    def open(cls, target: str | Path, folder: str | Path | None = None) -> RunTable:
+        """The table of a run folder (``RUN/embeddings.parquet``), or a table file."""
+        path = find_table(target)
+        return cls(EmbeddingTable.read(path), path, folder)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __repr__(self) -> str:
+        return f"<RunTable {self.path or 'in memory'}: {len(self)} objects>"
+
+    # --- the objects ------------------------------------------------------------------------
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """What made the table: the model's digest, its run, the preprocessing, ``tta``, …"""
+        return self._table.info
+
+    @property
+    def ids(self) -> list[str]:
+        """Each object's id, in row order."""
+        return self._table.ids
+
+    @property
+    def columns(self) -> list[str]:
+        """The names of the table's columns (the vectors are :attr:`vectors`)."""
+        return [str(name) for name in self._table.rows.columns]
+
+    def column(self, name: str) -> np.ndarray:
+        """One column, one value per object."""
+        if name not in self._table.rows.columns:
+            known = ", ".join(self.columns)
+            raise InputError(self._source, f"no such column {name!r} (columns: {known})")
+        return self._table.rows[name].to_numpy()
+
+    def rows(
+        self,
+        indices: Sequence[int] | np.ndarray | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """The chosen rows (all by default) and columns (all by default), as a frame of
+        their own: changing it leaves the table as it is."""
+        rows = self._table.rows
+        if columns is not None:
+            rows = rows[list(columns)]
+        if indices is not None:
+            rows = rows.iloc[np.asarray(indices, dtype=int)]
+        return rows.copy(deep=False)  # copy-on-write: nothing is copied until it changes
+
+    def row(self, i: int) -> pd.Series:
+        """The metadata of object ``i``; a :class:`KeyError` when the table has no such row."""
+        if not 0 <= i < len(self):
+            raise KeyError(i)
+        return self._table.rows.iloc[i]
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The (N, D) embedding vectors, in row order."""
+        return self._table.embeddings
+
+    @property
+    def embedding_table(self) -> EmbeddingTable:
+        """The table itself."""
+        return self._table
+
+    def find(self, query: str | int) -> int:
+        """The row of an object given by row number, id, OBJECT name or file name."""
+        if isinstance(query, int | np.integer):
+            if not 0 <= query < len(self):
+                raise InputError(str(query), f"no such row (the run has {len(self)} objects)")
+            return int(query)
+        try:
+            return self._table.find(str(query))
+        except KeyError as exc:
+            raise InputError(self._source, str(exc.args[0])) from None
+
+    def with_columns(self, columns: dict[str, Any]) -> RunTable:
+        """The same table, kept in the same place, with columns added or replaced."""
+        return RunTable(self._table.with_columns(columns), self.path, self.folder)
+
+    def write(self, fitted: Map | None = None) -> Path:
+        """Write the table where it is kept, atomically, with its fitted map beside it."""
+        if self.path is None:
+            raise InputError("table", "is not kept in a file: give it a path to write it")
+        if fitted is not None:
+            fitted.save(map_file(self.path))
+        return self._table.write(self.path)
+
+    @cached_property
+    def framing(self) -> Crop | None:
+        """How the network's input was framed (the recorded chain's ``crop`` step), so that
+        thumbnails show what the network saw; None when the chain has no crop."""
+        from morphospace.preprocess.chain import framing_of
+
+        return framing_of(self.info.get("preprocess"))
+
+    # --- neighbours ------------------------------------------------------------------------
+
+    @cached_property
+    def index(self) -> SimilarityIndex:
+        """The similarity search over the vectors, built on its first use."""
+        return SimilarityIndex(self.vectors)
+
+    def similar(self, query: int | np.ndarray, k: int = 12) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` objects most similar to object ``query`` (itself left out) or to a
+        vector: their rows and cosine similarities, most similar first."""
+        if isinstance(query, int | np.integer):
+            near, score = self.index.query(self.vectors[query], k, exclude=np.array([query]))
+        else:
+            near, score = self.index.query(query, k)
+        return near[0], score[0]
+
+    def more_like(self, of: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` objects most like the mean direction of objects ``of`` (not themselves)."""
+        query = normalise(normalise(self.vectors[list(of)]).mean(axis=0, keepdims=True))
+        near, score = self.index.query(query, k + len(set(of)))
+        keep = ~np.isin(near[0], of)
+        return near[0][keep][:k], score[0][keep][:k]
+
+    def neighbours(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest other objects of every object (fewer in a table that small)."""
+        return self.index.neighbours(min(k, max(len(self) - 1, 0)))
+
+    # --- map, clusters and anomalies -------------------------------------------------------
+
+    def explore(
+        self, method: MapMethod = MAP_METHOD, k: int | None = None, seed: int = 0
+    ) -> tuple[RunTable, Clusters, Map]:
+        """The table with its 2-D map, clusters and anomaly scores as columns (``x``, ``y``,
+        :data:`CLUSTER_COLUMNS`, :data:`SCORE_COLUMNS`), the clusters, and the fitted map
+        (which places objects added later: :meth:`place`)."""
+        if len(self) == 0:
+            raise InputError(self._source, "the table is empty")
+        fitted = Map(method, seed)
+        xy = fitted.fit(self.vectors)
+        groups = cluster(self.vectors, k=k, seed=seed)
+        scores = anomaly_scores(self.vectors, seed=seed)
+        columns = {
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            **dict(
+                zip(
+                    CLUSTER_COLUMNS,
+                    (groups.kmeans, groups.hdbscan, groups.agglomerative),
+                    strict=True,
+                )
+            ),
+            **{name: scores[name].to_numpy() for name in scores.columns},
+        }
+        explored = self.with_columns(columns)
+        explored.info.update(map=method, k=groups.k, map_token=fitted.token)
+        return explored, groups, fitted
+
+    def place(self, new: EmbeddingTable) -> EmbeddingTable:
+        """New objects as rows for this table: placed on its saved map by the map's own
+        ``transform``, each in its nearest k-means cluster (by the clusters' mean directions)
+        and in the HDBSCAN and Ward groups of its nearest object here. A table never
+        explored (no ``x``) has nothing to place them on, and ``new`` comes back as it is."""
+        if "x" not in self.columns or len(new) == 0:
+            return new
+        path = map_file(self.path or "embeddings.parquet")
+        fitted = Map.load(path)
+        if fitted.token != self.info.get("map_token"):
+            raise InputError(path, "is not the map of this table; run 'morphospace report' again")
+        xy = fitted.transform(new.embeddings)
+        columns: dict[str, np.ndarray] = {"x": xy[:, 0], "y": xy[:, 1]}
+        if "cluster" in self.columns:
+            groups = self.column("cluster")
+            names = np.unique(groups)
+            known = normalise(self.vectors)
+            centres = normalise(np.stack([known[groups == g].mean(axis=0) for g in names]))
+            columns["cluster"] = names[np.argmax(normalise(new.embeddings) @ centres.T, axis=1)]
+        nearest = self.index.query(new.embeddings, 1)[0][:, 0]
+        for name in CLUSTER_COLUMNS[1:]:
+            if name in self.columns:
+                columns[name] = self.column(name)[nearest]
+        return new.with_columns(columns)
+
+    def anomalies(self) -> pd.DataFrame:
+        """Every object's anomaly scores (:data:`SCORE_COLUMNS`): the table's when ``report``
+        has written them, else computed on first use."""
+        return self._anomalies.copy()
+
+    @cached_property
+    def _anomalies(self) -> pd.DataFrame:
+        if set(SCORE_COLUMNS) <= set(self.columns):
+            return self.rows(columns=SCORE_COLUMNS).reset_index(drop=True)
+        return anomaly_scores(self.vectors)
+
+    def rerank(self, marks: np.ndarray) -> pd.DataFrame:
+        """The anomaly scores re-ranked by marks (1 interesting, 0 not, NaN unmarked): see
+        :func:`~morphospace.explore.anomalies.rerank`."""
+        return rerank(self.vectors, self._anomalies["anomaly"].to_numpy(float), marks)
+
+    # --- the user's labels and marks -------------------------------------------------------
+
+    @cached_property
+    def labels(self) -> LabelStore:
+        """The user's labels, ``labels.csv`` in the run's folder."""
+        return LabelStore(self._kept("labels.csv"))
+
+    @cached_property
+    def marks(self) -> LabelStore:
+        """The user's marks, ``marks.csv`` in the run's folder: 1 interesting, 0 not."""
+        return LabelStore(self._kept("marks.csv"), column="interesting")
+
+    def label_values(self) -> list[str | None]:
+        """Each object's label in ``labels.csv`` (None where it has none), in row order."""
+        given = self.labels.read()
+        return [given.get(i) for i in self.ids]
+
+    def mark_values(self) -> np.ndarray:
+        """Each object's mark in ``marks.csv`` as 1.0 or 0.0 (NaN where it has none)."""
+        given = self.marks.read()
+        return np.array([float(given[i]) if i in given else math.nan for i in self.ids])
+
+    def propagate(
+        self, labels: Sequence[object], *, method: str = "auto", suggest: int = 20, seed: int = 0
+    ) -> Propagation:
+        """A few labels (None or "" for the unlabelled objects) propagated to every object:
+        see :func:`~morphospace.explore.propagate.propagate`."""
+        return propagate(self.vectors, labels, method=method, suggest=suggest, seed=seed)
+
+    def annotated(self) -> tuple[RunTable, list[str]]:
+        """The table with the user's labels and marks as columns (``label``,
+        ``interesting``), and one line on how each file matched."""
+        table, said = self, []
+        for store in (self.labels, self.marks):
+            if not store.path.exists():
+                continue
+            try:
+                table, found = table.join(CatalogueJoin(store.path, on="id=id"))
+            except InputError as exc:  # emptied, or of other objects: nothing of it to add
+                said.append(f"left out {exc}")
+                continue
+            said.append(found.summary(store.path))
+        return table, said
+
+    # --- catalogues ------------------------------------------------------------------------
+
+    def join(self, catalogue: str | Path | CatalogueJoin) -> tuple[RunTable, CatalogueMatch]:
+        """The table with a catalogue's columns added (labels, catalogue values), and how its
+        rows were matched to the objects (see :mod:`morphospace.io.catalogue`). Columns the
+        table already has are kept as they are."""
+        aligned, found = CatalogueJoin.of(catalogue).match(self._table.rows)
+        new = [c for c in aligned.columns if c not in self.columns]
+        return self.with_columns({c: aligned[c].to_numpy() for c in new}), found
+
+    def joined_column(self, catalogue: str | Path | CatalogueJoin, column: str) -> np.ndarray:
+        """One column of a catalogue, one value per object (missing where no row matches the
+        object), matched as :meth:`join` matches. The catalogue's values win over a column
+        of that name already in the table."""
+        join = CatalogueJoin.of(catalogue)
+        columns = join.columns()
+        if column not in columns:
+            close = ", ".join(columns[:12])
+            raise InputError(join.path, f"has no column {column!r} (columns: {close})")
+        values = join.match(self._table.rows)[0][column].to_numpy()
+        if pd.isna(values).all():
+            raise InputError(join.path, f"column {column!r} matches no embedded object")
+        return values
+
+    # --- the model -------------------------------------------------------------------------
+
+    def embedder(self, run: str | Path | None = None) -> Embedder:
+        """The model that made these vectors, fed as it fed them (test-time averaging as
+        recorded): from ``run``, the folder the table is kept in, or the run it records.
+
+        Raises
+        ------
+        InputError
+            When no trained run is found, or the run holds another model than the one the
+            table records.
+        """
+        from morphospace.embed import Embedder
+
+        found = run or next(
+            (
+                folder
+                for folder in (self.folder, self.info.get("run"))
+                if folder and (Path(folder) / "model.json").exists()
+            ),
+            None,
+        )
+        if found is None:
+            raise InputError(
+                self._source, "holds no model.json and records no trained run: name the run (--run)"
+            )
+        embedder = Embedder.from_run(found, tta=bool(self.info.get("tta", True)))
+        recorded = self.info.get("model_sha256")
+        if recorded and embedder.card.weights_sha256 != recorded:
+            raise InputError(found, "holds a different model than the one that made these vectors")
+        return embedder
+
+    # --- where it is kept ------------------------------------------------------------------
+
+    @property
+    def _source(self) -> str:
+        """What messages about the table name."""
+        return str(self.path) if self.path is not None else "table"
+
+    def _kept(self, name: str) -> Path:
+        if self.folder is None:
+            raise InputError(name, "a table in memory has no run folder to keep it in")
+        return self.folder / name
