@@ -32,8 +32,12 @@ from morphospace.models.devices import resolve_device
 if TYPE_CHECKING:
     from morphospace.models.store import ModelCard
 
+__all__ = ["WHITENING_SAMPLE", "FramedEncoder", "dihedral", "fit_whitening", "for_inference"]
+
 # Float32 reassociation differs between the two paths; folded weights agree far closer.
 _TOLERANCE = 1e-3
+#: Objects the whitening is fitted on: a covariance of a few thousand dimensions needs no more.
+WHITENING_SAMPLE = 20_000
 
 
 def for_inference(network: nn.Module, in_channels: int, probe_size: int = 32) -> nn.Module:
@@ -149,3 +153,26 @@ class FramedEncoder:
             inputs = self.inputs(images[chunk], extents[chunk], self.view_size)
             out.append(self.forward(inputs).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.size), "f4")
+
+
+def fit_whitening(
+    byol: BYOL,
+    card: ModelCard,
+    images: torch.Tensor,
+    extents: torch.Tensor,
+    device: str | torch.device,
+    seed: int,
+) -> None:
+    """Fit ``byol``'s embedding whitening on the training objects (``images`` within
+    ``extents`` pixels of their bank tensors), framed and averaged as at inference; large
+    sets are sampled (:data:`WHITENING_SAMPLE`)."""
+    generator = torch.Generator().manual_seed(seed)
+    sample = torch.randperm(len(images), generator=generator)[:WHITENING_SAMPLE]
+    byol.whitening.reset()
+    encoder = FramedEncoder(byol, card, tta=True, device=device)
+    features = encoder.embed_bank(images[sample], extents[sample])
+    finite = np.isfinite(features).all(axis=1)
+    if finite.sum() < 2:
+        warnings.warn("embeddings are not finite: the whitening is left off", stacklevel=2)
+        return
+    byol.whitening.fit(torch.as_tensor(features[finite]))

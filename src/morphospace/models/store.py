@@ -18,7 +18,7 @@ import json
 import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from safetensors.torch import load_file, save_file
@@ -30,6 +30,24 @@ from morphospace.errors import InputError
 from morphospace.files import atomic_write
 from morphospace.models.backbones import build_backbone
 from morphospace.preprocess import PreprocessChain
+
+if TYPE_CHECKING:
+    from morphospace.config import Settings
+
+__all__ = [
+    "MODEL_FORMAT",
+    "READABLE_FORMATS",
+    "CardData",
+    "CardTraining",
+    "CardViews",
+    "Lineage",
+    "ModelCard",
+    "build_model",
+    "load_model",
+    "package_versions",
+    "read_model_card",
+    "save_model",
+]
 
 MODEL_FORMAT = "morphospace-model/2"
 #: Cards this version reads: format 1 lacked ``whitening`` and ``lineage``.
@@ -106,6 +124,38 @@ class ModelCard(_Part):
     def to_json(self) -> str:
         """The card as ``model.json`` text."""
         return self.model_dump_json(indent=2)
+
+    @classmethod
+    def of_training(
+        cls,
+        settings: Settings,
+        byol: BYOL,
+        *,
+        in_channels: int,
+        bank_size: int,
+        training: CardTraining,
+        lineage: Lineage | None = None,
+    ) -> ModelCard:
+        """The card of ``byol`` trained with ``settings`` on objects of ``in_channels``
+        channels kept at ``bank_size`` px (:func:`save_model` adds the versions, the
+        whitening and the digest)."""
+        s = settings
+        return cls(
+            backbone=s.model.backbone,
+            hidden_layer=s.model.hidden_layer,
+            in_channels=in_channels,
+            representation_size=byol.representation_size,
+            projection_size=s.model.projection_size,
+            projection_hidden_size=s.model.projection_hidden_size,
+            preprocess=s.preprocess,
+            data=CardData(hdu=s.data.hdu, min_side=s.data.min_side),
+            views=CardViews(
+                view_size=s.augment.view_size, view_mode=s.augment.view_mode, bank_size=bank_size
+            ),
+            training=training,
+            whitening=False,
+            lineage=lineage,
+        )
 
 
 def package_versions() -> dict[str, str]:
