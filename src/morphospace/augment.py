@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+__all__ = ["AugmentSettings", "Augmenter", "gaussian_blur", "robust_noise", "standardise"]
+
 
 class AugmentSettings(BaseModel):
     """How training views are drawn. Set a strength to 0 (or a flag to false) to switch it off."""

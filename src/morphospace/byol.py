@@ -26,6 +26,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+__all__ = [
+    "BYOL",
+    "Encoder",
+    "HiddenLayer",
+    "Whitening",
+    "cosine_tau",
+    "mlp",
+    "regression_loss",
+    "variance_loss",
+]
+
 
 def mlp(in_features: int, hidden_features: int, out_features: int) -> nn.Sequential:
     """The BYOL projector/predictor: Linear, BatchNorm, ReLU, Linear."""

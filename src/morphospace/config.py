@@ -50,6 +50,22 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+__all__ = [
+    "AUTO_EPOCH_DRAWS",
+    "AUTO_EPOCH_RANGE",
+    "DataSettings",
+    "FinetuneSettings",
+    "ModelSettings",
+    "Settings",
+    "TrainSettings",
+    "from_astromorph",
+    "is_astromorph_settings",
+    "load_settings",
+    "parse_assignments",
+    "validate_settings",
+    "validated",
+]
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -28,6 +28,19 @@ from morphospace.files import atomic_write, save_npy
 from morphospace.io import ImageMeta, Problem, ReadResult, find_sources, read_many
 from morphospace.preprocess import PreprocessChain
 
+__all__ = [
+    "CACHE_VERSION",
+    "Batch",
+    "LoadedObjects",
+    "ObjectBank",
+    "ObjectCache",
+    "check_usable",
+    "keep_batch",
+    "load_objects",
+    "read_objects",
+    "to_bank",
+]
+
 CACHE_VERSION = 2
 
 

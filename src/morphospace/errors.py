@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+__all__ = ["InputError", "MorphospaceError"]
+
 
 class MorphospaceError(Exception):
     """Base class of all errors that morphospace raises on purpose."""

@@ -17,6 +17,8 @@ import numpy as np
 
 from morphospace.errors import InputError
 
+__all__ = ["LOCK_NAME", "atomic_write", "folder_lock", "safe_filename", "save_npy"]
+
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Write through ``write(temporary_path)``, then rename over ``path`` in one step."""

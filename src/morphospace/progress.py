@@ -8,6 +8,8 @@ from typing import TypeVar
 
 from tqdm.auto import tqdm
 
+__all__ = ["DELAY", "progress_bar", "stages"]
+
 T = TypeVar("T")
 DELAY = 1.0  # seconds before a bar is drawn: quick commands stay quiet
 

@@ -7,8 +7,6 @@ code 2, never a traceback. The commands are grouped by theme (:mod:`~morphospace
 :mod:`~morphospace.cli.options`.
 """
 
-# each module adds its commands, in this order in --help
-from morphospace.cli import data, training, tables, answers  # noqa: F401, I001
-from morphospace.cli.app import app, main
+from morphospace._lazy import lazy_exports
 
-__all__ = ["app", "main"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {"morphospace.cli.entry": ["app", "main"]})

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from morphospace.cli.app import app
 from morphospace.cli.options import (
     AnswerTo,
     Matching,
@@ -21,6 +20,7 @@ from morphospace.cli.options import (
     table_argument,
     with_options,
 )
+from morphospace.cli.root import app
 from morphospace.errors import InputError
 
 __all__ = ["anomalies", "evaluate", "label", "similar"]

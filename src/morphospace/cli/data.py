@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from morphospace.choices import MIN_SIDE, check_choice
-from morphospace.cli.app import app
 from morphospace.cli.options import (
     data_argument,
     hdu_option,
@@ -18,6 +17,7 @@ from morphospace.cli.options import (
     with_options,
     workers_option,
 )
+from morphospace.cli.root import app
 from morphospace.errors import InputError
 
 __all__ = ["cutouts", "inspect", "synth"]

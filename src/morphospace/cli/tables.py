@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from morphospace.cli.app import app
 from morphospace.cli.echo import echo_embedding, echo_report
 from morphospace.cli.options import (
     embed_options,
@@ -22,6 +21,7 @@ from morphospace.cli.options import (
     table_argument,
     with_options,
 )
+from morphospace.cli.root import app
 
 if TYPE_CHECKING:
     from morphospace.embed.options import EmbedOptions

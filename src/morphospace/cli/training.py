@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from morphospace.cli.app import app
 from morphospace.cli.echo import echo_pipeline, echo_training
 from morphospace.cli.options import (
     TrainingRequest,
@@ -19,6 +18,7 @@ from morphospace.cli.options import (
     tta_option,
     with_options,
 )
+from morphospace.cli.root import app
 
 if TYPE_CHECKING:
     from morphospace.report.options import ReportOptions

@@ -40,6 +40,8 @@ from morphospace.io import ImageMeta, Problem, ReadResult, find_sources, write_p
 from morphospace.io.reader import PARALLEL_THRESHOLD, cancel_on_error, default_workers
 from morphospace.models import FramedEncoder, ModelCard, load_model
 
+__all__ = ["CHUNK_FILES", "LADDER_STEP", "Embedder", "size_bucket"]
+
 LADDER_STEP = 1.125
 # What the embedding table records of the model card, beside its digest and versions.
 _RECORDED_CARD_KEYS = (

@@ -24,6 +24,15 @@ from morphospace.errors import InputError
 from morphospace.files import atomic_write, save_npy
 from morphospace.io.sources import object_id
 
+__all__ = [
+    "METADATA_KEY",
+    "TABLE_FORMAT",
+    "EmbeddingTable",
+    "find_table",
+    "unique_ids",
+    "unused_id",
+]
+
 TABLE_FORMAT = "morphospace-embeddings/1"
 METADATA_KEY = b"morphospace"
 

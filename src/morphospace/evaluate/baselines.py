@@ -24,6 +24,8 @@ from morphospace.embed import Embedder
 from morphospace.errors import InputError
 from morphospace.models import build_model
 
+__all__ = ["pixel_pca", "random_network", "train_supervised", "whitened_like"]
+
 
 def pixel_pca(
     embedder: Embedder, arrays: Sequence[np.ndarray], components: int = 64, seed: int = 0

@@ -35,6 +35,23 @@ from sklearn.preprocessing import StandardScaler
 
 from morphospace.explore.search import normalise
 
+__all__ = [
+    "Invariance",
+    "axis_spearman",
+    "cluster_agreement",
+    "fit_linear_probe",
+    "folds",
+    "knn_accuracy",
+    "knn_predict",
+    "label_silhouette",
+    "linear_probe_accuracy",
+    "orientation_invariance",
+    "regression_folds",
+    "ridge_predict",
+    "ridge_r2",
+    "rotated_copies",
+]
+
 
 def folds(
     labels: np.ndarray, n_folds: int = 5, seed: int = 0

@@ -32,6 +32,17 @@ from morphospace.explore.clusters import kmeans
 from morphospace.explore.table import RunTable
 from morphospace.files import atomic_write
 
+__all__ = [
+    "BASELINES",
+    "INVARIANCE_SAMPLE",
+    "MIN_PARAM_OBJECTS",
+    "Scorecard",
+    "evaluate_table",
+    "read_columns",
+    "score_embedding",
+    "score_invariance",
+]
+
 BASELINES = ("pixel_pca", "random", "supervised")
 INVARIANCE_SAMPLE = 200
 MIN_PARAM_OBJECTS = 10

@@ -21,6 +21,8 @@ from sklearn.neighbors import KNeighborsRegressor, LocalOutlierFactor
 
 from morphospace.explore.search import SimilarityIndex, normalise
 
+__all__ = ["UNINTERESTING_WEIGHT", "anomaly_scores", "rerank"]
+
 
 def anomaly_scores(embeddings: np.ndarray, k: int = 10, seed: int = 0) -> pd.DataFrame:
     """Columns ``anomaly_iforest``, ``anomaly_lof``, ``anomaly_knn``, ``anomaly`` (0-1) and

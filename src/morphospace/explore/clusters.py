@@ -17,6 +17,16 @@ from sklearn.metrics import silhouette_score
 
 from morphospace.explore.search import normalise
 
+__all__ = [
+    "MICRO_CLUSTERS",
+    "WARD_LIMIT",
+    "Clusters",
+    "central_members",
+    "choose_k",
+    "cluster",
+    "kmeans",
+]
+
 WARD_LIMIT = 20_000
 MICRO_CLUSTERS = 500
 

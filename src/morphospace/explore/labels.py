@@ -17,6 +17,8 @@ from pathlib import Path
 from morphospace.errors import InputError
 from morphospace.files import atomic_write
 
+__all__ = ["LabelStore"]
+
 
 class LabelStore:
     """Labels by object id, kept in a CSV with columns ``id`` and ``column``."""

@@ -29,6 +29,24 @@ from astropy.table import Table
 from morphospace.errors import InputError
 from morphospace.io.sources import object_id
 
+__all__ = [
+    "DEC_NAMES",
+    "GLAT_NAMES",
+    "GLON_NAMES",
+    "MATCH_RADIUS",
+    "RA_NAMES",
+    "CatalogueJoin",
+    "CatalogueMatch",
+    "catalogue_frame",
+    "catalogue_positions",
+    "find_column",
+    "match_catalogue",
+    "normalise_name",
+    "parse_join_on",
+    "read_catalogue",
+    "sky_coords",
+]
+
 MATCH_RADIUS = 3.0  # arcsec: about a beam of the radio and sub-mm surveys we serve
 
 RA_NAMES = ("ra", "raj2000", "_raj2000", "ra_deg", "ra_icrs", "radeg", "alpha")

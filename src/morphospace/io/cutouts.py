@@ -39,6 +39,16 @@ from morphospace.io.fits import SkyImage, is_fits_name, read_fits
 from morphospace.io.quantities import BEAM, read_quantity
 from morphospace.progress import progress_bar
 
+__all__ = [
+    "CutoutRecord",
+    "CutoutResult",
+    "EdgePolicy",
+    "claim_folder",
+    "cutouts_from_catalog",
+    "cutouts_from_mask",
+    "parse_size",
+]
+
 EdgePolicy = Literal["pad", "skip"]
 
 _X_NAMES = ("x", "xcentroid", "x_pix", "xpix", "x_image", "xcen")

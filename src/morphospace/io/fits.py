@@ -28,6 +28,18 @@ from morphospace.choices import MIN_SIDE
 from morphospace.errors import InputError
 from morphospace.io import _fast
 
+__all__ = [
+    "FITS_SUFFIXES",
+    "MAX_COMPRESSED_PIXELS",
+    "MAX_NAXIS",
+    "Beam",
+    "ImageMeta",
+    "SkyImage",
+    "SpectralAxis",
+    "is_fits_name",
+    "read_fits",
+]
+
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz")
 
 

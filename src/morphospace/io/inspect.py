@@ -15,6 +15,8 @@ from morphospace.io.fits import ImageMeta, SkyImage
 from morphospace.io.reader import Problem, read_many
 from morphospace.io.sources import find_sources
 
+__all__ = ["Inventory", "format_inventory", "take_inventory", "write_inventory"]
+
 
 @dataclass
 class Inventory:

@@ -8,6 +8,8 @@ from astropy import units as u
 
 from morphospace.errors import InputError
 
+__all__ = ["BEAM", "read_angle", "read_quantity"]
+
 #: A length in beams (the map's restoring beam, its major axis), turned into pixels per map.
 BEAM = u.beam
 

@@ -22,6 +22,17 @@ from morphospace.choices import MIN_SIDE, ON_ERROR_CHOICES, OnError
 from morphospace.errors import InputError, MorphospaceError
 from morphospace.io.fits import SkyImage, read_fits
 
+__all__ = [
+    "PARALLEL_THRESHOLD",
+    "Cache",
+    "Problem",
+    "ReadResult",
+    "cancel_on_error",
+    "default_workers",
+    "read_many",
+    "write_problems",
+]
+
 
 class Cache(Protocol):
     """Keeps the transform's output per file; see :class:`morphospace.dataset.ObjectCache`."""

@@ -11,6 +11,8 @@ from pathlib import Path
 from morphospace.errors import InputError
 from morphospace.io.fits import is_fits_name
 
+__all__ = ["find_sources", "object_id", "read_file_list"]
+
 _GLOB_CHARS = set("*?[")
 _FITS_MAGIC = b"SIMPLE  ="
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -12,28 +12,24 @@ Name a backbone with a short spec string:
 
 A trained model's files (``model.safetensors`` and its typed card ``model.json``) are
 written and read by :mod:`morphospace.models.store`; :class:`FramedEncoder` runs the
-network as inference and the whitening fit feed it.
+network as inference and the whitening fit (:func:`fit_whitening`) feed it, on the device
+a setting names (:func:`resolve_device`).
 """
 
-from morphospace.models.backbones import BACKBONES, build_backbone, parse_backbone
-from morphospace.models.inference import FramedEncoder, dihedral
-from morphospace.models.store import (
-    ModelCard,
-    build_model,
-    load_model,
-    read_model_card,
-    save_model,
-)
+from morphospace._lazy import lazy_exports
 
-__all__ = [
-    "BACKBONES",
-    "FramedEncoder",
-    "ModelCard",
-    "build_backbone",
-    "build_model",
-    "dihedral",
-    "load_model",
-    "parse_backbone",
-    "read_model_card",
-    "save_model",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "morphospace.models.backbones": ["BACKBONES", "build_backbone", "parse_backbone"],
+        "morphospace.models.devices": ["resolve_device"],
+        "morphospace.models.inference": ["FramedEncoder", "dihedral", "fit_whitening"],
+        "morphospace.models.store": [
+            "ModelCard",
+            "build_model",
+            "load_model",
+            "read_model_card",
+            "save_model",
+        ],
+    },
+)

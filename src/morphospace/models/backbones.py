@@ -9,6 +9,16 @@ from torch import nn
 
 from morphospace.errors import InputError
 
+__all__ = [
+    "BACKBONES",
+    "RESNET_LAYERS",
+    "AstroCNN",
+    "AstroMorphologyModel",
+    "TruncatedResNet",
+    "build_backbone",
+    "parse_backbone",
+]
+
 RESNET_LAYERS = ("layer1", "layer2", "layer3", "layer4")
 
 

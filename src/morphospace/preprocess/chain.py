@@ -28,6 +28,23 @@ from morphospace.io.fits import Beam, SkyImage
 from morphospace.preprocess import spectral
 from morphospace.preprocess import steps as ops
 
+__all__ = [
+    "CapSize",
+    "ChannelKind",
+    "Channels",
+    "Clip",
+    "Crop",
+    "Fill",
+    "Frame",
+    "NoiseStretch",
+    "Normalise",
+    "PreprocessChain",
+    "Resample",
+    "Step",
+    "Stretch",
+    "framing_of",
+]
+
 ChannelKind = Literal["image", "spectral", "moments"]
 
 

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+__all__ = ["bin_channels", "moment_maps"]
+
 
 def bin_channels(cube: np.ndarray, n_channels: int) -> np.ndarray:
     """Average the spectral axis into ``n_channels`` contiguous bins of near-equal width.

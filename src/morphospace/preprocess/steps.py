@@ -15,6 +15,22 @@ from scipy import ndimage
 
 from morphospace.preprocess import _fast
 
+__all__ = [
+    "FillMethod",
+    "NormaliseMethod",
+    "StretchKind",
+    "background_and_noise",
+    "cap_size",
+    "clip_percentile",
+    "crop_to_emission",
+    "emission_box",
+    "fill_masked",
+    "noise_stretch",
+    "normalise",
+    "resample",
+    "stretch",
+]
+
 FillMethod = Literal["median", "zero", "min"]
 StretchKind = Literal["linear", "log", "sqrt", "asinh"]
 NormaliseMethod = Literal["zscore", "minmax", "none"]

@@ -17,6 +17,16 @@ from scipy.cluster.hierarchy import dendrogram
 
 from morphospace.files import atomic_write
 
+__all__ = [
+    "BACKGROUND",
+    "gallery",
+    "hierarchy_figure",
+    "in_rows",
+    "natural_key",
+    "scatter_map",
+    "thumbnail_map",
+]
+
 BACKGROUND = "#101418"
 
 

@@ -22,6 +22,8 @@ import pandas as pd
 from morphospace.files import atomic_write
 from morphospace.report.thumbnails import png_data_uri
 
+__all__ = ["CATEGORICAL", "json_columns", "json_value", "page_data", "viewer_file", "write_page"]
+
 #: Columns of whole numbers that name groups, to colour by group however many there are.
 CATEGORICAL = ("cluster", "cluster_hdbscan", "cluster_agglomerative")
 

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+__all__ = ["SPRITE_LIMIT", "export_projector"]
+
 SPRITE_LIMIT = 8192  # TensorBoard's largest sprite side, px
 
 

@@ -23,6 +23,17 @@ from morphospace.io import SkyImage, read_many
 from morphospace.preprocess.chain import Crop
 from morphospace.preprocess.steps import crop_to_emission
 
+__all__ = [
+    "THUMB_SIZE",
+    "asinh_stretch",
+    "load_thumbnails",
+    "moment0",
+    "png_bytes",
+    "png_data_uri",
+    "thumbnail",
+    "thumbnails_of",
+]
+
 THUMB_SIZE = 64
 
 

@@ -1,5 +1,10 @@
 """Synthetic FITS images and cubes with known morphology, for tests, the demo and evaluation."""
 
-from morphospace.synth.generate import LABEL_COLUMNS, class_names, render, synthesize
+from morphospace._lazy import lazy_exports
 
-__all__ = ["LABEL_COLUMNS", "class_names", "render", "synthesize"]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "morphospace.synth.generate": ["LABEL_COLUMNS", "class_names", "render", "synthesize"],
+    },
+)

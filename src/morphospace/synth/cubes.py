@@ -14,6 +14,8 @@ import numpy as np
 
 from morphospace.synth.shapes import core, disk_frame, smooth_disk
 
+__all__ = ["CUBE_MODELS", "CubeModel", "Params", "infall_core", "rotating_disk", "static_core"]
+
 Params = dict[str, Any]
 CubeModel = Callable[
     [np.ndarray, np.ndarray, np.ndarray, np.random.Generator, float], tuple[np.ndarray, Params]

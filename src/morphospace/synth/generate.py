@@ -21,6 +21,20 @@ from morphospace.io.reader import default_workers
 from morphospace.synth.cubes import CUBE_MODELS
 from morphospace.synth.shapes import MODELS
 
+__all__ = [
+    "C_KMS",
+    "FWHM_TO_SIGMA",
+    "HARD_BLANK_FRACTION",
+    "HARD_WEIGHTS",
+    "LABEL_COLUMNS",
+    "REST_FREQUENCIES",
+    "SAME_MORPHOLOGY",
+    "Observation",
+    "class_names",
+    "render",
+    "synthesize",
+]
+
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 C_KMS = 299_792.458
 REST_FREQUENCIES = {"disk": 230.538e9, "cloud": 93.1737637e9}  # CO 2-1, N2H+ 1-0

@@ -13,6 +13,23 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "MODELS",
+    "Model",
+    "Params",
+    "binary",
+    "clumpy",
+    "core",
+    "disk_frame",
+    "filament",
+    "hub_filament",
+    "point_source",
+    "ringed_disk",
+    "shell",
+    "smooth_disk",
+    "spiral_disk",
+]
+
 Params = dict[str, Any]
 Model = Callable[[np.ndarray, np.ndarray, np.random.Generator, float], tuple[np.ndarray, Params]]
 

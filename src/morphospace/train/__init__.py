@@ -3,6 +3,11 @@
 The trained model's files are written by :func:`morphospace.models.save_model`.
 """
 
-from morphospace.train.trainer import Trainer, TrainResult, weights_digest
+from morphospace._lazy import lazy_exports
 
-__all__ = ["TrainResult", "Trainer", "weights_digest"]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "morphospace.train.trainer": ["TrainResult", "Trainer", "weights_digest"],
+    },
+)

@@ -18,6 +18,8 @@ import torch
 from morphospace.errors import InputError
 from morphospace.files import atomic_write
 
+__all__ = ["load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state"]
+
 
 def rng_state() -> dict[str, Any]:
     """The global RNGs (torch, CUDA, Python) as weights_only-loadable values.

@@ -10,6 +10,8 @@ import torch.distributed as dist
 
 from morphospace.io.reader import default_workers
 
+__all__ = ["Distributed"]
+
 
 @dataclass(frozen=True)
 class Distributed:

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+__all__ = ["LARS", "build_optimizer", "learning_rate_at", "parameter_groups"]
+
 
 class LARS(torch.optim.Optimizer):
     """Layer-wise Adaptive Rate Scaling (You et al. 2017) with momentum, as used by BYOL.

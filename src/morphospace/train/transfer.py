@@ -19,6 +19,18 @@ from morphospace.errors import InputError
 from morphospace.models import ModelCard, load_model, read_model_card
 from morphospace.models.store import Lineage
 
+__all__ = [
+    "ARCHITECTURE",
+    "BACKBONE",
+    "architecture_of",
+    "check_agreement",
+    "earlier_card",
+    "early_layers",
+    "lineage",
+    "schedule",
+    "start_from",
+]
+
 #: What must agree with the earlier model: the backbone always, the projector with ``heads``.
 BACKBONE = ("backbone", "hidden_layer")
 ARCHITECTURE = (*BACKBONE, "projection_size", "projection_hidden_size")

@@ -1,41 +1,22 @@
-"""The ``morphospace`` command itself: the Typer app, ``--version`` and :func:`main`, which
+"""The ``morphospace`` command: every command added to the app, and :func:`main`, which
 turns every bad input into one line and exit code 2."""
 
 from __future__ import annotations
 
 import sys
 import warnings
-from typing import Annotated
 
 import typer
 
-from morphospace import __version__
+from morphospace.cli.root import app
 from morphospace.errors import MorphospaceError
 
+# isort: off
+# each module adds its commands to the app, in this order in --help
+from morphospace.cli import data, training, tables, answers  # noqa: F401
+# isort: on
+
 __all__ = ["app", "main"]
-
-app = typer.Typer(
-    help="Label-free morphology exploration of astronomical images and spectral cubes.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"morphospace {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
-    ] = False,
-) -> None:
-    """Self-supervised (BYOL) embeddings, maps, clusters and anomalies for FITS data."""
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
