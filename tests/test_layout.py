@@ -35,7 +35,7 @@ def _modules(folder: str = "") -> list[Path]:
     return sorted((PACKAGE / folder).rglob("*.py"))
 
 
-def _imported(path: Path) -> set[str]:
+def imported(path: Path) -> set[str]:
     """The morphospace boxes a module imports, at its top or inside functions."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -51,7 +51,7 @@ def _imported(path: Path) -> set[str]:
 @pytest.mark.parametrize("box", sorted(DOWNSTREAM))
 def test_imports_go_with_the_data_flow(box):
     for module in _modules(box):
-        wrong = _imported(module) & (DOWNSTREAM[box] | set(FRONT_ENDS))
+        wrong = imported(module) & (DOWNSTREAM[box] | set(FRONT_ENDS))
         assert not wrong, f"{module.relative_to(PACKAGE)} imports {sorted(wrong)}"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import shutil
 from pathlib import Path
@@ -14,6 +13,7 @@ import morphospace
 from morphospace.embed import Embedder
 from morphospace.errors import InputError
 from morphospace.models import ModelCard, load_model, read_model_card, save_model
+from test_layout import imported
 
 
 def _copy_run(run: Path, to: Path) -> Path:
@@ -97,19 +97,6 @@ def test_weights_that_do_not_fit_the_card_are_refused(trained, tmp_path):
         load_model(tmp_path)
 
 
-def _imports(path: Path) -> set[str]:
-    """The morphospace subpackages a module imports, at its top or inside functions."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        names = []
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module]
-        elif isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        found |= {n.split(".")[1] for n in names if n.startswith("morphospace.") and "." in n}
-    return found
-
-
 def test_training_and_inference_meet_only_in_models():
     package = Path(morphospace.__file__).parent
     for folder, forbidden in (
@@ -119,4 +106,4 @@ def test_training_and_inference_meet_only_in_models():
         ("models", {"train", "embed", "evaluate"}),
     ):
         for module in (package / folder).glob("*.py"):
-            assert not _imports(module) & forbidden, module
+            assert not imported(module) & forbidden, module

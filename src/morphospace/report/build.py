@@ -18,7 +18,7 @@ from morphospace.explore.clusters import central_members
 from morphospace.explore.table import CLUSTER_COLUMNS, SCORE_COLUMNS, RunTable
 from morphospace.files import folder_lock, safe_filename
 from morphospace.io import ImageMeta
-from morphospace.io.catalogue import CatalogueJoin, CatalogueMatch
+from morphospace.io.catalogue import CatalogueMatch
 from morphospace.progress import stages
 from morphospace.report import figures
 from morphospace.report.html import CATEGORICAL, write_page
@@ -127,7 +127,7 @@ def _build_report(table_path: Path, out: Path, options: ReportOptions, stage) ->
     thumbs, problems = thumbnails_of(rows, options.workers, table.framing)
     result = ReportResult(table, out, problems=problems)
     if matched is not None:
-        result.join = matched.summary(CatalogueJoin.of(options.join).path)
+        result.join = matched.summary(options.join.path)
     xy = rows[["x", "y"]].to_numpy(dtype=float)
     emb = table.vectors
 
