@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,20 @@ def test_every_package_loads_its_modules_when_first_used():
         imports = [n for n in ast.parse(front.read_text()).body if isinstance(n, ast.ImportFrom)]
         eager = [n.module for n in imports if n.module not in light]
         assert "lazy_exports" in _calls(front) and not eager, front.relative_to(PACKAGE)
+
+
+def _loaded_after(statement: str) -> set[str]:
+    """The top-level packages a fresh interpreter has loaded after ``statement``."""
+    listing = "print(' '.join({name.split('.')[0] for name in sys.modules}))"
+    code = f"import sys\n{statement}\n{listing}"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_the_command_line_and_the_explorer_load_only_what_they_use():
+    # --help and the parsing of every command: no scientific stack at all
+    assert not _loaded_after("from morphospace.cli import main") & {
+        "torch", "sklearn", "matplotlib", "astropy", "pandas", "umap", "faiss"}  # fmt: skip
+    # the explorer's server reads tables and serves the page: neither torch nor matplotlib
+    assert not _loaded_after("from morphospace.app.server import create_app") & {
+        "torch", "matplotlib"}  # fmt: skip

@@ -21,8 +21,12 @@ __all__ = [
     "MIN_SIDE",
     "ON_ERROR",
     "ON_ERROR_CHOICES",
+    "PROPAGATE_METHOD",
+    "PROPAGATE_METHODS",
+    "SUGGEST",
     "MapMethod",
     "OnError",
+    "PropagateMethod",
     "check_choice",
 ]
 
@@ -46,6 +50,13 @@ DEVICE = "auto"
 MapMethod = Literal["umap", "tsne", "pca"]
 MAP_METHODS: tuple[str, ...] = get_args(MapMethod)
 MAP_METHOD: MapMethod = "umap"
+
+#: How labels are propagated: ``auto`` picks the classifier with the higher
+#: cross-validated accuracy; and how many unlabelled objects are suggested next.
+PropagateMethod = Literal["auto", "logistic", "knn"]
+PROPAGATE_METHODS: tuple[str, ...] = get_args(PropagateMethod)
+PROPAGATE_METHOD: PropagateMethod = "auto"
+SUGGEST = 20
 
 Choice = TypeVar("Choice", bound=str)
 

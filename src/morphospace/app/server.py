@@ -163,7 +163,7 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
 
     async def propagate_labels(request: Request) -> JSONResponse:
         try:
-            found = table.propagate(table.label_values(), suggest=20)
+            found = table.propagate(table.label_values())
         except ValueError as exc:
             return _error(400, str(exc))
         return JSONResponse(

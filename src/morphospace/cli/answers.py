@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from morphospace.choices import PROPAGATE_METHOD, PROPAGATE_METHODS, SUGGEST, check_choice
 from morphospace.cli.options import (
     AnswerTo,
     Matching,
@@ -74,16 +75,16 @@ def label(
     ],
     method: Annotated[
         str, typer.Option(help="auto (by cross-validated accuracy), logistic or knn.")
-    ] = "auto",
-    suggest: Annotated[int, typer.Option(help="How many objects to suggest labelling next.")] = 20,
+    ] = PROPAGATE_METHOD,
+    suggest: Annotated[
+        int, typer.Option(help="How many objects to suggest labelling next.", min=0)
+    ] = SUGGEST,
 ) -> None:
     """Propagate a few labels to every object; writes COLUMN_predicted, _probability, _next."""
-    from morphospace.choices import check_choice
     from morphospace.embed import find_table
-    from morphospace.explore.propagate import METHODS
     from morphospace.report.queries import label_objects
 
-    check_choice("--method", method, METHODS)
+    check_choice("--method", method, PROPAGATE_METHODS)
     path = find_table(table)
     column = one_column(labels, "--labels")
     found = label_objects(path, column, method=method, suggest=suggest, gallery=answer.gallery)

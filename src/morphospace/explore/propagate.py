@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -20,13 +19,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 
-from morphospace.choices import check_choice
+from morphospace.choices import (
+    PROPAGATE_METHOD,
+    PROPAGATE_METHODS,
+    SUGGEST,
+    PropagateMethod,
+    check_choice,
+)
 from morphospace.explore.search import normalise
 
-__all__ = ["KNN_NEIGHBOURS", "METHODS", "Propagation", "propagate"]
+__all__ = ["KNN_NEIGHBOURS", "Propagation", "propagate"]
 
-PropagateMethod = Literal["auto", "logistic", "knn"]
-METHODS: tuple[str, ...] = get_args(PropagateMethod)
 KNN_NEIGHBOURS = 10
 
 
@@ -59,8 +62,8 @@ def propagate(
     embeddings: np.ndarray,
     labels: Sequence[object],
     *,
-    method: PropagateMethod = "auto",
-    suggest: int = 20,
+    method: PropagateMethod = PROPAGATE_METHOD,
+    suggest: int = SUGGEST,
     seed: int = 0,
 ) -> Propagation:
     """Predict a class for every object from the labelled ones.
@@ -84,7 +87,7 @@ def propagate(
         With fewer than two labelled classes; an :class:`InputError` (a ``ValueError``)
         for an unknown method.
     """
-    check_choice("--method", method, METHODS)
+    check_choice("--method", method, PROPAGATE_METHODS)
     # Directions on the unit sphere around the sample's centre, as k-NN scoring sees them.
     # The embedding is whitened already: rescaling each feature again would weigh its
     # least informative directions up.

@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from morphospace.choices import MAP_METHOD, MapMethod
+from morphospace.choices import (
+    MAP_METHOD,
+    PROPAGATE_METHOD,
+    SUGGEST,
+    MapMethod,
+    PropagateMethod,
+)
 from morphospace.embed.table import EmbeddingTable, find_table
 from morphospace.errors import InputError
 from morphospace.explore.anomalies import anomaly_scores, rerank
@@ -294,7 +300,12 @@ class RunTable:
         return np.array([float(given[i]) if i in given else math.nan for i in self.ids])
 
     def propagate(
-        self, labels: Sequence[object], *, method: str = "auto", suggest: int = 20, seed: int = 0
+        self,
+        labels: Sequence[object],
+        *,
+        method: PropagateMethod = PROPAGATE_METHOD,
+        suggest: int = SUGGEST,
+        seed: int = 0,
     ) -> Propagation:
         """A few labels (None or "" for the unlabelled objects) propagated to every object:
         see :func:`~morphospace.explore.propagate.propagate`."""

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from morphospace.choices import PROPAGATE_METHOD, SUGGEST, PropagateMethod
 from morphospace.errors import InputError
 from morphospace.explore.table import RunTable
 from morphospace.files import safe_filename
@@ -157,8 +158,8 @@ def label_objects(
     table_path: str | Path,
     labels: tuple[str | Path, str],
     *,
-    method: str = "auto",
-    suggest: int = 20,
+    method: PropagateMethod = PROPAGATE_METHOD,
+    suggest: int = SUGGEST,
     gallery: str | Path | None = None,
     seed: int = 0,
 ) -> Answer:
