@@ -277,3 +277,54 @@ def test_kill_9_during_embed_or_report_leaves_the_earlier_table_whole(trained, t
         with pytest.warns(UserWarning, match="took over the lock"):
             assert main([*arguments, "--no-progress"]) == 0, name  # and a rerun completes
         assert len(EmbeddingTable.read(table)) == 300
+
+
+def test_kill_9_during_embed_takes_its_worker_processes_with_it(trained, tmp_path):
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    run, images = trained
+    many = tmp_path / "many"  # enough objects that the embed step forks workers
+    for n in range(10):
+        shutil.copytree(images, many / f"copy{n}")
+    out = tmp_path / "e.parquet"
+    argv = [sys.executable, "-m", "morphospace", "embed", str(run), str(many), "-o", str(out),
+            "--workers", "2", "--no-progress"]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children() -> set[int]:
+        found: set[int] = set()
+        for task in Path(f"/proc/{process.pid}/task").glob("*"):
+            found |= {int(pid) for pid in (task / "children").read_text().split()}
+        return found
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        return state not in ("Z", "X")
+
+    deadline = time.monotonic() + 60
+    workers: set[int] = set()
+    while len(workers) < 2 and process.poll() is None and time.monotonic() < deadline:
+        try:
+            workers = children()
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(0.01)
+    assert len(workers) >= 2, "embed ended before it forked its workers"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in workers if alive(pid)]
+    for pid in left:  # never leave them running, even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not left

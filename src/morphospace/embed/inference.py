@@ -20,7 +20,6 @@ import gc
 import math
 import multiprocessing
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,7 +36,12 @@ from morphospace.dataset import LoadedObjects, check_usable, load_objects, read_
 from morphospace.embed.table import EmbeddingTable, unique_ids
 from morphospace.errors import InputError
 from morphospace.io import ImageMeta, Problem, ReadResult, find_sources, write_problems
-from morphospace.io.reader import PARALLEL_THRESHOLD, cancel_on_error, default_workers
+from morphospace.io.reader import (
+    PARALLEL_THRESHOLD,
+    cancel_on_error,
+    default_workers,
+    worker_pool,
+)
 from morphospace.models import FramedEncoder, ModelCard, load_model
 
 __all__ = ["CHUNK_FILES", "LADDER_STEP", "Embedder", "size_bucket"]
@@ -254,7 +258,7 @@ class Embedder:
         chunks = [list(c) for c in np.array_split(np.asarray(paths, dtype=object), n_chunks)]
         with (
             _frozen_gc(),
-            ProcessPoolExecutor(
+            worker_pool(
                 workers,
                 mp_context=multiprocessing.get_context("fork"),
                 initializer=_start_worker,

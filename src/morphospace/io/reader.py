@@ -8,7 +8,10 @@ decoding and preprocessing overlap across cores.
 from __future__ import annotations
 
 import csv
+import ctypes
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +33,7 @@ __all__ = [
     "cancel_on_error",
     "default_workers",
     "read_many",
+    "worker_pool",
     "write_problems",
 ]
 
@@ -117,7 +121,7 @@ def read_many(
     result = ReadResult()
     if workers > 1 and len(paths) >= PARALLEL_THRESHOLD:
         chunk = max(1, len(paths) // (workers * 8))
-        with ProcessPoolExecutor(max_workers=workers) as pool, cancel_on_error(pool):
+        with worker_pool(workers) as pool, cancel_on_error(pool):
             outcomes = pool.map(job, paths, chunksize=chunk)
             _collect(outcomes, on_error, result)
     else:
@@ -125,6 +129,40 @@ def read_many(
     if report is not None and result.problems:
         write_problems(result.problems, report)
     return result
+
+
+def worker_pool(
+    workers: int,
+    *,
+    mp_context: Any = None,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> ProcessPoolExecutor:
+    """A pool of worker processes that end when this process ends, ``kill -9`` included.
+
+    Without this, a parent killed mid-run leaves its forked workers running, each holding
+    a copy of the model. ``initializer(*initargs)`` then runs in each worker as usual.
+    """
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=mp_context,
+        initializer=_start_pool_worker,
+        initargs=(os.getpid(), initializer, initargs),
+    )
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _start_pool_worker(
+    parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]
+) -> None:
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request above took effect
+        os._exit(1)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 @contextmanager

@@ -7,7 +7,6 @@ reproducible by seed and objects can be written in parallel.
 from __future__ import annotations
 
 import csv
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 from astropy.io import fits
 from scipy.signal import fftconvolve
 
-from morphospace.io.reader import default_workers
+from morphospace.io.reader import default_workers, worker_pool
 from morphospace.synth.cubes import CUBE_MODELS
 from morphospace.synth.shapes import MODELS
 
@@ -149,7 +148,7 @@ def synthesize(
     job = partial(_write_object, outdir=outdir, names=names, seed=seed, size=size, hard=hard)
     workers = default_workers() if workers is None else workers
     if workers > 1 and n >= 100:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with worker_pool(workers) as pool:
             rows = list(pool.map(job, range(n), chunksize=max(1, n // (workers * 8))))
     else:
         rows = [job(i) for i in range(n)]
