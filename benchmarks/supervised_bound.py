@@ -44,8 +44,8 @@ def fold_accuracy(
     view_size: int,
     epochs: int,
     seed: int,
-) -> float:
-    """Train on ``train`` with the labels; accuracy on ``test``."""
+) -> tuple[float, torch.nn.Module]:
+    """Train on ``train`` with the labels; accuracy on ``test``, and the trained backbone."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     network = build_backbone("resnet18:layer2", bank.shape[1])
@@ -71,7 +71,7 @@ def fold_accuracy(
     with torch.inference_mode():
         framed = standardise(augment.frame(bank[test], extents[test], view_size))
         votes = sum(F.softmax(head(network(view)), dim=1) for view in dihedral(framed))
-    return float((votes.argmax(1).numpy() == classes[test]).mean())
+    return float((votes.argmax(1).numpy() == classes[test]).mean()), network
 
 
 def main() -> None:
@@ -97,9 +97,10 @@ def main() -> None:
     started = time.perf_counter()
     scores = []
     for number, (train, test) in enumerate(folds(classes)[: args.folds]):
-        scores.append(
-            fold_accuracy(bank, extents, classes, train, test, args.view_size, args.epochs, number)
+        accuracy, _ = fold_accuracy(
+            bank, extents, classes, train, test, args.view_size, args.epochs, number
         )
+        scores.append(accuracy)
         print(f"fold {number}: {scores[-1]:.3f}", flush=True)
     minutes = (time.perf_counter() - started) / 60
 

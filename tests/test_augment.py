@@ -132,3 +132,17 @@ def test_settings_validation():
     with pytest.raises(ValueError):
         AugmentSettings(unknown=1)
     assert math.isclose(AugmentSettings().noise, 1.0)
+
+
+def test_local_views_are_small_crops_drawn_besides_the_global_ones():
+    images = torch.rand(5, 1, 48, 48)
+    extents = torch.full((5, 2), 40.0)
+    assert Augmenter(AugmentSettings()).local_views(images, extents) == []
+    settings = AugmentSettings(view_size=32, local_views=3, local_size=16)
+    local = Augmenter(settings).local_views(images, extents, torch.Generator().manual_seed(0))
+    assert [tuple(v.shape) for v in local] == [(5, 1, 16, 16)] * 3
+    assert not torch.equal(local[0], local[1])
+    again = Augmenter(settings).local_views(images, extents, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(again, local)  # the same generator, the same views
+    with pytest.raises(ValueError, match="local_scale"):
+        AugmentSettings(local_scale=(0.1, 1.5))

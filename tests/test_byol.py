@@ -141,3 +141,46 @@ def test_whitening_gives_unit_covariance_and_starts_as_identity():
     assert torch.linalg.cond(few.matrix) < 0.5 * torch.linalg.cond(whitening.matrix)
     dead = torch.cat([features, torch.zeros(4000, 1)], dim=1)  # a unit that never fires
     assert torch.isfinite(Whitening(7).fit(dead)(dead)).all()
+
+
+def test_neighbour_targets_come_from_the_queue_of_earlier_objects():
+    torch.manual_seed(0)
+    byol = BYOL(build_backbone("amm", 1), 1, projection_hidden_size=32, neighbour_queue=8)
+    a, b = torch.randn(6, 1, 32, 32), torch.randn(6, 1, 32, 32)
+    byol(a, b)  # empty queue: the plain BYOL target; then the first view's projections queued
+    assert int(byol.queue_count) == 6
+    torch.testing.assert_close(byol.queue[:6].norm(dim=1), torch.ones(6))
+    byol(a, b)
+    assert int(byol.queue_count) == 12  # wrapped round: the oldest entries overwritten
+    # each target is one of the queued unit vectors, the nearest one
+    found = byol.nearest(byol.queue[:3] * 5)
+    torch.testing.assert_close(found, byol.queue[:3])
+    byol.neighbours = 8
+    torch.testing.assert_close(byol.nearest(byol.queue[:1]), byol.queue.mean(0, keepdim=True))
+
+
+def test_the_neighbour_queue_resumes_from_a_checkpoint_and_is_left_alone_in_eval():
+    torch.manual_seed(0)
+    byol = BYOL(build_backbone("amm", 1), 1, projection_hidden_size=32, neighbour_queue=16)
+    byol(torch.randn(4, 1, 32, 32), torch.randn(4, 1, 32, 32))
+    again = BYOL(build_backbone("amm", 1), 1, projection_hidden_size=32, neighbour_queue=16)
+    again.load_state_dict(byol.state_dict())
+    torch.testing.assert_close(again.queue, byol.queue)
+    assert int(again.queue_count) == 4
+    again.eval()
+    again(torch.randn(4, 1, 32, 32), torch.randn(4, 1, 32, 32))
+    assert int(again.queue_count) == 4
+
+
+def test_local_views_add_their_predictions_to_the_loss_on_byols_scale():
+    a, b = torch.randn(6, 1, 32, 32), torch.randn(6, 1, 32, 32)
+    local = [torch.randn(6, 1, 16, 16) for _ in range(4)]
+    torch.manual_seed(0)
+    byol = BYOL(build_backbone("resnet18:layer2", 1), 1, projection_hidden_size=32)
+    plain, none = float(byol(a, b)), float(byol(a, b, []))
+    assert plain == none
+    with_local = byol(a, b, local)
+    assert 0 < float(with_local) <= 8 and float(with_local) != plain
+    with_local.backward()  # the local views train the online network
+    first = next(byol.online_encoder.backbone.parameters())
+    assert first.grad is not None and float(first.grad.abs().sum()) > 0

@@ -292,10 +292,11 @@ def test_kill_9_during_embed_takes_its_worker_processes_with_it(trained, tmp_pat
     many = tmp_path / "many"  # enough objects that the embed step forks workers
     for n in range(10):
         shutil.copytree(images, many / f"copy{n}")
-    out = tmp_path / "e.parquet"
+    out, said = tmp_path / "e.parquet", tmp_path / "stderr.txt"
     argv = [sys.executable, "-m", "morphospace", "embed", str(run), str(many), "-o", str(out),
             "--workers", "2", "--no-progress"]  # fmt: skip
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with said.open("w") as stderr:
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
 
     def children() -> set[int]:
         found: set[int] = set()
@@ -318,7 +319,7 @@ def test_kill_9_during_embed_takes_its_worker_processes_with_it(trained, tmp_pat
         except (FileNotFoundError, ProcessLookupError):
             break
         time.sleep(0.01)
-    assert len(workers) >= 2, "embed ended before it forked its workers"
+    assert len(workers) >= 2, f"embed ended before it forked its workers: {said.read_text()}"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     deadline = time.monotonic() + 10

@@ -52,15 +52,21 @@ class AugmentSettings(BaseModel):
     stretch: float = Field(default=0.3, ge=0)  # gamma drawn from exp(U(-s, s))
     channel_dropout: float = Field(default=0.0, ge=0, lt=1)  # per-channel probability
     spectral_shift: int = Field(default=0, ge=0)  # max shift, channels
+    # Multi-crop (Caron et al. 2020): this many small local views per object besides the
+    # two global ones, each of local_size px over local_scale of the object's area; the
+    # online network predicts the global views' targets from them. 0: two views only.
+    local_views: int = Field(default=0, ge=0)
+    local_size: int = Field(default=16, ge=16)
+    local_scale: tuple[float, float] = (0.05, 0.25)
 
     @model_validator(mode="after")
     def _ranges(self) -> AugmentSettings:
-        for name in ("crop_scale", "crop_ratio", "zoom"):
+        for name in ("crop_scale", "crop_ratio", "zoom", "local_scale"):
             low, high = getattr(self, name)
             if not 0 < low <= high:
                 raise ValueError(f"{name} must satisfy 0 < low <= high, got {(low, high)}")
-        if self.crop_scale[1] > 1:
-            raise ValueError("crop_scale may not exceed 1 (the whole object)")
+        if self.crop_scale[1] > 1 or self.local_scale[1] > 1:
+            raise ValueError("crop_scale and local_scale may not exceed 1 (the whole object)")
         return self
 
 
@@ -106,6 +112,21 @@ class Augmenter:
         """
         views = self.geometry(images, extents.to(images.device, images.dtype), generator)
         return self.photometry(views, generator)
+
+    def local_views(
+        self, images: torch.Tensor, extents: torch.Tensor, generator: torch.Generator | None = None
+    ) -> list[torch.Tensor]:
+        """``local_views`` small views per image (multi-crop), each (B, C, local_size,
+        local_size): crops over ``local_scale`` of the object, augmented like the others."""
+        s = self.settings
+        if not s.local_views:
+            return []
+        local = Augmenter(
+            s.model_copy(
+                update={"view_size": s.local_size, "crop_scale": s.local_scale, "local_views": 0}
+            )
+        )
+        return [local(images, extents, generator) for _ in range(s.local_views)]
 
     def affine(self, extents: torch.Tensor, generator=None) -> torch.Tensor:
         """Per-sample (B, 2, 3) matrices mapping view coordinates to bank coordinates."""

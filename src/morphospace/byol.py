@@ -20,6 +20,7 @@ activations (PCA whitening of descriptors, as in image retrieval).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from copy import deepcopy
 
 import torch
@@ -180,6 +181,14 @@ class BYOL(nn.Module):
     variance_weight : float
         Weight of a VICReg-style variance term on the online projections, added to the
         BYOL loss; 0 (the default) is the paper's BYOL.
+    neighbour_queue : int
+        Nearest-neighbour targets (NNCLR, Dwibedi et al. 2021; MSF, Koohpayegani et al.
+        2021): keep the target projections of this many recent objects, and predict the
+        nearest of them to the other view's target projection instead of that projection
+        itself. Neighbours are other objects that look alike, a variety that augmentations
+        of one object cannot give. 0 (the default) is the paper's BYOL.
+    neighbours : int
+        With a queue, the target is the mean of this many nearest neighbours.
     probe_size : int
         Side of the dummy input used to find the representation size.
     """
@@ -195,6 +204,8 @@ class BYOL(nn.Module):
         base_tau: float = 0.99,
         use_momentum: bool = True,
         variance_weight: float = 0.0,
+        neighbour_queue: int = 0,
+        neighbours: int = 1,
         probe_size: int = 64,
     ):
         super().__init__()
@@ -209,22 +220,70 @@ class BYOL(nn.Module):
         self.base_tau = base_tau
         self.use_momentum = use_momentum
         self.variance_weight = variance_weight
+        self.neighbours = neighbours
+        if neighbour_queue:
+            # unit target projections of recent objects, oldest overwritten first; in the
+            # state dict, so a checkpoint resumes with the same queue
+            self.register_buffer("queue", torch.zeros(neighbour_queue, projection_size))
+            self.register_buffer("queue_count", torch.zeros((), dtype=torch.long))
 
-    def forward(self, view_1: torch.Tensor, view_2: torch.Tensor) -> torch.Tensor:
-        """Symmetric BYOL loss of two views of the same batch (mean over the batch)."""
+    def forward(
+        self,
+        view_1: torch.Tensor,
+        view_2: torch.Tensor,
+        local_views: Sequence[torch.Tensor] = (),
+    ) -> torch.Tensor:
+        """Symmetric BYOL loss of two views of the same batch (mean over the batch).
+
+        ``local_views`` (multi-crop, all of one size) are predicted against the targets of
+        both global views; every pair of views then weighs alike, on BYOL's scale.
+        """
         views = torch.cat([view_1, view_2])  # one pass: BatchNorm sees both views
         projections = self.online_encoder(views)
         prediction_1, prediction_2 = self.online_predictor(projections).chunk(2)
         with torch.no_grad():
             target = self.target_encoder if self.use_momentum else self.online_encoder
             projection_1, projection_2 = target(views).chunk(2)
+            if hasattr(self, "queue"):
+                found_1, found_2 = self.nearest(projection_1), self.nearest(projection_2)
+                if self.training:
+                    self.enqueue(projection_1)
+                projection_1, projection_2 = found_1, found_2
         loss = regression_loss(prediction_1, projection_2) + regression_loss(
             prediction_2, projection_1
         )
+        if local_views:
+            local = self.online_predictor(self.online_encoder(torch.cat(list(local_views))))
+            for prediction in local.chunk(len(local_views)):
+                loss = loss + regression_loss(prediction, projection_1)
+                loss = loss + regression_loss(prediction, projection_2)
+            loss = loss / (1 + len(local_views))  # 2 + 2L pairs, on the scale of 2
         if not self.variance_weight:
             return loss.mean()
         spread = sum(variance_loss(half) for half in projections.chunk(2))
         return loss.mean() + self.variance_weight * spread
+
+    @torch.no_grad()
+    def nearest(self, projections: torch.Tensor) -> torch.Tensor:
+        """The mean of the ``neighbours`` queued unit projections nearest to each projection
+        (the projections themselves while the queue is empty)."""
+        filled = int(min(self.queue_count, len(self.queue)))
+        if filled == 0:
+            return projections
+        unit = F.normalize(projections.float(), dim=1)
+        bank = self.queue[:filled]
+        k = min(self.neighbours, filled)
+        index = (unit @ bank.T).topk(k, dim=1).indices
+        return bank[index].mean(dim=1).to(projections.dtype)
+
+    @torch.no_grad()
+    def enqueue(self, projections: torch.Tensor) -> None:
+        """Add unit projections to the queue, over its oldest entries."""
+        unit = F.normalize(projections.float(), dim=1)[: len(self.queue)]
+        start = int(self.queue_count % len(self.queue))
+        positions = (start + torch.arange(len(unit), device=unit.device)) % len(self.queue)
+        self.queue[positions] = unit
+        self.queue_count += len(unit)
 
     @torch.no_grad()
     def update_target(self, tau: float) -> None:

@@ -92,6 +92,10 @@ class ModelSettings(_Section):
     use_momentum: bool = True
     # A VICReg-style variance term against collapse, added to the BYOL loss; 0: the paper's BYOL.
     variance_weight: float = Field(default=0.0, ge=0)
+    # Nearest-neighbour targets from a queue of this many recent target projections
+    # (NNCLR/MSF); 0: the paper's BYOL, whose target is the other view itself.
+    neighbour_queue: int = Field(default=0, ge=0)
+    neighbours: int = Field(default=1, ge=1)  # targets average this many neighbours
 
 
 #: ``epochs = "auto"``: as many epochs as it takes to draw about this many objects (two

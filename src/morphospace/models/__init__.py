@@ -13,7 +13,8 @@ Name a backbone with a short spec string:
 A trained model's files (``model.safetensors`` and its typed card ``model.json``) are
 written and read by :mod:`morphospace.models.store`; :class:`FramedEncoder` runs the
 network as inference and the whitening fit (:func:`fit_whitening`) feed it, on the device
-a setting names (:func:`resolve_device`).
+a setting names (:func:`resolve_device`). :mod:`morphospace.models.signals` measures an
+embedding without labels (effective rank, alignment, uniformity, weight drift).
 """
 
 from morphospace._lazy import lazy_exports
@@ -24,6 +25,12 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "morphospace.models.backbones": ["BACKBONES", "build_backbone", "parse_backbone"],
         "morphospace.models.devices": ["resolve_device"],
         "morphospace.models.inference": ["FramedEncoder", "dihedral", "fit_whitening"],
+        "morphospace.models.signals": [
+            "alignment",
+            "effective_rank",
+            "uniformity",
+            "weight_distance",
+        ],
         "morphospace.models.store": [
             "ModelCard",
             "build_model",

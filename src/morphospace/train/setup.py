@@ -225,6 +225,8 @@ def _build_model(settings: Settings, channels: int, hw: Hardware) -> BYOL:
         base_tau=m.base_tau,
         use_momentum=m.use_momentum,
         variance_weight=m.variance_weight,
+        neighbour_queue=m.neighbour_queue,
+        neighbours=m.neighbours,
         probe_size=settings.augment.view_size,
     )
     if hw.dist.enabled and settings.train.sync_batchnorm:

@@ -219,12 +219,14 @@ class Trainer:
         )  # fmt: skip
         for group in optimizer.param_groups:
             group["lr"] = state.lr
-        view_1, view_2 = _views(batch, augment, state.step, hw.device, t.seed, t.channels_last)
+        view_1, view_2, *local = _views(
+            batch, augment, state.step, hw.device, t.seed, t.channels_last
+        )
         # The forward pass moves BatchNorm statistics before the loss is known; keep a copy
         # (a few kB) so a skipped step leaves no trace in the network.
         buffers = _snapshot_buffers(byol)
         with _autocast(hw.device, hw.precision):
-            loss = model(view_1, view_2)
+            loss = model(view_1, view_2, local)
 
         # A non-finite loss (or gradient) skips the step on every rank: weights stay clean.
         # (BatchNorm can overflow to an infinite variance while the loss stays finite.)
@@ -329,13 +331,14 @@ def _views(
     device: torch.device,
     seed: int,
     channels_last: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two augmented views of each object, drawn from randomness tied to the step number
-    (a resumed run draws the same views)."""
+) -> tuple[torch.Tensor, ...]:
+    """Two augmented views of each object, then its local views (multi-crop, if any), drawn
+    from randomness tied to the step number (a resumed run draws the same views)."""
     generator = torch.Generator(device).manual_seed(seed * 1_000_003 + step)
     images = batch.images.to(device, non_blocking=True)
     extents = batch.extents.to(device)
     views = augment(images, extents, generator), augment(images, extents, generator)
+    views += tuple(augment.local_views(images, extents, generator))
     if channels_last:
         views = tuple(view.contiguous(memory_format=torch.channels_last) for view in views)
     return views
