@@ -152,6 +152,25 @@ def test_cli_evaluate_and_its_errors(trained, tmp_path, capsys):
     assert (out / "evaluation.json").read_bytes() == before  # nothing lost on bad input
 
 
+def test_evaluate_with_labels_puts_the_untrained_network_beside_the_trained_one(
+    trained, tmp_path, capsys
+):
+    run, images = trained
+    table = embed_run(
+        run, [str(images)], tmp_path / "emb.parquet", options=EmbedOptions(workers=1)
+    ).path
+    labels = images.parent / "labels.csv"
+    args = ["evaluate", str(table), "--labels", f"{labels}:class", "--no-invariance"]
+    assert main([*args, "-o", str(tmp_path / "a")]) == 0
+    shown = capsys.readouterr().out
+    assert "| random init |" in shown and "training gain: k-NN accuracy" in shown
+    assert main([*args, "--baselines", "none", "-o", str(tmp_path / "b")]) == 0
+    shown = capsys.readouterr().out
+    assert "random init" not in shown and "training gain" not in shown
+    assert main(["evaluate", str(table), "--no-invariance", "-o", str(tmp_path / "c")]) == 0
+    assert "random init" not in capsys.readouterr().out  # no labels: nothing to compare
+
+
 def test_supervised_regression_learns_a_parameter_the_images_show(trained):
     """The supervised bound for R²: a network trained on a continuous parameter (here the
     axis ratio of elliptical blobs, which crops, rotations and flips keep) shows it better

@@ -113,7 +113,10 @@ def evaluate(
     ] = None,
     baselines: Annotated[
         str | None,
-        typer.Option(help="Comma-separated: pixel_pca, random, supervised (or 'all')."),
+        typer.Option(
+            help="Comma-separated: pixel_pca, random, supervised, 'all' or 'none' "
+            "(default: random, the untrained network, when --labels or --params are given)."
+        ),
     ] = None,
     output: Annotated[
         Path | None,
@@ -135,8 +138,10 @@ def evaluate(
     from morphospace.evaluate.scorecard import BASELINES, evaluate_table, read_columns
     from morphospace.progress import stages
 
-    names = [b.strip() for b in (baselines or "").split(",") if b.strip()]
-    names = list(BASELINES) if names == ["all"] else names
+    names: list[str] | None = None
+    if baselines is not None:
+        names = [b.strip() for b in baselines.split(",") if b.strip()]
+        names = list(BASELINES) if names == ["all"] else [] if names == ["none"] else names
     classes, values = one_column(labels, "--labels"), read_columns(params, "--params")
     if matching.on is not None and classes is None and values is None:
         raise InputError("--join-on", "names columns to match, so it needs --labels or --params")

@@ -34,6 +34,7 @@ from morphospace.files import atomic_write
 
 __all__ = [
     "BASELINES",
+    "GAIN_NOISE",
     "INVARIANCE_SAMPLE",
     "MIN_PARAM_OBJECTS",
     "Scorecard",
@@ -46,6 +47,8 @@ __all__ = [
 BASELINES = ("pixel_pca", "random", "supervised")
 INVARIANCE_SAMPLE = 200
 MIN_PARAM_OBJECTS = 10
+#: k-NN points within which two trainings of the same settings differ (seeds, one run).
+GAIN_NOISE = 1.0
 
 
 @dataclass
@@ -205,7 +208,7 @@ def evaluate_table(
     *,
     labels: tuple[str | Path, str] | None = None,
     params: tuple[str | Path, Sequence[str]] | None = None,
-    baselines: Sequence[str] = (),
+    baselines: Sequence[str] | None = None,
     run_dir: str | Path | None = None,
     invariance: bool = True,
     supervised_epochs: int = 20,
@@ -222,14 +225,18 @@ def evaluate_table(
         A CSV with a class for (some of) the objects, matched by id, name, object or file.
     params : (path, columns), optional
         A CSV with continuous parameters (radius, inclination, flux, …).
-    baselines : sequence of {"pixel_pca", "random", "supervised"}
+    baselines : sequence of {"pixel_pca", "random", "supervised"}, optional
         Baselines to score beside the model; they and the orientation invariance need the
         run's model (``run_dir``, by default the run recorded in the table) and the files.
+        By default ``random`` (the untrained network) whenever labels or parameters are
+        given, so the gain that training bought is shown; ``()`` scores none.
     supervised_epochs : int
         Training length of the supervised upper bound, per fold; a parameter's network
         draws as many objects as this many epochs over the whole table.
     """
     say = progress or (lambda message: None)
+    if baselines is None:
+        baselines = ("random",) if labels is not None or params is not None else ()
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
         raise InputError(
@@ -288,7 +295,26 @@ def evaluate_table(
         else:
             card.rows.append(_supervised_row(embedder, arrays, y, values, supervised_epochs, seed))
     card.notes += _baseline_notes(baselines, embedder, supervised_epochs)
+    card.notes += _training_gain(card.rows)
     return card
+
+
+def _training_gain(rows: list[dict[str, Any]]) -> list[str]:
+    """One line: what training added to the k-NN accuracy over the untrained network."""
+    trained, untrained = rows[0], next((r for r in rows if r["name"] == "random init"), None)
+    if untrained is None or "knn" not in trained:
+        return []
+    gain = 100 * (trained["knn"] - untrained["knn"])
+    if gain >= GAIN_NOISE:
+        verdict = "training paid"
+    elif gain > -GAIN_NOISE:
+        verdict = "within the run-to-run spread: training bought little on these objects"
+    else:
+        verdict = "the untrained network does better: training lost information"
+    return [
+        f"training gain: k-NN accuracy {trained['knn']:.3f} trained against "
+        f"{untrained['knn']:.3f} untrained ({gain:+.1f} points): {verdict}"
+    ]
 
 
 def _check_classes(classes: dict[str, int], labels: tuple[str | Path, str]) -> None:
