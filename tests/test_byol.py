@@ -184,3 +184,30 @@ def test_local_views_add_their_predictions_to_the_loss_on_byols_scale():
     with_local.backward()  # the local views train the online network
     first = next(byol.online_encoder.backbone.parameters())
     assert first.grad is not None and float(first.grad.abs().sum()) > 0
+
+
+def test_the_c4_backbone_is_invariant_to_quarter_turns_and_its_layers_equivariant():
+    from morphospace.models.equivariant import GroupConv, LiftingConv
+
+    torch.manual_seed(0)
+    lift, group = LiftingConv(1, 3, 5, padding=2), GroupConv(3, 2, 3, padding=1)
+    x = torch.randn(2, 1, 17, 17)
+
+    def maps(images):
+        return group(torch.relu(lift(images))).reshape(2, 2, 4, 17, 17)
+
+    turned = maps(torch.rot90(x, 1, dims=(-2, -1)))
+    # a quarter turn of the image turns each map and moves it one step along the rotations
+    expected = torch.roll(torch.rot90(maps(x), 1, dims=(-2, -1)), 1, dims=2)
+    torch.testing.assert_close(turned, expected, atol=1e-4, rtol=1e-4)
+    network = build_backbone("c4resnet18:layer2", 1).eval()
+    for side in (32, 33, 40):  # even sides too: stride 2 stays exact
+        images = torch.randn(3, 1, side, side)
+        features = network(images)
+        assert features.shape == (3, 32)
+        for k in (1, 2, 3):
+            rotated = network(torch.rot90(images, k, dims=(-2, -1)))
+            torch.testing.assert_close(rotated, features, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(network(torch.flip(images, dims=(-1,))), features, atol=1e-3)
+    with pytest.raises(InputError, match="cut after"):
+        parse_backbone("c4resnet18:layer9")

@@ -7,6 +7,8 @@ Name a backbone with a short spec string:
 - ``"resnet18"``, ``"resnet34"``, ``"resnet50"``: torchvision ResNets, randomly initialised;
 - ``"resnet18:layer2"``: the same, cut after ``layer1`` … ``layer4`` (astromorph's
   ``n_layer_resnet``);
+- ``"c4resnet18:layer2"``: ResNet-18's layout with group convolutions over the four 90°
+  rotations, invariant to them (:mod:`morphospace.models.equivariant`);
 - ``"amm"``: astromorph's AstroMorphologyModel, for its settings files;
 - ``"timm:NAME"``: any timm model, when timm is installed.
 

@@ -95,6 +95,12 @@ class TruncatedResNet(nn.Module):
         return self.pool(self.layers(self.stem(x))).flatten(1)
 
 
+def _c4resnet(in_channels: int, last_layer: str) -> nn.Module:
+    from morphospace.models.equivariant import C4ResNet
+
+    return C4ResNet(in_channels, last_layer)
+
+
 def _timm_model(name: str, in_channels: int) -> nn.Module:
     try:
         import timm
@@ -116,6 +122,7 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "resnet18": lambda in_channels, variant: TruncatedResNet(18, in_channels, variant or "layer4"),
     "resnet34": lambda in_channels, variant: TruncatedResNet(34, in_channels, variant or "layer4"),
     "resnet50": lambda in_channels, variant: TruncatedResNet(50, in_channels, variant or "layer4"),
+    "c4resnet18": lambda in_channels, variant: _c4resnet(in_channels, variant or "layer4"),
     "timm": lambda in_channels, variant: _timm_model(variant, in_channels),
 }
 
@@ -126,7 +133,7 @@ def parse_backbone(spec: str) -> tuple[str, str | None]:
     name = name.lower()
     if name not in BACKBONES:
         raise InputError(spec, f"unknown backbone; choose from {', '.join(BACKBONES)}")
-    if name.startswith("resnet") and variant and variant not in RESNET_LAYERS:
+    if "resnet" in name and variant and variant not in RESNET_LAYERS:
         raise InputError(spec, f"ResNets can be cut after {', '.join(RESNET_LAYERS)}")
     if name == "timm" and not variant:
         raise InputError(spec, "name the timm model, e.g. 'timm:resnet18'")
