@@ -163,31 +163,32 @@ def plot(table: pd.DataFrame, path: Path, title: str) -> None:
     figure.savefig(path, dpi=110)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="images/ and labels.csv")
-    parser.add_argument("--label-column", default="class")
-    parser.add_argument("--epochs", type=int, default=60, help="the schedule's length")
-    parser.add_argument("--stops", default="0,2,5,10,20,30,45,60")
-    parser.add_argument("--set", action="append", default=[], help="SECTION.KEY=VALUE")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--supervised", action="store_true", help="add the supervised bound")
-    parser.add_argument("--work", type=Path, default=Path(".bench/curve"))
-    args = parser.parse_args()
-    stops = sorted({int(s) for s in args.stops.split(",") if int(s) <= args.epochs})
-
+def learning_curve(
+    data: Path,
+    label_column: str,
+    epochs: int,
+    stops: list[int],
+    sets: dict[str, Any],
+    *,
+    seed: int,
+    work: Path,
+    supervised: bool = False,
+) -> pd.DataFrame:
+    """Train one run of ``epochs`` on ``data`` (``sets`` over the defaults), measured at
+    each of ``stops`` (epoch 0: untrained); one row per stop and network."""
     overrides = {
-        "data.sources": [str(args.data / "images")],
-        "train.epochs": args.epochs,
-        "train.seed": args.seed,
-        **parse_assignments(args.set),
+        "data.sources": [str(data / "images")],
+        "train.epochs": epochs,
+        "train.seed": seed,
+        **sets,
     }
     settings = load_settings(None, overrides)
-    run = args.work / "run"
+    run = work / "run"
     hw = Hardware.detect(settings)
     bank = load_bank(settings, run, hw.dist)
-    table = pd.read_csv(args.data / "labels.csv")
-    by_id = dict(zip(table["name"].astype(str), table[args.label_column].astype(str), strict=True))
+    table = pd.read_csv(data / "labels.csv")
+    names = table["name"] if "name" in table else table["id"]
+    by_id = dict(zip(names.astype(str), table[label_column].astype(str), strict=True))
     labels = np.array([by_id[object_id(path)] for path in bank.paths])
 
     byol = untrained(settings, bank.channels)
@@ -215,21 +216,41 @@ def main() -> None:
                 f"  drift {row['drift']:.3f}  ({minutes:.1f} min)",
                 flush=True,
             )
-    if args.supervised:
+    if supervised:
         rows.append(supervised_row(bank, labels, settings, epochs=60))
         print(f"supervised bound: {rows[-1]}", flush=True)
 
-    curve = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="images/ and labels.csv")
+    parser.add_argument("--label-column", default="class")
+    parser.add_argument("--epochs", type=int, default=60, help="the schedule's length")
+    parser.add_argument("--stops", default="0,2,5,10,20,30,45,60")
+    parser.add_argument("--set", action="append", default=[], help="SECTION.KEY=VALUE")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--supervised", action="store_true", help="add the supervised bound")
+    parser.add_argument("--work", type=Path, default=Path(".bench/curve"))
+    args = parser.parse_args()
+    stops = sorted({int(s) for s in args.stops.split(",") if int(s) <= args.epochs})
+
+    curve = learning_curve(
+        args.data, args.label_column, args.epochs, stops, parse_assignments(args.set),
+        seed=args.seed, work=args.work, supervised=args.supervised,
+    )  # fmt: skip
     args.work.mkdir(parents=True, exist_ok=True)
     curve.to_csv(args.work / "curve.csv", index=False)
-    title = f"{len(labels)} objects of {args.data}, {args.epochs}-epoch schedule, seed {args.seed}"
+    objects = len(pd.read_csv(args.data / "labels.csv"))
+    title = f"{objects} objects of {args.data}, {args.epochs}-epoch schedule, seed {args.seed}"
     plot(curve, args.work / "curve.png", title)
 
     print(f"\n{title}\n")
     columns = ["epoch", "network", "knn", "knn_unwhitened", "rankme", "alignment", "uniformity",
                "drift", "minutes"]  # fmt: skip
     print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
-    for row in rows:
+    for row in curve.to_dict("records"):
         cells = [f"{row.get(c, float('nan')):.3f}" if c not in ("epoch", "network") else str(row[c])
                  for c in columns]  # fmt: skip
         print("| " + " | ".join(cells) + " |")

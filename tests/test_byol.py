@@ -211,3 +211,10 @@ def test_the_c4_backbone_is_invariant_to_quarter_turns_and_its_layers_equivarian
     assert not torch.allclose(network(torch.flip(images, dims=(-1,))), features, atol=1e-3)
     with pytest.raises(InputError, match="cut after"):
         parse_backbone("c4resnet18:layer9")
+
+
+def test_the_c4_backbone_trains_in_channels_last_layout():
+    byol = BYOL(build_backbone("c4resnet18:layer2", 1), 1, projection_hidden_size=32)
+    byol = byol.to(memory_format=torch.channels_last)
+    views = [torch.randn(4, 1, 32, 32).contiguous(memory_format=torch.channels_last)] * 2
+    byol(*views).backward()

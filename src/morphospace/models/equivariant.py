@@ -58,13 +58,16 @@ class GroupConv(nn.Module):
     def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0):
         super().__init__()
         fan_in = cin * ROTATIONS * kernel * kernel
-        self.weight = _kaiming((cout, cin, ROTATIONS, kernel, kernel), fan_in)
+        # stored 4-D, (cout, cin * 4, k, k), so that memory-format conversions apply
+        self.weight = _kaiming((cout, cin * ROTATIONS, kernel, kernel), fan_in)
         self.stride, self.padding = stride, padding
 
     def expanded(self) -> torch.Tensor:
+        cout, channels, k, _ = self.weight.shape
+        weight = self.weight.reshape(cout, channels // ROTATIONS, ROTATIONS, k, k)
         out = []
         for r in range(ROTATIONS):
-            shifted = torch.roll(self.weight, shifts=r, dims=2)  # input rotation s -> s + r
+            shifted = torch.roll(weight, shifts=r, dims=2)  # input rotation s -> s + r
             out.append(torch.rot90(shifted, r, dims=(-2, -1)))
         weight = torch.stack(out, dim=1)  # (cout, 4, cin, 4, k, k)
         return weight.flatten(2, 3).flatten(0, 1)
