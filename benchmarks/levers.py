@@ -35,6 +35,16 @@ LEVERS: dict[str, tuple[str, dict[str, Any], float]] = {
         {"augment.local_views": 4},
         1.6,
     ),
+    "whole_views": (
+        "views over 80-100 % of the object, not 25-100 % (where the emission peaks survives)",
+        {"augment.crop_scale": [0.8, 1.0]},
+        1.0,
+    ),
+    "whole_views_fixed_stretch": (
+        "views over 80-100 % of the object and no stretch jitter",
+        {"augment.crop_scale": [0.8, 1.0], "augment.stretch": 0.0},
+        1.0,
+    ),
     "c4": (
         "rotation-equivariant backbone (c4resnet18:layer2)",
         {"model.backbone": "c4resnet18:layer2"},
