@@ -37,30 +37,13 @@ from morphospace.byol import BYOL, Whitening
 from morphospace.config import Settings, load_settings, parse_assignments
 from morphospace.evaluate.metrics import folds, knn_accuracy
 from morphospace.io import object_id
-from morphospace.models.backbones import build_backbone
 from morphospace.models.inference import dihedral
 from morphospace.models.signals import alignment, effective_rank, uniformity, weight_distance
 from morphospace.train import Trainer
 from morphospace.train.checkpoint import load_checkpoint
-from morphospace.train.setup import Hardware, load_bank
+from morphospace.train.setup import Hardware, initial_model, load_bank
 
 SIGNALS = ("rankme", "alignment", "uniformity")
-
-
-def untrained(settings: Settings, channels: int) -> BYOL:
-    """The model as training starts it: the same seed, so the same initial weights."""
-    m = settings.model
-    torch.manual_seed(settings.train.seed)
-    return BYOL(
-        build_backbone(m.backbone, channels),
-        channels,
-        hidden_layer=m.hidden_layer,
-        projection_size=m.projection_size,
-        projection_hidden_size=m.projection_hidden_size,
-        neighbour_queue=m.neighbour_queue,
-        neighbours=m.neighbours,
-        probe_size=settings.augment.view_size,
-    )
 
 
 @torch.inference_mode()
@@ -191,7 +174,7 @@ def learning_curve(
     by_id = dict(zip(names.astype(str), table[label_column].astype(str), strict=True))
     labels = np.array([by_id[object_id(path)] for path in bank.paths])
 
-    byol = untrained(settings, bank.channels)
+    byol = initial_model(settings, bank.channels)  # the untrained network of this run
     initial = {k: v.clone() for k, v in byol.online_encoder.backbone.state_dict().items()}
     rows: list[dict[str, Any]] = []
     done, minutes = 0, 0.0

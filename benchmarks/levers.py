@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
-from learning_curve import learning_curve  # benchmarks/learning_curve.py
+from learning_curve import SIGNALS, learning_curve  # benchmarks/learning_curve.py
 
 #: name -> (what changes, settings, cost of an epoch relative to the default's, measured)
 LEVERS: dict[str, tuple[str, dict[str, Any], float]] = {
@@ -43,6 +44,16 @@ LEVERS: dict[str, tuple[str, dict[str, Any], float]] = {
     "whole_views_fixed_stretch": (
         "views over 80-100 % of the object and no stretch jitter",
         {"augment.crop_scale": [0.8, 1.0], "augment.stretch": 0.0},
+        1.0,
+    ),
+    "inscribed_rotation": (
+        "rotated views cropped inside the object, not filled by reflection at the edges",
+        {"augment.rotation_edges": "inscribed"},
+        1.0,
+    ),
+    "quarter_turns_only": (
+        "no rotation by any angle (flips only; test-time averaging covers quarter turns)",
+        {"augment.rotate": False},
         1.0,
     ),
     "c4": (
@@ -86,7 +97,7 @@ def main() -> None:
                 "untrained": float(online.loc[0, "knn"]),
                 "online": float(online.loc[epochs, "knn"]),
                 "target": float(target.loc[epochs, "knn"]),
-                "rankme": float(online.loc[epochs, "rankme"]),
+                **{signal: float(online.loc[epochs, signal]) for signal in SIGNALS},
             })  # fmt: skip
             print(f"{name} seed {seed}: {rows[-1]}", flush=True)
 
@@ -102,6 +113,11 @@ def main() -> None:
                  spread(group["online"]), spread(group["target"]),
                  spread(gain, "+.1f")]  # fmt: skip
         print("| " + " | ".join(cells) + " |")
+    print("\nAcross the trained runs, Spearman's rho of each label-free signal with the 10-NN:")
+    print(", ".join(f"{s} {spearmanr(table[s], table['online']).statistic:+.2f}" for s in SIGNALS))
+    gains = table["online"] - table["untrained"]
+    print("and with the gain over the untrained network: " + ", ".join(
+        f"{s} {spearmanr(table[s], gains).statistic:+.2f}" for s in SIGNALS))  # fmt: skip
 
 
 def spread(values: pd.Series, form: str = ".3f") -> str:

@@ -26,7 +26,16 @@ from morphospace.train.logs import report_skipped
 from morphospace.train.optim import build_optimizer
 from morphospace.train.transfer import check_agreement, schedule, start_from
 
-__all__ = ["Hardware", "Plan", "State", "load_bank", "plan_schedule", "start_state", "wrap"]
+__all__ = [
+    "Hardware",
+    "Plan",
+    "State",
+    "initial_model",
+    "load_bank",
+    "plan_schedule",
+    "start_state",
+    "wrap",
+]
 
 
 @dataclass(frozen=True)
@@ -213,10 +222,12 @@ def start_state(
     return state
 
 
-def _build_model(settings: Settings, channels: int, hw: Hardware) -> BYOL:
+def initial_model(settings: Settings, channels: int) -> BYOL:
+    """The BYOL model as a run with ``settings`` starts it, on the CPU: seeded by
+    ``train.seed``, so every rank and every later call gets the same initial weights."""
     m = settings.model
-    torch.manual_seed(settings.train.seed)  # identical initial weights on every rank
-    byol = BYOL(
+    torch.manual_seed(settings.train.seed)
+    return BYOL(
         build_backbone(m.backbone, channels),
         channels,
         hidden_layer=m.hidden_layer,
@@ -229,6 +240,10 @@ def _build_model(settings: Settings, channels: int, hw: Hardware) -> BYOL:
         neighbours=m.neighbours,
         probe_size=settings.augment.view_size,
     )
+
+
+def _build_model(settings: Settings, channels: int, hw: Hardware) -> BYOL:
+    byol = initial_model(settings, channels)
     if hw.dist.enabled and settings.train.sync_batchnorm:
         if hw.device.type != "cuda":
             raise InputError(
