@@ -156,9 +156,12 @@ def learning_curve(
     seed: int,
     work: Path,
     supervised: bool = False,
+    train_fraction: float = 1.0,
 ) -> pd.DataFrame:
     """Train one run of ``epochs`` on ``data`` (``sets`` over the defaults), measured at
-    each of ``stops`` (epoch 0: untrained); one row per stop and network."""
+    each of ``stops`` (epoch 0: untrained); one row per stop and network. With
+    ``train_fraction`` < 1 the network trains on a random share of the objects (no labels
+    are used in training either way) and is measured on all of them."""
     overrides = {
         "data.sources": [str(data / "images")],
         "train.epochs": epochs,
@@ -174,6 +177,14 @@ def learning_curve(
     by_id = dict(zip(names.astype(str), table[label_column].astype(str), strict=True))
     labels = np.array([by_id[object_id(path)] for path in bank.paths])
 
+    trained_on = bank
+    if train_fraction < 1:
+        keep = np.random.default_rng(seed).permutation(len(bank))[
+            : round(train_fraction * len(bank))
+        ]
+        trained_on = copy.copy(bank)
+        trained_on.images, trained_on.extents = bank.images[keep], bank.extents[keep]
+        trained_on.paths = [bank.paths[i] for i in keep]
     byol = initial_model(settings, bank.channels)  # the untrained network of this run
     initial = {k: v.clone() for k, v in byol.online_encoder.backbone.state_dict().items()}
     rows: list[dict[str, Any]] = []
@@ -182,7 +193,8 @@ def learning_curve(
         if stop > done:
             started = time.perf_counter()
             more = stop - done
-            Trainer(settings, run, resume=done > 0, progress=False, stop_after=more).fit(bank)
+            trainer = Trainer(settings, run, resume=done > 0, progress=False, stop_after=more)
+            trainer.fit(trained_on)
             minutes += (time.perf_counter() - started) / 60
             done = stop
             state = load_checkpoint(run / "checkpoints" / "last.pt")["model"]
@@ -216,12 +228,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--supervised", action="store_true", help="add the supervised bound")
     parser.add_argument("--work", type=Path, default=Path(".bench/curve"))
+    parser.add_argument("--train-fraction", type=float, default=1.0, help="share trained on")
     args = parser.parse_args()
     stops = sorted({int(s) for s in args.stops.split(",") if int(s) <= args.epochs})
 
     curve = learning_curve(
         args.data, args.label_column, args.epochs, stops, parse_assignments(args.set),
         seed=args.seed, work=args.work, supervised=args.supervised,
+        train_fraction=args.train_fraction,
     )  # fmt: skip
     args.work.mkdir(parents=True, exist_ok=True)
     curve.to_csv(args.work / "curve.csv", index=False)
