@@ -165,6 +165,8 @@ def test_evaluate_reads_its_labels_from_a_votable_matched_on_named_columns(cut, 
     assert main([*argv, "--join-on", "number=seq", "-o", str(tmp_path / "ev")]) == 0
     scores = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
     assert scores["rows"][0]["knn"] == 1.0  # objects 1, 2 are "a" and 3, 4 "b": apart
+    # no run behind the table: the untrained network is left out, and said to be
+    assert any("untrained network not scored" in note for note in scores["notes"])
     assert main(argv) == 2  # without the pair nothing names the objects
 
 

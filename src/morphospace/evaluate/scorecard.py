@@ -235,6 +235,7 @@ def evaluate_table(
         draws as many objects as this many epochs over the whole table.
     """
     say = progress or (lambda message: None)
+    chosen = baselines is not None
     if baselines is None:
         baselines = ("random",) if labels is not None or params is not None else ()
     unknown = sorted(set(baselines) - set(BASELINES))
@@ -274,9 +275,16 @@ def evaluate_table(
     )
     if not (invariance or baselines):
         return card
-    embedder = table.embedder(run_dir)
-    say("reading the objects for invariance and baselines")
-    arrays = _arrays_for(table, embedder)
+    try:
+        embedder = table.embedder(run_dir)
+        say("reading the objects for invariance and baselines")
+        arrays = _arrays_for(table, embedder)
+    except InputError as error:
+        if chosen or invariance:
+            raise
+        # the untrained row is a default, not a request: without the run, leave it out
+        card.notes.append(f"untrained network not scored: {error}")
+        return card
     if invariance:
         say("orientation invariance")
         card.rows[0] |= score_invariance(embedder.transform, arrays, seed)
