@@ -56,6 +56,11 @@ LEVERS: dict[str, tuple[str, dict[str, Any], float]] = {
         {"augment.rotate": False},
         1.0,
     ),
+    "quarter_turns_multi_crop": (
+        "quarter turns only, and multi-crop (the two best above, together)",
+        {"augment.rotate": False, "augment.local_views": 4},
+        1.6,
+    ),
     "c4": (
         "rotation-equivariant backbone (c4resnet18:layer2)",
         {"model.backbone": "c4resnet18:layer2"},
