@@ -201,6 +201,10 @@ def test_the_explorer_in_a_real_browser(server, table_path, tmp_path):
         page.evaluate("document.activeElement.blur()")
         for key, name, indices in (("1", "disk", chosen[:5]), ("2", "cloud", boxed[:5])):
             page.evaluate(f"{viewer}.scatterplot.select({indices})")
+            # the key labels what is selected: wait until the selection has arrived
+            selected = f"{viewer}.state.selection"
+            _until(page, f"{selected}.length === {len(indices)} && "
+                         f"{list(indices)}.every((i) => {selected}.includes(i))")  # fmt: skip
             page.keyboard.press(key)
             _status_says(page, f'5 objects labelled "{name}"')
         saved = pd.read_csv(table_path.parent / "labels.csv")
