@@ -5,7 +5,7 @@
 
 Synthesises the set, trains with the default settings (timing the training), embeds, and
 scores the embedding with `morphospace evaluate` against raw-pixel PCA and the randomly
-initialised network. Targets (issue 5): k-NN accuracy >= 0.90 and >= 15 points above
+initialised network. Targets: k-NN accuracy >= 0.90 and >= 15 points above
 raw-pixel PCA; cross-validated R² >= 0.7 for inclination and ring radius; training within
 15 minutes on 2 CPU cores. Labels: ``morphology`` (smooth disks and dense cores are one
 morphology; see ``morphospace.synth.generate.SAME_MORPHOLOGY``), with the 10 physical

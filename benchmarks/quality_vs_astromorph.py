@@ -8,7 +8,7 @@ on the same objects. Both embed every object and are scored by the same k-NN acc
 (k = 10, cosine, the same 5 stratified folds) on the synthetic morphologies. astromorph's
 files have their blank (NaN) pixels filled with the median first: its min-max
 normalisation would otherwise turn those objects into NaN (a failure this benchmark does
-not set out to measure). Target (issue 5): morphospace at least 15 points above astromorph.
+not set out to measure). Target: morphospace at least 15 points above astromorph.
 """
 
 from __future__ import annotations

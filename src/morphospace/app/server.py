@@ -1,6 +1,6 @@
 """The explorer's server: a small Starlette app over one embedding table.
 
-It serves the table's objects and nothing else. Every request needs the session's token
+It serves the table's objects and nothing else. Every request needs the server's token
 (in the URL as ``?token=``, then in a cookie, or in an ``X-Morphospace-Token`` header), as
 Jupyter's server does; a request without it gets 403. No route takes a file path: an
 object is named by its row number, so ``../`` or an absolute path can only reach a 404.
@@ -250,7 +250,7 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
 
 
 class _TokenCheck(BaseHTTPMiddleware):
-    """403 for a request that does not carry the session's token; a token given in the
+    """403 for a request that does not carry the server's token; a token given in the
     URL is kept in a cookie, so the page's own requests need not repeat it."""
 
     def __init__(self, app, token: str):
