@@ -119,3 +119,26 @@ def test_export_refuses_vectors_where_the_format_cannot_hold_them(tmp_path, caps
     assert main(["export", str(run), "-o", str(tmp_path / "x.parquet")]) == 2
     assert "unknown table format" in capsys.readouterr().err
     assert not list(tmp_path.glob("x.*"))
+
+
+def test_written_files_are_readable_as_the_umask_allows_and_keep_a_replaced_files_mode(
+    tmp_path,
+):
+    import os
+    import stat
+
+    from morphospace.files import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        path = write_selection(RunTable(_table(tmp_path)), tmp_path / "chosen.reg")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not the temporary file's 0600
+        os.umask(0o027)
+        fresh = tmp_path / "group.txt"
+        atomic_write(fresh, lambda temporary: temporary.write_text("x"))
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o640
+        path.chmod(0o600)  # a file the user made private stays private when rewritten
+        write_selection(RunTable(_table(tmp_path)), path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import socket
+import stat
 import tempfile
 import time
 import warnings
@@ -27,6 +28,9 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     os.close(handle)
     try:
         write(Path(temporary))
+        # mkstemp makes the file private (0600); give it the mode any new file would get
+        # (or the mode of the file it replaces), so colleagues and web folders can read it
+        os.chmod(temporary, _mode_for(path))
         os.replace(temporary, path)
     except OSError as exc:  # a full disk, a lost mount: name the file that was not written
         Path(temporary).unlink(missing_ok=True)
@@ -34,6 +38,27 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits of the file that ``path`` holds, or of a new file (umask)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux says it (/proc)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
 
 
 def safe_filename(text: str) -> str:
