@@ -89,7 +89,7 @@ def _empty_list(tmp_path: Path) -> Path:
 BAD_FILES = {
     "missing": (lambda t: t / "does_not_exist.fits", "no such file"),
     "non-FITS": (_non_fits, "not a FITS file"),
-    "truncated": (_truncated, "truncated"),
+    "truncated": (_truncated, "declares 128x128 pixels (64 KiB), the file holds 22.3 KiB"),
     "no image HDU": (_no_image_hdu, "no image HDU"),
     "all NaN": (lambda t: _write(t, "nan.fits", np.full((32, 32), np.nan)), "all pixels are blank"),
     "1-D": (lambda t: _write(t, "spectrum.fits", np.arange(64, dtype=np.float32)), "1-D data"),

@@ -61,7 +61,9 @@ def test_run_stopped_early_resumes_then_embeds_and_reports(tmp_path, capsys):
     assert "stopped after epoch 1 of 2; continue with: morphospace run" in capsys.readouterr().out
     assert not (out / "embeddings.parquet").exists()
     assert main([*argv, "--resume", "--map", "pca"]) == 0
-    assert "embedded 24 objects" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "embedded 24 objects" in said
+    assert said.strip().endswith(f"morphospace explore {out / 'embeddings.parquet'}")
     assert (out / "report" / "index.html").exists()
 
 

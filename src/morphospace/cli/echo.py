@@ -32,7 +32,11 @@ def echo_report(result) -> None:
         f"{len(result.table)} objects, {k} clusters; wrote {len(result.files)} files to "
         f"{result.folder}"
     )
-    typer.echo(f"open {result.folder / 'index.html'} in a browser")
+    table = result.table.path or result.folder.parent
+    typer.echo(
+        f"open {result.folder / 'index.html'} in a browser, "
+        f"or label and triage in the explorer: morphospace explore {table}"
+    )
 
 
 def echo_training(result, output: Path, command: str) -> None:

@@ -396,11 +396,19 @@ def _check_declared_size(path: Path, header: fits.Header, tiled: bool) -> None:
     declared = pixels * abs(int(header.get("BITPIX", 8))) // 8
     held = path.stat().st_size
     if declared > held:
+        declared_text, held_text = _in_one_unit(declared, held)
         raise InputError(
             path,
-            f"truncated: the header declares {shape} pixels ({declared / 2**30:.3g} GiB), "
-            f"the file holds {held / 2**20:.3g} MiB",
+            f"truncated: the header declares {shape} pixels ({declared_text}), "
+            f"the file holds {held_text}",
         )
+
+
+def _in_one_unit(*sizes: int) -> list[str]:
+    """Byte counts in the one binary unit that suits the largest: ``["160 KiB", "22.4 KiB"]``."""
+    units = ("bytes", "KiB", "MiB", "GiB", "TiB")
+    power = min(int(math.log(max(*sizes, 1), 1024)), len(units) - 1)
+    return [f"{size / 1024**power:.3g} {units[power]}" for size in sizes]
 
 
 def _wcs_or_none(path: Path, header: fits.Header) -> WCS | None:
