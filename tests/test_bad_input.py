@@ -288,3 +288,26 @@ def test_a_file_without_read_permission_is_one_line(tmp_path, capsys, monkeypatc
         path.chmod(0o644)
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and str(path) in err and "Permission denied" in err
+
+
+def test_a_folder_of_pictures_and_a_text_that_is_not_a_list_say_what_they_are(tmp_path, capsys):
+    pictures = tmp_path / "pngs"
+    pictures.mkdir()
+    for n in range(3):
+        (pictures / f"galaxy_{n}.png").write_bytes(b"\x89PNG")
+    (pictures / "cover.jpg").write_bytes(b"\xff\xd8")
+    assert main(["inspect", str(pictures)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"morphospace: error: {pictures}: no FITS files found (searched recursively); "
+        "found 3 PNG files, 1 JPEG file: morphospace reads FITS images and cubes"
+    )
+    assert main(["train", str(pictures / "*.png"), "-o", str(tmp_path / "run")]) == 2
+    assert "found 3 PNG files: morphospace reads FITS" in capsys.readouterr().err
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Observing log\nnight 1: clouds\nnight 2: clear\n")
+    assert main(["inspect", str(notes)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"morphospace: error: {notes}: not a file list: none of its 3 lines names an existing "
+        "file or a FITS file"
+    )
+    assert not (tmp_path / "run").exists()

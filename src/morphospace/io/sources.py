@@ -17,6 +17,9 @@ _GLOB_CHARS = set("*?[")
 _FITS_MAGIC = b"SIMPLE  ="
 _GZIP_MAGIC = b"\x1f\x8b"
 _INLINE_COMMENT = re.compile(r"\s#")
+#: Picture formats a newcomer may point morphospace at; named when no FITS file is found.
+_PICTURES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
+             ".gif": "GIF", ".bmp": "BMP", ".webp": "WebP"}  # fmt: skip
 
 
 def find_sources(specs: str | Path | Iterable[str | Path]) -> list[Path]:
@@ -66,6 +69,12 @@ def read_file_list(path: str | Path) -> list[Path]:
             entries.append(entry_path if entry_path.is_absolute() else path.parent / entry_path)
     if not entries:
         raise InputError(path, "file list has no entries")
+    if not any(is_fits_name(entry) or entry.exists() for entry in entries):
+        raise InputError(
+            path,
+            f"not a file list: none of its {len(entries)} lines names an existing file or a "
+            "FITS file",
+        )
     return entries
 
 
@@ -76,18 +85,33 @@ def _expand(spec: str | Path) -> list[Path]:
         matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
         files = [p for p in matches if p.is_file() and is_fits_name(p)]
         if not files:
-            raise InputError(text, "glob matches no FITS files")
+            raise InputError(text, "glob matches no FITS files" + _pictures_among(matches))
         return files
     if not path.exists():
         raise InputError(text, "no such file or directory")
     if path.is_dir():
         files = _fits_files_under(path)
         if not files:
-            raise InputError(path, "no FITS files found (searched recursively)")
+            found = _pictures_among(path.rglob("*"))
+            raise InputError(path, "no FITS files found (searched recursively)" + found)
         return files
     if is_fits_name(path) or _starts_like_fits(path):
         return [path]
     return read_file_list(path)
+
+
+def _pictures_among(paths: Iterable[Path]) -> str:
+    """``"; found 212 PNG files: morphospace reads FITS"``, or ``""`` when there are none."""
+    counts: dict[str, int] = {}
+    for path in paths:
+        kind = _PICTURES.get(path.suffix.lower())
+        if kind is not None:
+            counts[kind] = counts.get(kind, 0) + 1
+    if not counts:
+        return ""
+    most = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    found = ", ".join(f"{n} {kind} file{'s' if n > 1 else ''}" for kind, n in most)
+    return f"; found {found}: morphospace reads FITS images and cubes"
 
 
 def _fits_files_under(folder: Path) -> list[Path]:
