@@ -43,6 +43,23 @@ def _options(command: str) -> set[str]:
     return {name for p in group.commands[command].params for name in p.opts}
 
 
+def test_help_in_an_80_column_terminal_never_breaks_an_option_name(capsys, monkeypatch):
+    import typer.main
+
+    from morphospace.cli import app
+
+    monkeypatch.setenv("COLUMNS", "80")
+    group = typer.main.get_command(app)
+    for command in ("explore", "run", "report", "export", "train"):
+        assert main([command, "-h"]) == 0
+        shown = capsys.readouterr().out
+        for param in group.commands[command].params:
+            if getattr(param, "hidden", False):
+                continue
+            for word in [*param.opts, *param.secondary_opts, param.metavar or ""]:
+                assert word in shown, f"{command} -h breaks {word!r}"
+
+
 def test_run_takes_every_training_option_train_does():
     assert _options("train") <= _options("run")
     assert {"--color-by", "--colour-by", "--join-on", "--match-radius"} <= _options("run")

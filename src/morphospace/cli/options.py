@@ -207,8 +207,9 @@ def matching_options(
         str | None,
         typer.Option(
             "--join-on",
-            metavar="TABLE_COLUMN=CATALOGUE_COLUMN",
-            help="Match the catalogue's rows on these columns instead.",
+            metavar="OURS=THEIRS",
+            help="Match the catalogue's rows on these columns instead: a column of the table "
+            "= a column of the catalogue.",
         ),
     ] = None,
     match_radius: Annotated[
@@ -280,7 +281,10 @@ def report_options(
     ] = None,
     colour_by: Annotated[
         list[str] | None,
-        typer.Option("--colour-by", "--color-by", help="Also colour the maps by this column."),
+        typer.Option("--colour-by", help="Also colour the maps by this column (or --color-by)."),
+    ] = None,
+    color_by: Annotated[
+        list[str] | None, typer.Option("--color-by", hidden=True)  # the American spelling
     ] = None,
     tensorboard: Annotated[
         bool, typer.Option(help="Also write a TensorBoard projector log (report/tensorboard).")
@@ -291,7 +295,7 @@ def report_options(
     return ReportOptions(
         map=map_method,  # type: ignore[arg-type]  # checked by ReportOptions
         clusters=clusters,
-        colour_by=colour_by or (),
+        colour_by=[*(colour_by or ()), *(color_by or ())],
         join=join,
         tensorboard=tensorboard,
     )
@@ -369,7 +373,7 @@ def training_options(
         list[str] | None,
         typer.Option(
             "--set",
-            metavar="SECTION.KEY=VALUE",
+            metavar="KEY=VALUE",
             help="Any setting, over the file's: e.g. --set train.learning_rate=1e-3, "
             "--set data.hdu=SCI, --set preprocess.steps.3.margin=0.2 (repeatable; values "
             "in TOML syntax).",
