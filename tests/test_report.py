@@ -295,3 +295,34 @@ def test_a_progress_bar_shows_only_for_work_longer_than_its_delay(
     assert "report:" in capsys.readouterr().err
     assert main([*argv, "--no-progress"]) == 0
     assert "report:" not in capsys.readouterr().err
+
+
+def test_thirteen_classes_get_thirteen_colours_and_clusters_one_colour_everywhere(tmp_path):
+    from pathlib import Path
+
+    from matplotlib.colors import to_hex
+
+    from morphospace.report.export import ds9_regions
+    from morphospace.report.figures import scatter_map
+    from morphospace.report.palette import CATEGORY_COLOURS
+
+    # the page's palette is this one (frontend/src/viewer.js)
+    viewer = (Path(__file__).parent.parent / "frontend" / "src" / "viewer.js").read_text()
+    page = re.search(r"const PALETTE = \[(.*?)\];", viewer, flags=re.DOTALL).group(1)
+    assert tuple(re.findall(r"'(#[0-9a-f]{6})'", page)) == CATEGORY_COLOURS
+    assert len(set(CATEGORY_COLOURS)) == len(CATEGORY_COLOURS)
+
+    rng = np.random.default_rng(0)
+    classes = np.array([f"class_{n}" for n in range(13)] * 5)
+    figure = scatter_map(rng.normal(size=(65, 2)), classes, None, "class", categorical=True)
+    drawn = [to_hex(c.get_facecolor()[0]) for c in figure.axes[0].collections]
+    assert len(drawn) == 13 and len(set(drawn)) == 13  # no two classes share a colour
+
+    clusters = np.arange(12) % 12
+    figure = scatter_map(rng.normal(size=(12, 2)), clusters, None, "cluster", categorical=True)
+    drawn = [to_hex(c.get_facecolor()[0]) for c in figure.axes[0].collections]
+    chosen = Table({"id": [f"o{n}" for n in clusters], "ra": np.full(12, 10.0),
+                    "dec": np.full(12, -5.0), "cluster": clusters})  # fmt: skip
+    regions = re.findall(r"color=(#[0-9a-f]{6})", ds9_regions(chosen))
+    # cluster 4 (and every other): the same colour in the PNG, the regions and the page
+    assert drawn == regions == list(CATEGORY_COLOURS[:12])

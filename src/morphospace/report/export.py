@@ -33,6 +33,7 @@ from morphospace.errors import InputError
 from morphospace.explore.table import RunTable
 from morphospace.files import atomic_write
 from morphospace.io.catalogue import CatalogueJoin
+from morphospace.report.palette import NOISE_COLOUR, category_colour
 
 __all__ = [
     "SUFFIXES",
@@ -65,9 +66,6 @@ SUFFIXES = (*TABLE_SUFFIXES, ".reg", ".txt")
 _ARRAY_FORMATS = (".vot", ".xml", ".fits", ".ecsv")
 #: Radius of a region whose object has no known angular size.
 DEFAULT_RADIUS = 10 * u.arcsec
-#: Region colours, one per cluster in turn (matplotlib's tab10); noise (-1) is grey.
-CLUSTER_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
 
 
 def selection_table(
@@ -173,7 +171,8 @@ def _cluster_colour(cluster) -> str:
         number = int(cluster)
     except (TypeError, ValueError):
         return "white"
-    return "grey" if number < 0 else CLUSTER_COLOURS[number % len(CLUSTER_COLOURS)]
+    # clusters are numbered 0 … k-1: cluster n is the n-th category, as on the page
+    return NOISE_COLOUR if number < 0 else category_colour(number)
 
 
 def export_table(

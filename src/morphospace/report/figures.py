@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from scipy.cluster.hierarchy import dendrogram
 
 from morphospace.files import atomic_write
+from morphospace.report.palette import category_colour
 
 __all__ = [
     "BACKGROUND",
@@ -78,9 +79,10 @@ def scatter_map(
     figure, axes = _subplots(figsize=(9, 8))
     if categorical:
         labels = np.asarray(values).astype(str)
-        for label in sorted(set(labels), key=natural_key):
+        for index, label in enumerate(sorted(set(labels), key=natural_key)):
             members = labels == label
-            axes.scatter(xy[members, 0], xy[members, 1], s=8, label=label)
+            colour = category_colour(index)
+            axes.scatter(xy[members, 0], xy[members, 1], s=8, label=label, color=colour)
         if len(set(labels)) <= 20:
             axes.legend(markerscale=2, fontsize=8, loc="best", title=title)
     else:
