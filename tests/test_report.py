@@ -326,3 +326,21 @@ def test_thirteen_classes_get_thirteen_colours_and_clusters_one_colour_everywher
     regions = re.findall(r"color=(#[0-9a-f]{6})", ds9_regions(chosen))
     # cluster 4 (and every other): the same colour in the PNG, the regions and the page
     assert drawn == regions == list(CATEGORY_COLOURS[:12])
+
+
+def test_png_maps_keep_the_true_shape_of_the_layout():
+    from morphospace.report.figures import scatter_map, thumbnail_map
+
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(size=(300, 2)) * [11.5, 5.9]  # a map twice as wide as it is high
+    for figure in (
+        scatter_map(xy, rng.integers(0, 3, 300), None, "cluster", categorical=True),
+        thumbnail_map(xy, rng.uniform(size=(300, 8, 8)), None),
+    ):
+        figure.canvas.draw()
+        axes = figure.axes[0]
+        box = axes.get_position().transformed(figure.transFigure)  # after the aspect's fit
+        (x0, x1), (y0, y1) = axes.get_xlim(), axes.get_ylim()
+        # one unit of the map is as long across as up: x and y drawn to the same scale
+        assert box.width / (x1 - x0) == pytest.approx(box.height / (y1 - y0), rel=0.02)
+        assert (x1 - x0) / (y1 - y0) > 1.6

@@ -45,8 +45,11 @@ def _subplots(*grid: int, **options: Any):
 
 
 def _unit(xy: np.ndarray) -> np.ndarray:
+    """The map scaled alike on both axes so that its longer side spans [0, 1]: the layout
+    keeps its true shape."""
     low, high = xy.min(axis=0), xy.max(axis=0)
-    return (xy - low) / np.where(high > low, high - low, 1.0)
+    span = float(np.max(high - low))
+    return (xy - low) / (span if span > 0 else 1.0)
 
 
 def thumbnail_map(xy: np.ndarray, thumbs: np.ndarray, path: Path | None, cells: int = 24) -> Any:
@@ -56,7 +59,8 @@ def thumbnail_map(xy: np.ndarray, thumbs: np.ndarray, path: Path | None, cells: 
     figure, axes = _subplots(figsize=(12, 12), facecolor=BACKGROUND)
     axes.set_facecolor(BACKGROUND)
     axes.scatter(unit[:, 0], unit[:, 1], s=2, c="#5c6b7a", zorder=0)
-    cell = np.minimum((unit * cells).astype(int), cells - 1)
+    sides = np.maximum(np.ceil(unit.max(axis=0) * cells).astype(int), 1)  # square cells
+    cell = np.minimum((unit * cells).astype(int), sides - 1)
     centre = (cell + 0.5) / cells
     distance = np.linalg.norm(unit - centre, axis=1)
     chosen: dict[tuple[int, int], int] = {}
@@ -65,8 +69,9 @@ def thumbnail_map(xy: np.ndarray, thumbs: np.ndarray, path: Path | None, cells: 
     for (cx, cy), index in chosen.items():
         extent = (cx / cells, (cx + 1) / cells, cy / cells, (cy + 1) / cells)
         axes.imshow(thumbs[index], cmap="inferno", extent=extent, zorder=1)
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1)
+    axes.set_xlim(0, sides[0] / cells)
+    axes.set_ylim(0, sides[1] / cells)
+    axes.set_aspect("equal")
     axes.set_axis_off()
     axes.set_title(f"{len(xy)} objects, one thumbnail per occupied cell", color="white")
     return _save(figure, path)
@@ -91,6 +96,7 @@ def scatter_map(
         axes.scatter(xy[~finite, 0], xy[~finite, 1], s=6, c="lightgrey", label="no value")
         points = axes.scatter(xy[finite, 0], xy[finite, 1], s=8, c=numbers[finite], cmap="viridis")
         figure.colorbar(points, ax=axes, label=title)
+    axes.set_aspect("equal")  # the map's true shape, as on the page
     axes.set_title(f"map coloured by {title}")
     axes.set_xticks([])
     axes.set_yticks([])
