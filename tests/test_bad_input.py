@@ -311,3 +311,25 @@ def test_a_folder_of_pictures_and_a_text_that_is_not_a_list_say_what_they_are(tm
         "file or a FITS file"
     )
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "problem"),
+    [
+        ("train", "no such file or directory"),
+        ("run", "no such file or directory"),
+        ("embed", "no model.json: not a trained morphospace run (run 'morphospace train')"),
+    ],
+)
+def test_a_bad_data_path_is_said_before_torch_or_scikit_learn_is_loaded(tmp_path, command, problem):
+    import subprocess
+    import sys
+
+    argv = [command, str(tmp_path / "nowhere"), "-o", str(tmp_path / "r")]
+    code = (
+        f"import sys; from morphospace.cli import main; code = main({argv!r}); "
+        "print(code, sorted({'torch', 'sklearn'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "2 []"
+    assert done.stderr.strip().endswith(f"nowhere: {problem}")

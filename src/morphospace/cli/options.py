@@ -170,6 +170,9 @@ def data_argument(
 def table_argument(
     embeddings: Annotated[Path, typer.Argument(help="An embedding table (.parquet).")],
 ) -> Path:
+    from morphospace.embed.table import find_table
+
+    find_table(embeddings)  # a missing table is said before the heavy imports
     return embeddings
 
 
@@ -178,6 +181,9 @@ def run_or_table_argument(
         Path, typer.Argument(help="A run folder (its embeddings.parquet) or an embedding table.")
     ],
 ) -> Path:
+    from morphospace.embed.table import find_table
+
+    find_table(table)
     return table
 
 
@@ -412,6 +418,10 @@ def training_options(
     A headline flag sets its setting as ``--set`` would; a flag not given changes
     nothing, and a flag and a ``--set`` of the same key that disagree are refused.
     """
+    if data:  # a bad path is said before torch and the settings are loaded (seconds)
+        from morphospace.io.sources import find_sources
+
+        find_sources(list(data))
     from morphospace.config import load_settings, parse_assignments
 
     if (output / "model.safetensors").exists() and not (resume or overwrite):

@@ -53,6 +53,9 @@ def embed(
     ] = False,
 ) -> None:
     """Embed objects with a trained model: one row per object in a Parquet table."""
+    from morphospace.models.paths import model_card_path
+
+    model_card_path(run)  # a folder that is not a run is said before torch is loaded
     from morphospace.pipeline import embed_run
 
     result = embed_run(

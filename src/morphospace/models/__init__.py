@@ -27,6 +27,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "morphospace.models.backbones": ["BACKBONES", "build_backbone", "parse_backbone"],
         "morphospace.models.devices": ["resolve_device"],
         "morphospace.models.inference": ["FramedEncoder", "dihedral", "fit_whitening"],
+        "morphospace.models.paths": ["model_card_path"],
         "morphospace.models.signals": [
             "alignment",
             "effective_rank",

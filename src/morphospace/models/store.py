@@ -29,6 +29,7 @@ from morphospace.config import validated
 from morphospace.errors import InputError
 from morphospace.files import atomic_write
 from morphospace.models.backbones import build_backbone
+from morphospace.models.paths import model_card_path
 from morphospace.preprocess import PreprocessChain
 
 if TYPE_CHECKING:
@@ -201,11 +202,7 @@ def save_model(run_dir: str | Path, byol: BYOL, card: ModelCard) -> ModelCard:
 
 def read_model_card(run_dir: str | Path) -> ModelCard:
     """The validated ``model.json`` of a run folder."""
-    path = Path(run_dir) / "model.json"
-    if not path.exists():
-        raise InputError(
-            run_dir, "no model.json: not a trained morphospace run (run 'morphospace train')"
-        )
+    path = model_card_path(run_dir)
     try:
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
