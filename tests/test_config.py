@@ -185,10 +185,11 @@ def test_every_setting_is_reachable_from_set():
         ("train.batch_size=1", "invalid value for 'train.batch_size'"),
     ],
 )
-def test_a_bad_set_is_one_clear_line(assignment, message, capsys):
+def test_a_bad_set_is_one_clear_line(assignment, message, capsys, tmp_path):
     from morphospace.cli import main
 
-    assert main(["train", "x", "-o", "unused", "--set", assignment]) == 2
+    (tmp_path / "x.fits").touch()  # found, never read: the setting is refused first
+    assert main(["train", str(tmp_path / "x.fits"), "-o", "unused", "--set", assignment]) == 2
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1
 
