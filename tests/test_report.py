@@ -344,3 +344,20 @@ def test_png_maps_keep_the_true_shape_of_the_layout():
         # one unit of the map is as long across as up: x and y drawn to the same scale
         assert box.width / (x1 - x0) == pytest.approx(box.height / (y1 - y0), rel=0.02)
         assert (x1 - x0) / (y1 - y0) > 1.6
+
+
+def test_cluster_n_keeps_its_colour_beside_noise_and_as_a_float_column():
+    from matplotlib.colors import to_hex
+
+    from morphospace.report.export import ds9_regions
+    from morphospace.report.figures import scatter_map
+    from morphospace.report.palette import CATEGORY_COLOURS, NOISE_COLOUR
+
+    clusters = np.array([-1, 0, 1, 2, 3, 4])  # HDBSCAN's -1: objects no cluster claims
+    figure = scatter_map(np.zeros((6, 2)), clusters, None, "cluster_hdbscan", categorical=True)
+    drawn = {c.get_label(): to_hex(c.get_facecolor()[0]) for c in figure.axes[0].collections}
+    assert drawn["4"] == CATEGORY_COLOURS[4] and drawn["-1"] == NOISE_COLOUR
+    chosen = Table({"id": list("abcdef"), "ra": np.full(6, 10.0), "dec": np.full(6, -5.0),
+                    "cluster": clusters.astype(float)})  # fmt: skip
+    regions = re.findall(r"color=(#[0-9a-f]{6})", ds9_regions(chosen))
+    assert regions == [NOISE_COLOUR, *CATEGORY_COLOURS[:5]]

@@ -33,7 +33,7 @@ from morphospace.errors import InputError
 from morphospace.explore.table import RunTable
 from morphospace.files import atomic_write
 from morphospace.io.catalogue import CatalogueJoin
-from morphospace.report.palette import NOISE_COLOUR, category_colour
+from morphospace.report.palette import category_colours
 
 __all__ = [
     "SUFFIXES",
@@ -155,24 +155,16 @@ def ds9_regions(chosen: Table) -> str:
     """
     lines = ["# Region file format: DS9 version 4.1", "global color=cyan", "fk5"]
     clustered = "cluster" in chosen.colnames
+    colours = category_colours(chosen["cluster"]) if clustered else {}
     for row in chosen:
         ra, dec = float(row["ra"]), float(row["dec"])
         if not (math.isfinite(ra) and math.isfinite(dec)):
             continue
         radius = _radius_arcsec(row)
         label = str(row["id"]).replace("}", ")").replace("{", "(")
-        extra = f" color={_cluster_colour(row['cluster'])}" if clustered else ""
+        extra = f" color={colours[str(row['cluster'])]}" if clustered else ""
         lines.append(f'circle({ra:.7f},{dec:.7f},{radius:.2f}") # text={{{label}}}{extra}')
     return "\n".join(lines) + "\n"
-
-
-def _cluster_colour(cluster) -> str:
-    try:
-        number = int(cluster)
-    except (TypeError, ValueError):
-        return "white"
-    # clusters are numbered 0 … k-1: cluster n is the n-th category, as on the page
-    return NOISE_COLOUR if number < 0 else category_colour(number)
 
 
 def export_table(

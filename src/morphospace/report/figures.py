@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from scipy.cluster.hierarchy import dendrogram
 
 from morphospace.files import atomic_write
-from morphospace.report.palette import category_colour
+from morphospace.report.palette import category_colours
 
 __all__ = [
     "BACKGROUND",
@@ -84,10 +84,10 @@ def scatter_map(
     figure, axes = _subplots(figsize=(9, 8))
     if categorical:
         labels = np.asarray(values).astype(str)
-        for index, label in enumerate(sorted(set(labels), key=natural_key)):
+        colours = category_colours(labels)
+        for label in sorted(colours, key=natural_key):
             members = labels == label
-            colour = category_colour(index)
-            axes.scatter(xy[members, 0], xy[members, 1], s=8, label=label, color=colour)
+            axes.scatter(xy[members, 0], xy[members, 1], s=8, label=label, color=colours[label])
         if len(set(labels)) <= 20:
             axes.legend(markerscale=2, fontsize=8, loc="best", title=title)
     else:
