@@ -131,7 +131,7 @@ def test_concurrent_label_writes_lose_nothing(tmp_path):
 
 def test_a_selection_exports_as_votable_and_ds9_regions(client, explorer):
     vot = client.post("/api/export", json={"indices": [4, 0, 7], "format": "vot"})
-    assert vot.is_success and 'filename="selection.vot"' in vot.headers["content-disposition"]
+    assert vot.is_success and "-3-selected.vot" in vot.headers["content-disposition"]
     table = Table.read(io.BytesIO(vot.content), format="votable")
     assert list(table["id"]) == [explorer.table.ids[i] for i in (4, 0, 7)]
     assert str(table["ra"].unit) == "deg"
@@ -257,3 +257,91 @@ def test_a_joined_catalogue_is_shown_and_exported_with_the_objects(explorer, tmp
         exported = Table.read(io.BytesIO(vot.content), format="votable")
         assert exported["flux"][0] == 2.0 and np.ma.is_masked(exported["flux"][1])
     assert "flux" not in EmbeddingTable.read(explorer.table_path).rows  # the table is untouched
+
+
+@pytest.fixture
+def fresh(explorer, tmp_path):
+    """A client of a copy of the run's table in a folder of its own: no labels yet."""
+    import shutil
+
+    folder = tmp_path / "disks"
+    folder.mkdir()
+    shutil.copy(explorer.table_path, folder / "embeddings.parquet")
+    mine = Explorer(folder / "embeddings.parquet")
+    with TestClient(create_app(mine, TOKEN)) as client:
+        client.get(f"/api/objects?token={TOKEN}")
+        yield client, mine
+
+
+def test_exports_from_the_page_carry_labels_marks_and_predictions(fresh):
+    client, mine = fresh
+    ids = mine.table.ids
+    client.post("/api/labels", json={"set": {ids[0]: "disk", ids[1]: "disk", ids[2]: "ring"}})
+    client.post("/api/labels", json={"set": {ids[3]: "ring"}})
+    client.post("/api/marks", json={"set": {ids[5]: "1", ids[6]: "0"}})
+    found = client.post("/api/propagate").json()
+    kept = client.get("/api/predictions").json()
+    assert kept["predicted"] == found["predicted"] and len(kept["probability"]) == 30
+    everything = client.post("/api/export", json={"indices": list(range(30)), "format": "vot"})
+    assert 'filename="disks-all.vot"' in everything.headers["content-disposition"]
+    table = Table.read(io.BytesIO(everything.content), format="votable")
+    assert list(table["label"][:4]) == ["disk", "disk", "ring", "ring"]
+    assert table["label"][4] == ""
+    assert table["interesting"][5] == 1 and table["interesting"][6] == 0
+    assert list(table["predicted"]) == found["predicted"]
+    # and the command line's export of the run says the same
+    from morphospace.report.export import export_table
+
+    export_table(mine.run_dir, mine.run_dir / "out.vot", regions=False)
+    cli = Table.read(mine.run_dir / "out.vot")
+    assert list(cli["predicted"]) == found["predicted"] and cli["interesting"][5] == 1
+
+
+def test_triage_order_and_the_objects_seen_are_kept(fresh):
+    client, mine = fresh
+    anomaly = mine.table.anomalies()["anomaly"].to_numpy()
+    first = client.get("/api/triage?order=anomaly").json()
+    assert first["order"] == list(np.argsort(-anomaly, kind="stable")) and first["seen"] == {}
+    ids = mine.table.ids
+    client.post("/api/seen", json={"set": {ids[first["order"][0]]: "1"}})
+    assert client.get("/api/triage?order=random").json()["seen"] == {ids[first["order"][0]]: "1"}
+    assert sorted(client.get("/api/triage?order=random").json()["order"]) == list(range(30))
+    # marks move the objects most like the interesting ones forward
+    top, last = first["order"][0], first["order"][-1]
+    client.post("/api/marks", json={"set": {ids[top]: "0", ids[last]: "1"}})
+    reranked = client.get("/api/triage?order=reranked").json()["order"]
+    assert reranked.index(top) > 0
+    refused = client.get("/api/triage?order=uncertain")
+    assert refused.status_code == 400 and "two classes" in refused.json()["error"]
+    assert client.get("/api/triage?order=sideways").status_code == 400
+    assert (mine.run_dir / "triage.csv").read_text().startswith("id,seen\n")
+
+
+def test_the_object_view_stretches_the_pixels_and_knows_its_sky(fresh):
+    client, mine = fresh
+    geometry = client.get("/api/view/3.json").json()
+    row = mine.table.row(3)
+    assert geometry["id"] == row["id"] and geometry["pixel_scale"] == pytest.approx(
+        row["pixel_scale"]
+    )
+    width, height = geometry["width"], geometry["height"]
+    north, east = geometry["north"], geometry["east"]
+    assert north == pytest.approx([0, -1], abs=1e-3) and east == pytest.approx([-1, 0], abs=1e-3)
+    for stretch in ("linear", "sqrt", "log", "asinh"):
+        for interval in ("99.5%", "minmax", "zscale"):
+            png = client.get(f"/api/view/3.png?stretch={stretch}&interval={interval}&cmap=gray")
+            assert Image.open(io.BytesIO(png.content)).size == (width, height)
+    linear = client.get("/api/view/3.png?stretch=linear&cmap=gray").content
+    log = client.get("/api/view/3.png?stretch=log&cmap=gray").content
+    assert linear != log
+    bad = client.get("/api/view/3.png?stretch=cubic")
+    assert bad.status_code == 422 and "unknown stretch 'cubic'" in bad.json()["error"]
+    at = client.get(f"/api/view/3/at?x=0.5&y={height - 0.5}").json()  # bottom-left pixel
+    from morphospace.io import read_fits
+
+    image = read_fits(row["path"], hdu=int(row["hdu"]), min_side=1)
+    assert at["x"] == 0 and at["y"] == 0 and at["value"] == pytest.approx(float(image.data[0, 0]))
+    ra, dec = image.wcs.celestial.pixel_to_world_values(0, 0)
+    assert (at["ra"], at["dec"]) == pytest.approx((float(ra), float(dec)))
+    assert client.get("/api/view/3/at?x=-4&y=2").status_code == 422
+    assert client.get("/api/view/99.json").status_code == 404

@@ -14,8 +14,12 @@ from typing import Literal, TypeVar, get_args
 from morphospace.errors import InputError
 
 __all__ = [
+    "COLOUR_MAP",
+    "COLOUR_MAPS",
     "DEVICE",
     "EMBED_BATCH_SIZE",
+    "INTERVAL",
+    "INTERVALS",
     "MAP_METHOD",
     "MAP_METHODS",
     "MIN_SIDE",
@@ -23,10 +27,19 @@ __all__ = [
     "ON_ERROR_CHOICES",
     "PROPAGATE_METHOD",
     "PROPAGATE_METHODS",
+    "RERANK_EVERY",
+    "STRETCH",
+    "STRETCHES",
     "SUGGEST",
+    "TRIAGE_ORDER",
+    "TRIAGE_ORDERS",
+    "ColourMap",
+    "Interval",
     "MapMethod",
     "OnError",
     "PropagateMethod",
+    "Stretch",
+    "TriageOrder",
     "check_choice",
 ]
 
@@ -57,6 +70,27 @@ PropagateMethod = Literal["auto", "logistic", "knn"]
 PROPAGATE_METHODS: tuple[str, ...] = get_args(PropagateMethod)
 PROPAGATE_METHOD: PropagateMethod = "auto"
 SUGGEST = 20
+
+#: The order triage shows objects in: the anomaly score, the anomaly score re-ranked by the
+#: user's marks (again every :data:`RERANK_EVERY` marks), the objects whose propagated label
+#: is least certain first, or a random order.
+TriageOrder = Literal["anomaly", "reranked", "uncertain", "random"]
+TRIAGE_ORDERS: tuple[str, ...] = get_args(TriageOrder)
+TRIAGE_ORDER: TriageOrder = "reranked"
+RERANK_EVERY = 5
+
+#: How the object view maps pixel values to brightness (astropy.visualization's stretches),
+#: over which range of values (a percentile, the whole range, or IRAF's zscale), and in
+#: which matplotlib colour map.
+Stretch = Literal["linear", "sqrt", "log", "asinh"]
+STRETCHES: tuple[str, ...] = get_args(Stretch)
+STRETCH: Stretch = "asinh"
+Interval = Literal["99.5%", "minmax", "zscale"]
+INTERVALS: tuple[str, ...] = get_args(Interval)
+INTERVAL: Interval = "99.5%"
+ColourMap = Literal["inferno", "gray", "viridis", "magma", "cubehelix", "coolwarm"]
+COLOUR_MAPS: tuple[str, ...] = get_args(ColourMap)
+COLOUR_MAP: ColourMap = "inferno"
 
 Choice = TypeVar("Choice", bound=str)
 

@@ -16,12 +16,21 @@ Routes (all JSON unless said otherwise):
 | ``GET /api/neighbours?of=i,j&k=12`` | the objects most like one object or a selection |
 | ``GET``/``POST /api/labels`` | ``RUN/labels.csv``; POST ``{"set": {id: label or null}}`` |
 | ``GET``/``POST /api/marks`` | ``RUN/marks.csv``: 1 interesting, 0 not; POST as for labels |
-| ``POST /api/propagate`` | labels propagated to every object, and the objects to label next |
+| ``GET``/``POST /api/seen`` | ``RUN/triage.csv``: the objects seen in triage, in order |
+| ``GET /api/triage?order=anomaly`` | every row in triage's order (see ``explore.triage``) |
+| ``POST /api/propagate`` | labels propagated to every object (kept in ``RUN/predictions.csv``), |
+| | and the objects to label next |
+| ``GET /api/predictions`` | the labels last propagated, as ``POST /api/propagate`` answered |
 | ``POST /api/rerank`` | the anomaly scores re-ranked by the marks |
-| ``POST /api/export`` | ``{"indices": [...], "format": "vot"}``: the selection as a file to save |
+| ``GET /api/view/{i}.png`` | its pixels (``?stretch=&interval=&cmap=&channel=``) |
+| ``GET /api/view/{i}.json`` | its scale, beam, compass and channels (``report.objectview``) |
+| ``GET /api/view/{i}/at?x=&y=`` | the pixel value and sky position at a pixel of the view |
+| ``POST /api/export`` | ``{"indices": [...], "format": "vot"}``: the objects, with the labels, |
+| | marks and predictions, as a file to save |
 | ``POST /api/samp`` | ``{"indices": [...]}`` sent to TOPCAT, DS9 or Aladin, or the ``problem`` |
 
-Thumbnails are made when first asked for and cached in ``RUN/thumbs/``.
+Thumbnails are made when first asked for and cached in ``RUN/thumbs/``; pictures are made
+in worker threads, so one slow file does not hold the others back.
 """
 
 from __future__ import annotations
@@ -29,10 +38,14 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -42,13 +55,15 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from morphospace.app.samp import send_selection
+from morphospace.choices import COLOUR_MAP, INTERVAL, STRETCH, TRIAGE_ORDER
 from morphospace.embed import find_table
 from morphospace.errors import MorphospaceError
 from morphospace.explore.labels import LabelStore
 from morphospace.explore.table import RunTable
 from morphospace.files import atomic_write, safe_filename
-from morphospace.io import read_fits
+from morphospace.io import SkyImage, read_fits
 from morphospace.io.catalogue import CatalogueJoin, CatalogueMatch
+from morphospace.report import objectview
 from morphospace.report.export import SUFFIXES, write_selection
 from morphospace.report.html import json_columns, json_value, page_data, viewer_file
 from morphospace.report.thumbnails import png_bytes, thumbnail
@@ -60,6 +75,7 @@ TOKEN_HEADER = "x-morphospace-token"
 THUMB_SIDE = 128
 MAX_NEIGHBOURS = 1000
 MARKS = frozenset({"0", "1"})  # not interesting, interesting
+IMAGES_KEPT = 8  # objects whose pixels stay read, for the object view's pointer
 _MEDIA_TYPES = {".csv": "text/csv", ".ecsv": "text/plain", ".vot": "application/x-votable+xml",
                 ".xml": "application/x-votable+xml", ".fits": "application/fits",
                 ".reg": "text/plain", ".txt": "text/plain"}  # fmt: skip
@@ -95,6 +111,34 @@ class Explorer:
             self.table, self.joined = self.table.join(join)
         chain = json.dumps(self.table.info.get("preprocess"), sort_keys=True)
         self.thumbs = self.run_dir / "thumbs" / hashlib.sha256(chain.encode()).hexdigest()[:12]
+        self._images: OrderedDict[int, SkyImage] = OrderedDict()
+        self._images_lock = threading.Lock()
+
+    def image(self, i: int) -> SkyImage:
+        """Object ``i``'s pixels, as read from its file (the last few are kept)."""
+        with self._images_lock:
+            if i in self._images:
+                self._images.move_to_end(i)
+                return self._images[i]
+        row = self.table.row(i)
+        image = read_fits(row["path"], hdu=int(row["hdu"]), min_side=1)
+        with self._images_lock:
+            self._images[i] = image
+            while len(self._images) > IMAGES_KEPT:
+                self._images.popitem(last=False)
+        return image
+
+    def view_png(self, i: int, query: dict[str, str]) -> bytes:
+        """Object ``i``'s pixels in the stretch, interval, colour map and channel asked."""
+        image = self.image(i)
+        plane = objectview.plane_of(image, _channel(query))
+        picture = objectview.render(
+            plane,
+            query.get("stretch", STRETCH),  # type: ignore[arg-type]  # checked
+            query.get("interval", INTERVAL),  # type: ignore[arg-type]
+            query.get("cmap", COLOUR_MAP),  # type: ignore[arg-type]
+        )
+        return png_bytes(picture)
 
     def thumbnail_png(self, i: int, full: bool = False) -> bytes:
         """The PNG of object ``i``'s thumbnail, from the cache or made now."""
@@ -122,8 +166,29 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
 
     async def thumb(request: Request) -> Response:
         full = request.query_params.get("full") == "1"
-        png = explorer.thumbnail_png(request.path_params["i"], full)
+        png = await run_in_threadpool(explorer.thumbnail_png, request.path_params["i"], full)
         return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+    async def view_png(request: Request) -> Response:
+        query = dict(request.query_params)
+        png = await run_in_threadpool(explorer.view_png, request.path_params["i"], query)
+        return Response(png, media_type="image/png")
+
+    async def view_geometry(request: Request) -> JSONResponse:
+        image = await run_in_threadpool(explorer.image, request.path_params["i"])
+        row = table.row(request.path_params["i"])
+        found = asdict(objectview.geometry(image))
+        found.update(id=str(row["id"]), path=str(row["path"]))
+        return JSONResponse(found)
+
+    async def view_at(request: Request) -> JSONResponse:
+        try:
+            x, y = float(request.query_params["x"]), float(request.query_params["y"])
+        except (KeyError, ValueError):
+            return _error(400, "give x= and y=, pixels of the view")
+        image = await run_in_threadpool(explorer.image, request.path_params["i"])
+        plane = objectview.plane_of(image, _channel(dict(request.query_params)))
+        return JSONResponse(objectview.value_at(image, plane, x, y))
 
     async def neighbours(request: Request) -> JSONResponse:
         try:
@@ -166,6 +231,7 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
             found = table.propagate(table.label_values())
         except ValueError as exc:
             return _error(400, str(exc))
+        table.keep_predictions(found)  # kept with the labels: exports carry them
         return JSONResponse(
             {
                 "classes": found.classes,
@@ -176,6 +242,25 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
                 "next": found.suggested.tolist(),
             }
         )
+
+    async def predictions(request: Request) -> JSONResponse:
+        path = table.predictions_path
+        if not path.exists():
+            return JSONResponse({"predicted": None, "probability": None})
+        kept = pd.read_csv(path, dtype={"id": str, "predicted": str}, keep_default_na=False)
+        if list(kept["id"]) != table.ids:  # of another table: propagate again
+            return JSONResponse({"predicted": None, "probability": None})
+        return JSONResponse(
+            {"predicted": kept["predicted"].tolist(), "probability": kept["probability"].tolist()}
+        )
+
+    async def triage(request: Request) -> JSONResponse:
+        order = request.query_params.get("order", TRIAGE_ORDER)
+        try:
+            ranked = await run_in_threadpool(table.triage_order, order)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        return JSONResponse({"order": ranked.tolist(), "seen": table.seen.read()})
 
     async def rerank_anomalies(request: Request) -> JSONResponse:
         try:
@@ -193,11 +278,14 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
         if chosen is None:
             return _error(400, "indices must be a list of row numbers of the table")
         scratch = explorer.run_dir / ".exports" / f"{secrets.token_hex(8)}{suffix}"
+        annotated, _ = table.annotated()  # the labels, marks and predictions go along
         try:
-            content = write_selection(table, scratch, chosen).read_bytes()
+            content = write_selection(annotated, scratch, chosen).read_bytes()
         finally:
             scratch.unlink(missing_ok=True)
-        name = f"selection{suffix}"
+        stem = safe_filename(explorer.run_dir.resolve().name or "morphospace")
+        everything = len(chosen) == len(table) and sorted(chosen) == list(range(len(table)))
+        name = f"{stem}-all{suffix}" if everything else f"{stem}-{len(chosen)}-selected{suffix}"
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}
         return Response(content, media_type=_MEDIA_TYPES[suffix], headers=headers)
 
@@ -234,9 +322,15 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
         Route("/api/objects", objects),
         Route("/api/objects/{i:int}", one_object),
         Route("/api/thumbs/{i:int}.png", thumb),
+        Route("/api/view/{i:int}.png", view_png),
+        Route("/api/view/{i:int}.json", view_geometry),
+        Route("/api/view/{i:int}/at", view_at),
         Route("/api/neighbours", neighbours),
         Route("/api/labels", kept_in(table.labels), methods=["GET", "POST"]),
         Route("/api/marks", kept_in(table.marks, MARKS), methods=["GET", "POST"]),
+        Route("/api/seen", kept_in(table.seen), methods=["GET", "POST"]),
+        Route("/api/triage", triage),
+        Route("/api/predictions", predictions),
         Route("/api/propagate", propagate_labels, methods=["POST"]),
         Route("/api/rerank", rerank_anomalies, methods=["POST"]),
         Route("/api/export", export, methods=["POST"]),
@@ -270,6 +364,17 @@ class _TokenCheck(BaseHTTPMiddleware):
         if request.query_params.get("token"):
             response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
         return response
+
+
+def _channel(query: dict[str, str]) -> int | None:
+    """The cube channel a view asks for (``channel=``; none or ``moment0``: moment 0)."""
+    text = query.get("channel", "moment0")
+    if text in ("", "moment0"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise MorphospaceError(f"channel={text}: give a channel number or moment0") from None
 
 
 def _error(status: int, message: str) -> JSONResponse:

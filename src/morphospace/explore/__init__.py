@@ -1,5 +1,5 @@
 """What users do with embeddings: 2-D maps, clusters, anomaly ranks, similarity search,
-label propagation, and the table layer that gives them all a run's table
+label propagation, triage order, and the table layer that gives them all a run's table
 (:class:`RunTable`)."""
 
 from morphospace._lazy import lazy_exports
@@ -14,5 +14,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "morphospace.explore.propagate": ["Propagation", "propagate"],
         "morphospace.explore.search": ["SimilarityIndex", "normalise"],
         "morphospace.explore.table": ["RunTable"],
+        "morphospace.explore.triage": ["next_unseen", "triage_order"],
     },
 )

@@ -33,6 +33,7 @@ from morphospace.choices import (
     SUGGEST,
     MapMethod,
     PropagateMethod,
+    TriageOrder,
 )
 from morphospace.embed.table import EmbeddingTable, find_table
 from morphospace.errors import InputError
@@ -42,6 +43,7 @@ from morphospace.explore.labels import LabelStore
 from morphospace.explore.maps import Map, map_file
 from morphospace.explore.propagate import Propagation, propagate
 from morphospace.explore.search import SimilarityIndex, normalise
+from morphospace.explore.triage import triage_order
 from morphospace.io.catalogue import CatalogueJoin, CatalogueMatch
 
 if TYPE_CHECKING:
@@ -289,6 +291,46 @@ class RunTable:
         """The user's marks, ``marks.csv`` in the run's folder: 1 interesting, 0 not."""
         return LabelStore(self._kept("marks.csv"), column="interesting")
 
+    @cached_property
+    def seen(self) -> LabelStore:
+        """The objects seen in triage, ``triage.csv`` in the run's folder: each object's
+        place in the order they were seen (1, 2, …)."""
+        return LabelStore(self._kept("triage.csv"), column="seen")
+
+    @property
+    def predictions_path(self) -> Path:
+        """``predictions.csv`` in the run's folder: the labels last propagated from the
+        explorer (``id``, ``predicted``, ``probability``)."""
+        return self._kept("predictions.csv")
+
+    def keep_predictions(self, found: Propagation) -> Path:
+        """Keep propagated labels in :attr:`predictions_path`, replacing those kept before."""
+        from morphospace.files import atomic_write
+
+        rows = pd.DataFrame(
+            {
+                "id": self.ids,
+                "predicted": [str(p) for p in found.predicted],
+                "probability": np.round(found.probability, 4),
+            }
+        )
+        text = rows.to_csv(index=False, lineterminator="\n")
+        path = self.predictions_path
+        atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+        return path
+
+    def triage_order(self, order: TriageOrder, seed: int = 0) -> np.ndarray:
+        """Every row number in the order triage shows them, from the user's marks and labels
+        as kept now: see :func:`~morphospace.explore.triage.triage_order`."""
+        return triage_order(
+            order,
+            self.vectors,
+            self._anomalies["anomaly"].to_numpy(float),
+            marks=self.mark_values() if order == "reranked" else None,
+            labels=self.label_values() if order == "uncertain" else None,
+            seed=seed,
+        )
+
     def label_values(self) -> list[str | None]:
         """Each object's label in ``labels.csv`` (None where it has none), in row order."""
         given = self.labels.read()
@@ -312,18 +354,19 @@ class RunTable:
         return propagate(self.vectors, labels, method=method, suggest=suggest, seed=seed)
 
     def annotated(self) -> tuple[RunTable, list[str]]:
-        """The table with the user's labels and marks as columns (``label``,
-        ``interesting``), and one line on how each file matched."""
+        """The table with the user's labels, marks and the labels propagated in the
+        explorer as columns (``label``, ``interesting``, ``predicted``, ``probability``),
+        and one line on how each file matched."""
         table, said = self, []
-        for store in (self.labels, self.marks):
-            if not store.path.exists():
+        for path in (self.labels.path, self.marks.path, self.predictions_path):
+            if not path.exists():
                 continue
             try:
-                table, found = table.join(CatalogueJoin(store.path, on="id=id"))
+                table, found = table.join(CatalogueJoin(path, on="id=id"))
             except InputError as exc:  # emptied, or of other objects: nothing of it to add
                 said.append(f"left out {exc}")
                 continue
-            said.append(found.summary(store.path))
+            said.append(found.summary(path))
         return table, said
 
     # --- catalogues ------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.cluster.hierarchy import dendrogram
 
+from morphospace.choices import COLOUR_MAP
 from morphospace.files import atomic_write
 from morphospace.report.palette import category_colours
 
@@ -68,7 +69,7 @@ def thumbnail_map(xy: np.ndarray, thumbs: np.ndarray, path: Path | None, cells: 
         chosen.setdefault((int(cell[index, 0]), int(cell[index, 1])), int(index))
     for (cx, cy), index in chosen.items():
         extent = (cx / cells, (cx + 1) / cells, cy / cells, (cy + 1) / cells)
-        axes.imshow(thumbs[index], cmap="inferno", extent=extent, zorder=1)
+        axes.imshow(thumbs[index], cmap=COLOUR_MAP, extent=extent, zorder=1)
     axes.set_xlim(0, sides[0] / cells)
     axes.set_ylim(0, sides[1] / cells)
     axes.set_aspect("equal")
@@ -125,7 +126,7 @@ def gallery(
             for spine in axes.spines.values():
                 spine.set_visible(False)
             if c < len(members):
-                axes.imshow(thumbs[members[c]], cmap="inferno")
+                axes.imshow(thumbs[members[c]], cmap=COLOUR_MAP)
                 if captions and members[c] in captions:
                     axes.set_title(captions[members[c]], fontsize=7)
         if row_labels:
@@ -168,7 +169,7 @@ def hierarchy_figure(
         if len(objects) == 0:
             continue
         index = exemplar_of(objects)
-        bottom.imshow(thumbs[index], cmap="inferno", extent=(x - 4, x + 4, 0.1, 0.9))
+        bottom.imshow(thumbs[index], cmap=COLOUR_MAP, extent=(x - 4, x + 4, 0.1, 0.9))
         bottom.text(x, 0.0, f"n={len(objects)}", ha="center", va="top", fontsize=8)
     bottom.set_aspect("auto")
     return _save(figure, path)

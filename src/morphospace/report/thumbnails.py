@@ -1,4 +1,5 @@
-"""Thumbnails for figures and the HTML page: per-object asinh stretch, cubes as moment 0.
+"""Thumbnails for figures and the HTML page: per-object asinh stretch, cubes as moment 0,
+in the one colour map of every picture (:data:`~morphospace.choices.COLOUR_MAP`).
 
 Thumbnails are made from the original files (not the network's input), so what a user sees
 is the object itself: masked pixels are black, the aspect ratio is kept. They are framed
@@ -19,6 +20,7 @@ from functools import partial
 import numpy as np
 from PIL import Image
 
+from morphospace.choices import COLOUR_MAP
 from morphospace.io import SkyImage, read_many
 from morphospace.preprocess.chain import Crop
 from morphospace.preprocess.steps import crop_to_emission
@@ -26,6 +28,7 @@ from morphospace.preprocess.steps import crop_to_emission
 __all__ = [
     "THUMB_SIZE",
     "asinh_stretch",
+    "coloured",
     "load_thumbnails",
     "moment0",
     "png_bytes",
@@ -132,10 +135,20 @@ def thumbnails_of(
     return load_thumbnails(paths, hdus, workers=workers, framing=framing)
 
 
+def coloured(pixels: np.ndarray, colour_map: str = COLOUR_MAP) -> np.ndarray:
+    """A (H, W) uint8 thumbnail in a matplotlib colour map: (H, W, 3) uint8, as the PNG
+    maps draw it."""
+    from matplotlib import colormaps
+
+    table = (colormaps[colour_map](np.linspace(0, 1, 256))[:, :3] * 255).round()
+    return table.astype(np.uint8)[pixels]
+
+
 def png_bytes(pixels: np.ndarray) -> bytes:
-    """A uint8 image as the bytes of a PNG file."""
+    """A uint8 image as the bytes of a PNG file; a (H, W) thumbnail in :data:`COLOUR_MAP`."""
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", optimize=True)
+    picture = coloured(pixels) if pixels.ndim == 2 else pixels
+    Image.fromarray(picture).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
 
 
