@@ -246,7 +246,8 @@ def test_thumbnails_and_figures_show_fits_row_0_at_the_bottom_as_ds9(tmp_path):
 
     uri = png_data_uri(thumb)
     decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
-    assert _bright_quadrant(decoded) == ("bottom", "left")
+    assert decoded.shape == (48, 48, 3)  # in the PNG maps' colour map, inferno
+    assert _bright_quadrant(decoded.astype(float).sum(axis=-1)) == ("bottom", "left")
     path = figures.gallery(thumb[None], [[0]], tmp_path / "one.png", "orientation")
     red, green, blue = np.moveaxis(np.asarray(Image.open(path).convert("RGB"), float), -1, 0)
     inside = np.nonzero(blue > red + 10)  # inferno's dark purples: the thumbnail's noise

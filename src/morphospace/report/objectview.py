@@ -20,16 +20,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from astropy.visualization import (
-    AsinhStretch,
-    ImageNormalize,
-    LinearStretch,
-    LogStretch,
-    MinMaxInterval,
-    PercentileInterval,
-    SqrtStretch,
-    ZScaleInterval,
-)
 
 from morphospace.choices import (
     COLOUR_MAP,
@@ -49,10 +39,6 @@ from morphospace.report.thumbnails import moment0
 
 __all__ = ["ViewGeometry", "geometry", "plane_of", "render", "value_at"]
 
-_STRETCHES = {"linear": LinearStretch, "sqrt": SqrtStretch, "log": LogStretch,
-              "asinh": lambda: AsinhStretch(0.1)}  # fmt: skip
-_INTERVALS = {"99.5%": lambda: PercentileInterval(99.5), "minmax": MinMaxInterval,
-              "zscale": ZScaleInterval}  # fmt: skip
 #: Blank pixels (NaN in the file) are drawn in this colour.
 BLANK_RGB = (40, 44, 52)
 
@@ -80,8 +66,13 @@ def render(
     ``interval`` picks the values mapped to the ends of the colour map (a percentile,
     all of them, or IRAF's zscale), ``stretch`` how values between are brightened.
     """
+    from astropy import visualization as vis  # loads matplotlib: only when a view is asked
     from matplotlib import colormaps
 
+    stretches = {"linear": vis.LinearStretch, "sqrt": vis.SqrtStretch, "log": vis.LogStretch,
+                 "asinh": lambda: vis.AsinhStretch(0.1)}  # fmt: skip
+    intervals = {"99.5%": lambda: vis.PercentileInterval(99.5), "minmax": vis.MinMaxInterval,
+                 "zscale": vis.ZScaleInterval}  # fmt: skip
     check_choice("stretch", stretch, STRETCHES)
     check_choice("interval", interval, INTERVALS)
     check_choice("colour map", colour_map, COLOUR_MAPS)
@@ -89,10 +80,10 @@ def render(
     scaled = np.zeros(plane.shape, dtype=float)
     if finite.any():
         values = plane[finite]
-        limits = _INTERVALS[interval]().get_limits(values)
-        if limits[1] > limits[0]:
-            norm = ImageNormalize(vmin=limits[0], vmax=limits[1], stretch=_STRETCHES[stretch]())
-            scaled[finite] = np.clip(np.asarray(norm(values, clip=True)), 0.0, 1.0)
+        low, high = intervals[interval]().get_limits(values)
+        if high > low:
+            unit = np.clip((values - low) / (high - low), 0.0, 1.0)
+            scaled[finite] = np.clip(stretches[stretch]()(unit, clip=True), 0.0, 1.0)
     table = (colormaps[colour_map](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
     picture = table[(scaled * 255).round().astype(int)]
     picture[~finite] = BLANK_RGB
