@@ -307,8 +307,8 @@ def test_thirteen_classes_get_thirteen_colours_and_clusters_one_colour_everywher
     from morphospace.report.figures import scatter_map
     from morphospace.report.palette import CATEGORY_COLOURS
 
-    # the page's palette is this one (frontend/src/viewer.js)
-    viewer = (Path(__file__).parent.parent / "frontend" / "src" / "viewer.js").read_text()
+    # the page's palette is this one (frontend/src/colours.js)
+    viewer = (Path(__file__).parent.parent / "frontend" / "src" / "colours.js").read_text()
     page = re.search(r"const PALETTE = \[(.*?)\];", viewer, flags=re.DOTALL).group(1)
     assert tuple(re.findall(r"'(#[0-9a-f]{6})'", page)) == CATEGORY_COLOURS
     assert len(set(CATEGORY_COLOURS)) == len(CATEGORY_COLOURS)

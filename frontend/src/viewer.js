@@ -1,113 +1,92 @@
 // The morphospace viewer: the map of one embedding table, drawn with regl-scatterplot
 // (WebGL), and everything done with a selection: look, find more like it, label,
-// propagate, mark, export, send over SAMP.
+// propagate, mark, export, send over SAMP; one object's pixels (objectview.js) and triage,
+// one object at a time (triage.js).
 // Live, the explorer's server answers its /api requests. In a report page the table, the
 // thumbnails and each object's neighbours come inline (#morphospace-data) and the page is
 // read-only: nothing to label or save.
 // Built into src/morphospace/report/viewer/viewer.js by `npm run build` (see README).
 import createScatterplot from 'regl-scatterplot';
+import { encoding, extent, RAMP } from './colours.js';
+import { record, undo, redo } from './history.js';
+import { closeView, openView, setUpView, viewing } from './objectview.js';
+import { enterTriage, leave as leaveTriage, setUpTriage, triageActive, triageKey } from './triage.js';
+import { $, api, escapeHtml, postJson, say, shortNumber } from './util.js';
 
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1',
-  '#ff9da7', '#9c755f', '#bab0ac', '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd',
-  '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
-const RAMP = Array.from({ length: 32 }, (_, i) => viridis(i / 31));
 const THUMBS_BELOW = 150; // points in view under which the map shows the objects themselves
 const GALLERY_MAX = 120;
-const NO_VALUE = '#555b63';
-
 const NEXT_SHOWN = 20; // objects offered to label or look at next
 const MORE_LIKE = 24;
+const CLOSEST_VIEW = 0.08; // the narrowest framing of found objects (the map spans about 2)
+const IDLE = 'Drag to pan, scroll to zoom, shift-drag to select, Esc to deselect, ? for help.';
 
-const $ = (selector) => document.querySelector(selector);
 const embedded = document.getElementById('morphospace-data');
 const report = embedded ? JSON.parse(embedded.textContent) : null;
 const state = {
   n: 0, columns: {}, categorical: [], selection: [], labels: {}, marks: {},
   names: Array(9).fill(''), x: [], y: [], readOnly: report !== null,
+  similarity: new Map(), rowOfId: new Map(), enc: null, shown: null,
 };
 let scatterplot = null;
-
-async function api(path, options = {}) {
-  const response = await fetch(path, { credentials: 'same-origin', ...options });
-  if (!response.ok) {
-    let message = response.statusText;
-    try { message = (await response.json()).error || message; } catch (e) { /* not JSON */ }
-    throw new Error(message);
-  }
-  return response;
-}
-
-function say(text, isError = false) {
-  const status = $('#status');
-  status.textContent = text;
-  status.className = isError ? 'error' : '';
-}
-
-function viridis(t) {
-  const stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
-  const at = Math.min(stops.length - 2, Math.floor(t * (stops.length - 1)));
-  const f = t * (stops.length - 1) - at;
-  const c = stops[at].map((v, k) => Math.round(v + f * (stops[at + 1][k] - v)));
-  return `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
-}
-
-function extent(values) {
-  // a loop: spreading a million values into Math.min overflows the call stack
-  let low = Infinity; let high = -Infinity;
-  for (const v of values) { if (v < low) low = v; if (v > high) high = v; }
-  return [low, high];
-}
 
 function normalisedPositions(xs, ys) {
   // one scale for both axes, so the map keeps its shape, centred in [-1, 1]
   const finite = (v) => v !== null && Number.isFinite(v);
-  const fx = xs.filter(finite); const fy = ys.filter(finite);
-  const [x0, x1] = extent(fx);
-  const [y0, y1] = extent(fy);
+  const [x0, x1] = extent(xs.filter(finite));
+  const [y0, y1] = extent(ys.filter(finite));
   const half = Math.max(x1 - x0, y1 - y0, 1e-9) / 2 / 0.95;
   const cx = (x0 + x1) / 2; const cy = (y0 + y1) / 2;
   return [xs.map((v) => (finite(v) ? (v - cx) / half : 0)), ys.map((v) => (finite(v) ? (v - cy) / half : 0))];
 }
 
-function encoding(name) {
-  // categorical: named groups, text, or few distinct whole numbers; otherwise continuous
-  const values = state.columns[name];
-  const present = values.filter((v) => v !== null && v !== '');
-  const numeric = present.every((v) => typeof v === 'number');
-  const distinct = [...new Set(present)];
-  if (state.categorical.includes(name) || !numeric || (distinct.length <= 20 && distinct.every(Number.isInteger))) {
-    distinct.sort((a, b) => String(a).localeCompare(String(b), undefined, { numeric: true }));
-    const code = new Map(distinct.map((v, i) => [v, i + 1]));
-    return {
-      kind: 'categorical',
-      valueA: values.map((v) => code.get(v) ?? 0),
-      colours: [NO_VALUE, ...distinct.map((_, i) => PALETTE[i % PALETTE.length])],
-      legend: distinct.map((v, i) => [String(v), PALETTE[i % PALETTE.length]]),
-    };
-  }
-  const [low, high] = extent(present);
-  const span = high > low ? high - low : 1;
-  return {
-    kind: 'continuous',
-    valueB: values.map((v) => (v === null ? 0 : (v - low) / span)),
-    colours: RAMP,
-    legend: [[`${low.toPrecision(3)}`, RAMP[0]], [`${high.toPrecision(3)}`, RAMP[31]]],
-  };
-}
+// --- colour and legend ------------------------------------------------------------------
 
 function colourBy(name) {
-  const enc = encoding(name);
-  const points = { x: state.x, y: state.y, valueA: enc.valueA || state.x.map(() => 0), valueB: enc.valueB || state.x.map(() => 0) };
+  const enc = encoding(state.columns[name], state.categorical.includes(name));
+  state.enc = enc; state.shown = null;
+  const zeros = () => state.x.map(() => 0);
+  const points = { x: state.x, y: state.y, valueA: enc.valueA || zeros(), valueB: enc.valueB || zeros() };
   scatterplot.set({ colorBy: enc.kind === 'categorical' ? 'valueA' : 'valueB', pointColor: enc.colours });
-  scatterplot.draw(points, { zDataType: 'categorical', wDataType: 'continuous', preventFilterReset: true })
-    .then(() => { if (state.selection.length) scatterplot.select(state.selection, { preventEvent: true }); });
-  $('#legend').innerHTML = enc.legend.map(([label, colour]) =>
-    `<span><i style="background:${colour}"></i>${escapeHtml(label)}</span>`).join('');
+  scatterplot.draw(points, { zDataType: 'categorical', wDataType: 'continuous' })
+    .then(() => { if (state.selection.length) scatterplot.select(state.selection, { preventEvent: true }); updateThumbs(); });
+  drawLegend(name);
 }
 
-function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+function drawLegend(name) {
+  const enc = state.enc; const legend = $('#legend');
+  if (enc.kind === 'continuous') {
+    const mid = (enc.low + enc.high) / 2;
+    legend.innerHTML = `<span>${escapeHtml(name)}</span><span class="low">${shortNumber(enc.low)}</span>`
+      + `<span class="colour-bar" style="background:linear-gradient(to right, ${RAMP.join(',')})"><b>${shortNumber(mid)}</b></span>`
+      + `<span class="high">${shortNumber(enc.high)}</span>`;
+    return;
+  }
+  legend.innerHTML = enc.groups.map((g) => {
+    const off = state.shown && !state.shown.has(g.code) ? ' class="off"' : '';
+    return `<button type="button" data-code="${g.code}"${off} title="click: show only this; shift-click: hide or show it">`
+      + `<i style="background:${g.colour}"></i>${escapeHtml(g.name)}</button>`;
+  }).join('') + (state.shown ? '<button type="button" data-code="all">show all</button>' : '');
 }
+
+function legendClick(event) {
+  const button = event.target.closest('button[data-code]');
+  if (!button || !state.enc || state.enc.kind !== 'categorical') return;
+  const all = state.enc.groups.map((g) => g.code);
+  const code = button.dataset.code === 'all' ? null : +button.dataset.code;
+  let shown = state.shown ? new Set(state.shown) : new Set(all);
+  if (code === null) shown = null;
+  else if (event.shiftKey || event.altKey) { if (shown.has(code)) shown.delete(code); else shown.add(code); }
+  else if (shown.size === 1 && shown.has(code)) shown = null;
+  else shown = new Set([code]);
+  if (shown && shown.size === all.length) shown = null;
+  state.shown = shown;
+  if (shown === null) scatterplot.unfilter();
+  else scatterplot.filter(state.enc.valueA.flatMap((c, i) => (shown.has(c) ? [i] : [])));
+  drawLegend($('#colour').value);
+  updateThumbs();
+}
+
+// --- neighbours, selection and framing ----------------------------------------------------
 
 function thumbUrl(i, full = false) {
   if (report) return report.thumbs[i];
@@ -115,9 +94,10 @@ function thumbUrl(i, full = false) {
 }
 
 async function neighboursOf(of, k) {
+  // the objects most like a selection, with their cosine similarity to it
   if (!report) {
     const query = of.slice(0, 500).join(',');
-    return (await (await api(`/api/neighbours?of=${query}&k=${k}`)).json()).indices;
+    return (await api(`/api/neighbours?of=${query}&k=${k}`)).json();
   }
   // the report holds each object's nearest neighbours: a selection's are those most
   // similar to most of its members
@@ -127,14 +107,25 @@ async function neighboursOf(of, k) {
       if (!chosen.has(j)) votes.set(j, (votes.get(j) || 0) + report.similarity[i][rank]);
     });
   }
-  return [...votes.entries()].sort((a, b) => b[1] - a[1]).slice(0, k).map(([j]) => j);
+  const best = [...votes.entries()].sort((a, b) => b[1] - a[1]).slice(0, k);
+  return { indices: best.map(([j]) => j), similarity: best.map(([, v]) => v / of.length) };
+}
+
+function frame(indices) {
+  // zoom so that the objects fill the view, but never closer than a small neighbourhood
+  if (!indices.length) return;
+  const xs = indices.map((i) => state.x[i]); const ys = indices.map((i) => state.y[i]);
+  const [x0, x1] = extent(xs); const [y0, y1] = extent(ys);
+  const half = Math.max(x1 - x0, y1 - y0) / 2;
+  scatterplot.zoomToLocation([(x0 + x1) / 2, (y0 + y1) / 2], Math.max(half * 1.25, CLOSEST_VIEW), { transition: true });
 }
 
 function caption(i) {
   const id = state.columns.id[i];
   const label = state.labels[id] ? ` · ${state.labels[id]}` : '';
   const mark = { 1: ' · ★', 0: ' · ✗' }[state.marks[id]] || '';
-  return escapeHtml(`${id}${label}${mark}`);
+  const similar = state.similarity.has(i) ? ` · ${state.similarity.get(i).toFixed(3)}` : '';
+  return escapeHtml(`${id}${label}${mark}${similar}`);
 }
 
 function showSelection(points) {
@@ -142,41 +133,73 @@ function showSelection(points) {
   if (scatterplot) updateThumbs();
   $('#count').textContent = `${points.length} selected`;
   const shown = points.slice(0, GALLERY_MAX);
-  $('#gallery').innerHTML = shown.map((i) =>
-    `<figure data-i="${i}"><img alt="" loading="lazy" src="${thumbUrl(i)}"><figcaption>${caption(i)}</figcaption></figure>`).join('')
-    + (points.length > GALLERY_MAX ? `<p>and ${points.length - GALLERY_MAX} more</p>` : '');
+  $('#gallery').innerHTML = shown.map((i) => {
+    const colour = state.enc ? state.enc.colourOf(i) : '#000';
+    return `<figure data-i="${i}" title="click: the object view"><img alt="" loading="lazy" src="${thumbUrl(i)}" style="border-color:${colour}"><figcaption>${caption(i)}</figcaption></figure>`;
+  }).join('') + (points.length > GALLERY_MAX ? `<p>and ${points.length - GALLERY_MAX} more</p>` : '');
+  if (points.length === 1) showObject(points[0]);
 }
 
+const GROUPS = [
+  ['Object', ['id', 'object', 'path', 'hdu', 'hdu_name', 'shape', 'ra', 'dec']],
+  ['Your work', ['label', 'interesting', 'predicted', 'probability']],
+  ['Map and groups', ['x', 'y', 'cluster', 'cluster_hdbscan', 'cluster_agglomerative']],
+  ['Anomaly', ['anomaly', 'anomaly_rank', 'anomaly_iforest', 'anomaly_lof', 'anomaly_knn', 'anomaly_reranked', 'anomaly_reranked_rank', 'anomaly_interest']],
+  ['Observation', ['pixel_scale', 'bmaj', 'bmin', 'bpa', 'bunit', 'restfrq', 'telescop', 'instrume', 'date_obs', 'nan_fraction']],
+];
+
 function showObject(i) {
-  // the header metadata and scores of one object, from the table's columns
-  const rows = Object.entries(state.columns).map(([k, values]) => [k, values[i]])
-    .filter(([, v]) => v !== null && v !== '')
-    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(typeof v === 'number' ? +v.toPrecision(6) : v)}</td></tr>`).join('');
+  // the object's columns, in groups: what it is, the user's work, map, scores, header
+  const used = new Set();
+  const present = (k) => k in state.columns && state.columns[k][i] !== null && state.columns[k][i] !== '';
+  const rows = (keys) => keys.filter(present).map((k) => {
+    used.add(k);
+    const v = state.columns[k][i];
+    return `<tr><th>${escapeHtml(k)}</th><td${k === 'path' ? ' class="path"' : ''}>${escapeHtml(shortNumber(v))}</td></tr>`;
+  }).join('');
+  const sections = GROUPS.map(([title, keys]) => [title, rows(keys)]);
+  sections.push(['Other columns', rows(Object.keys(state.columns).filter((k) => !used.has(k)))]);
+  const html = sections.filter(([, body]) => body).map(([title, body], k) =>
+    `<details${k < 2 ? ' open' : ''}><summary>${title}</summary><table>${body}</table></details>`).join('');
   const image = `<img alt="" src="${thumbUrl(i)}">`;
-  const linked = report ? image : `<a href="${thumbUrl(i, true)}" target="_blank" title="the whole cutout">${image}</a>`;
-  $('#object').innerHTML = `${linked}<table>${rows}</table>`;
+  const button = report ? '' : `<button type="button" data-view="${i}">Object view (v)</button>`;
+  $('#object').innerHTML = `<div>${image}${button}</div><div>${html}</div>`;
+  $('#object').dataset.i = String(i);
 }
 
 function updateThumbs() {
-  // zoomed in far enough, the points become the objects' thumbnails
+  // zoomed in far enough, the points become the objects' thumbnails, framed in their
+  // group's colour; images already shown stay (moved, not made again)
   const layer = $('#thumbs');
-  const inView = scatterplot.get('pointsInView');
-  if (!inView.length || inView.length > THUMBS_BELOW) { layer.innerHTML = ''; return; }
+  const inView = scatterplot.get('pointsInView').filter((i) => !state.shown || state.shown.has(state.enc.valueA[i]));
+  if (!inView.length || inView.length > THUMBS_BELOW) { layer.replaceChildren(); return; }
   const { width, height } = $('#map').getBoundingClientRect();
   const side = Math.max(40, Math.min(120, Math.sqrt((width * height) / inView.length) * 0.6));
   const selected = new Set(state.selection);
-  layer.innerHTML = inView.map((i) => {
+  const existing = new Map([...layer.children].map((img) => [+img.dataset.i, img]));
+  const keep = new Set(inView);
+  existing.forEach((img, i) => { if (!keep.has(i)) img.remove(); });
+  for (const i of inView) {
+    let img = existing.get(i);
+    if (!img) {
+      img = document.createElement('img');
+      img.alt = ''; img.dataset.i = String(i); img.src = thumbUrl(i);
+      layer.appendChild(img);
+    }
     const [x, y] = scatterplot.getScreenPosition(i);
-    return `<img alt="" data-i="${i}"${selected.has(i) ? ' class="selected"' : ''} src="${thumbUrl(i)}" style="left:${x - side / 2}px;top:${y - side / 2}px;width:${side}px;height:${side}px">`;
-  }).join('');
+    Object.assign(img.style, { left: `${x - side / 2}px`, top: `${y - side / 2}px`, width: `${side}px`, height: `${side}px`, borderColor: state.enc.colourOf(i) });
+    img.classList.toggle('selected', selected.has(i));
+  }
 }
 
 function findObject(query) {
+  // by sky position (degrees), else by id or OBJECT name: exact matches, else every object
+  // whose name holds the text
   const text = query.trim().toLowerCase();
   if (!text) return [];
   const sky = text.match(/^(-?[\d.]+)[ ,]+(-?[\d.]+)$/);
   const { ra, dec } = state.columns;
-  if (sky && ra && dec) { // the object nearest the position (degrees)
+  if (sky && ra && dec) { // the object nearest the position
     const [r0, d0] = [parseFloat(sky[1]), parseFloat(sky[2])].map((v) => (v * Math.PI) / 180);
     let best = -1; let bestCos = -2;
     for (let i = 0; i < state.n; i += 1) {
@@ -188,40 +211,61 @@ function findObject(query) {
     return best >= 0 ? [best] : [];
   }
   const names = [state.columns.id, state.columns.object].filter(Boolean);
-  const found = [];
+  const exact = []; const partial = [];
   for (let i = 0; i < state.n; i += 1) {
-    if (names.some((column) => column[i] !== null && String(column[i]).toLowerCase() === text)) found.push(i);
+    const found = names.map((column) => (column[i] === null ? '' : String(column[i]).toLowerCase()));
+    if (found.includes(text)) exact.push(i);
+    else if (found.some((name) => name.includes(text))) partial.push(i);
   }
-  return found;
+  return exact.length ? exact : partial;
 }
 
-function postJson(path, body) {
-  return api(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-}
+// --- labels and marks, kept at once, undone and redone ----------------------------------
 
-async function keep(store, value) {
-  // store: 'labels' (class names) or 'marks' ('1' interesting, '0' not); '' clears
-  if (!state.selection.length) { say('select objects first'); return false; }
-  const changes = Object.fromEntries(state.selection.map((i) => [state.columns.id[i], value || null]));
-  try {
-    state[store] = (await (await postJson(`/api/${store}`, { set: changes })).json()).labels;
-  } catch (error) { say(`${store}: ${error.message}`, true); return false; }
+async function save(store, values) {
+  // store: 'labels' (class names) or 'marks' ('1' interesting, '0' not); null clears
+  state[store] = (await (await postJson(`/api/${store}`, { set: values })).json()).labels;
   refreshLabelColumn();
   showSelection(state.selection);
+}
+
+async function keep(store, value, indices = state.selection) {
+  if (!indices.length) { say('select objects first'); return false; }
+  const ids = indices.map((i) => state.columns.id[i]);
+  const before = Object.fromEntries(ids.map((id) => [id, state[store][id] ?? null]));
+  const after = Object.fromEntries(ids.map((id) => [id, value || null]));
+  try {
+    await save(store, after);
+  } catch (error) { say(`${store}: ${error.message}`, true); return false; }
+  const what = store === 'labels' ? `label ${value ? `"${value}"` : 'cleared'}` : `mark ${{ 1: 'interesting', 0: 'not interesting' }[value] || 'cleared'}`;
+  record({ store, before, after, what: `${what} of ${ids.length} object${ids.length > 1 ? 's' : ''}` });
   return true;
 }
 
 async function saveLabels(label) {
   if (await keep('labels', label)) {
-    say(`${state.selection.length} objects labelled ${label ? `"${label}"` : '(cleared)'}; ${Object.keys(state.labels).length} labels saved`);
+    say(`${state.selection.length} objects labelled ${label ? `"${label}"` : '(cleared)'}; ${Object.keys(state.labels).length} labels saved (Ctrl+Z undoes)`);
   }
 }
 
 async function saveMarks(mark) {
   if (await keep('marks', mark)) {
     const word = { 1: 'interesting', 0: 'not interesting' }[mark] || 'unmarked';
-    say(`${state.selection.length} objects marked ${word}; ${Object.keys(state.marks).length} marks saved`);
+    say(`${state.selection.length} objects marked ${word}; ${Object.keys(state.marks).length} marks saved (Ctrl+Z undoes)`);
   }
+}
+
+async function undoOrRedo(again) {
+  try {
+    const change = again ? await redo(save) : await undo(save);
+    say(change ? `${again ? 'redone' : 'undone'}: ${change.what}` : `nothing to ${again ? 'redo' : 'undo'}`);
+  } catch (error) { say(`${again ? 'redo' : 'undo'}: ${error.message}`, true); }
+}
+
+async function fetchKept() {
+  // what is saved now, other tabs' work included
+  state.labels = (await (await api('/api/labels')).json()).labels;
+  state.marks = (await (await api('/api/marks')).json()).labels;
 }
 
 function refreshLabelColumn() {
@@ -231,7 +275,7 @@ function refreshLabelColumn() {
   used.forEach((name) => { if (!state.names.includes(name)) { const free = state.names.indexOf(''); if (free >= 0) state.names[free] = name; } });
   document.querySelectorAll('#names input').forEach((input, k) => { input.value = state.names[k]; });
   fillColumnChoice();
-  if ($('#colour').value === 'label') colourBy('label');
+  if (['label', 'interesting'].includes($('#colour').value)) colourBy($('#colour').value);
 }
 
 function fillColumnChoice() {
@@ -241,17 +285,22 @@ function fillColumnChoice() {
   select.innerHTML = names.map((c) => `<option${c === current ? ' selected' : ''}>${escapeHtml(c)}</option>`).join('');
 }
 
+function showPredictions(predicted, probability) {
+  state.columns.predicted = predicted;
+  state.columns.probability = probability;
+  state.categorical = [...new Set([...state.categorical, 'predicted'])];
+  fillColumnChoice();
+}
+
 async function propagate() {
   try {
     const found = await (await api('/api/propagate', { method: 'POST' })).json();
-    state.columns.predicted = found.predicted;
-    state.columns.probability = found.probability;
-    fillColumnChoice();
+    showPredictions(found.predicted, found.probability);
     $('#colour').value = 'predicted';
     colourBy('predicted');
     scatterplot.select(found.next);
     const accuracy = found.accuracy === null ? 'too few labels to cross-validate' : `cross-validated accuracy ${found.accuracy.toFixed(2)}`;
-    say(`propagated ${found.classes.length} classes with ${found.method} (${accuracy}); selected: the ${found.next.length} to label next`);
+    say(`propagated ${found.classes.length} classes with ${found.method} (${accuracy}); kept with the run; selected: the ${found.next.length} to label next`);
   } catch (error) { say(`propagate: ${error.message}`, true); }
 }
 
@@ -269,6 +318,8 @@ async function rerankAnomalies() {
   } catch (error) { say(`re-rank: ${error.message}`, true); }
 }
 
+// --- handing objects on -----------------------------------------------------------------
+
 function everythingOrSelection() {
   return state.selection.length ? state.selection : [...Array(state.n).keys()];
 }
@@ -277,11 +328,12 @@ async function exportSelection(format) {
   const indices = everythingOrSelection();
   try {
     const response = await postJson('/api/export', { indices, format });
+    const named = (response.headers.get('Content-Disposition') || '').match(/filename="([^"]+)"/);
     const link = document.createElement('a');
     link.href = URL.createObjectURL(await response.blob());
-    link.download = `selection.${format}`;
+    link.download = named ? named[1] : `morphospace.${format}`;
     document.body.appendChild(link); link.click(); link.remove();
-    say(`exported ${indices.length} objects as ${format}`);
+    say(`exported ${indices.length} objects as ${link.download}, with labels, marks and predictions`);
   } catch (error) { say(`export: ${error.message}`, true); }
 }
 
@@ -309,13 +361,42 @@ function decoded(columns) {
 async function loadTable() {
   const data = report || await (await api('/api/objects')).json();
   state.n = data.n; state.columns = decoded(data.columns); state.categorical = data.categorical || [];
+  state.rowOfId = new Map(state.columns.id.map((id, i) => [id, i]));
   if (report) {
     document.body.classList.add('read-only');
     document.title = report.title; $('#title').textContent = report.title;
-  } else {
-    state.labels = (await (await api('/api/labels')).json()).labels;
-    state.marks = (await (await api('/api/marks')).json()).labels;
+    return;
   }
+  await fetchKept();
+  const kept = await (await api('/api/predictions')).json();
+  if (kept.predicted) showPredictions(kept.predicted, kept.probability);
+}
+
+// --- keys -------------------------------------------------------------------------------
+
+function toggleHelp(show = $('#help').hidden) {
+  $('#help').hidden = !show;
+}
+
+function onKey(e) {
+  if (e.target.tagName === 'INPUT' || e.target.tagName === 'SELECT') return;
+  const command = e.ctrlKey || e.metaKey;
+  if (command && !state.readOnly && e.key.toLowerCase() === 'z') { e.preventDefault(); undoOrRedo(e.shiftKey); return; }
+  if (command && !state.readOnly && e.key.toLowerCase() === 'y') { e.preventDefault(); undoOrRedo(true); return; }
+  if (command) return;
+  if (e.key === '?') { toggleHelp(); return; }
+  if (e.key === 'Escape' && !$('#help').hidden) { toggleHelp(false); return; }
+  if (triageKey(e)) return;
+  if (e.key === 'Escape' && viewing() !== null) { closeView(); return; }
+  if (state.readOnly) return;
+  if (e.key === 't') { enterTriage(); return; }
+  if (e.key === 'v') {
+    const i = state.selection.length === 1 ? state.selection[0] : +($('#object').dataset.i ?? NaN);
+    if (Number.isInteger(i)) openView(i); else say('select one object first');
+    return;
+  }
+  const k = '123456789'.indexOf(e.key);
+  if (k >= 0 && state.names[k]) saveLabels(state.names[k]);
 }
 
 async function main() {
@@ -337,6 +418,7 @@ async function main() {
   $('#colour').value = state.columns.cluster ? 'cluster' : 'id';
   colourBy($('#colour').value);
   $('#colour').addEventListener('change', (e) => colourBy(e.target.value));
+  $('#legend').addEventListener('click', legendClick);
   $('#size').addEventListener('input', (e) => scatterplot.set({ pointSize: +e.target.value }));
   $('#tool').addEventListener('change', (e) => scatterplot.set({ lassoType: e.target.value }));
   $('#opacity').addEventListener('input', (e) => scatterplot.set({ opacity: +e.target.value }));
@@ -344,31 +426,45 @@ async function main() {
     if (e.key !== 'Enter') return;
     const found = findObject(e.target.value);
     if (!found.length) { say(`nothing matches "${e.target.value}"`, true); return; }
-    scatterplot.select(found); scatterplot.zoomToPoints(found, { padding: 2, transition: true });
+    state.similarity = new Map();
+    scatterplot.select(found); frame(found);
+    say(found.length === 1 ? `found ${state.columns.id[found[0]]}` : `${found.length} objects match "${e.target.value}"`);
   });
   $('#more').addEventListener('click', async () => {
     if (!state.selection.length) { say('select objects first'); return; }
     const near = await neighboursOf(state.selection, MORE_LIKE);
-    scatterplot.select([...state.selection, ...near]);
-    say(`added the ${near.length} objects most like the selection`);
+    state.similarity = new Map(near.indices.map((j, k) => [j, near.similarity[k]]));
+    const chosen = [...state.selection, ...near.indices];
+    scatterplot.select(chosen); frame(chosen);
+    say(`added the ${near.indices.length} objects most like the selection (cosine similarity under each)`);
   });
   $('#label').addEventListener('click', () => saveLabels($('#name').value.trim()));
   $('#unlabel').addEventListener('click', () => saveLabels(''));
+  $('#undo').addEventListener('click', () => undoOrRedo(false));
+  $('#redo').addEventListener('click', () => undoOrRedo(true));
   $('#propagate').addEventListener('click', propagate);
   document.querySelectorAll('[data-mark]').forEach((button) => button.addEventListener('click', () => saveMarks(button.dataset.mark)));
   $('#rerank').addEventListener('click', rerankAnomalies);
   $('#samp').addEventListener('click', sendOverSamp);
   document.querySelectorAll('[data-export]').forEach((button) => button.addEventListener('click', () => exportSelection(button.dataset.export)));
-  $('#gallery').addEventListener('click', (e) => { const f = e.target.closest('figure'); if (f) showObject(+f.dataset.i); });
-  document.querySelectorAll('#names input').forEach((input, k) => input.addEventListener('change', () => { state.names[k] = input.value.trim(); }));
-  document.addEventListener('keydown', (e) => {
-    if (e.target.tagName === 'INPUT' || e.target.tagName === 'SELECT') return;
-    const k = '123456789'.indexOf(e.key);
-    if (k >= 0 && state.names[k] && !state.readOnly) saveLabels(state.names[k]);
+  $('#gallery').addEventListener('click', (e) => {
+    const f = e.target.closest('figure'); if (!f) return;
+    showObject(+f.dataset.i);
+    if (!report) openView(+f.dataset.i);
   });
-  window.morphospaceExplorer = { state, scatterplot }; // for scripts and tests
+  $('#object').addEventListener('click', (e) => { const b = e.target.closest('[data-view]'); if (b) openView(+b.dataset.view); });
+  $('#help-button').addEventListener('click', () => toggleHelp());
+  $('#help').addEventListener('click', () => toggleHelp(false));
+  document.querySelectorAll('#names input').forEach((input, k) => input.addEventListener('change', () => { state.names[k] = input.value.trim(); }));
+  document.addEventListener('keydown', onKey);
+  if (!report) {
+    setUpView();
+    window.addEventListener('focus', () => fetchKept().then(refreshLabelColumn).catch(() => {}));
+    setUpTriage({ state, keep, select: (indices) => scatterplot.select(indices, { preventEvent: true }) });
+  }
+  window.morphospaceExplorer = { state, scatterplot, leaveTriage }; // for scripts and tests
   document.body.dataset.ready = 'true';
-  say(`${state.n} objects. Drag to pan, scroll to zoom, shift-drag to select (lasso or box), click a point to select it.`);
+  if (!triageActive()) say(`${state.n} objects. ${IDLE}`);
 }
 
 main().catch((error) => say(error.message, true));

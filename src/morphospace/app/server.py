@@ -55,7 +55,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from morphospace.app.samp import send_selection
-from morphospace.choices import COLOUR_MAP, INTERVAL, STRETCH, TRIAGE_ORDER
+from morphospace.choices import COLOUR_MAP, INTERVAL, RERANK_EVERY, STRETCH, TRIAGE_ORDER
 from morphospace.embed import find_table
 from morphospace.errors import MorphospaceError
 from morphospace.explore.labels import LabelStore
@@ -260,7 +260,9 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
             ranked = await run_in_threadpool(table.triage_order, order)
         except ValueError as exc:
             return _error(400, str(exc))
-        return JSONResponse({"order": ranked.tolist(), "seen": table.seen.read()})
+        return JSONResponse(
+            {"order": ranked.tolist(), "seen": table.seen.read(), "rerank_every": RERANK_EVERY}
+        )
 
     async def rerank_anomalies(request: Request) -> JSONResponse:
         try:

@@ -1,6 +1,6 @@
 """The colours of categories (clusters, classes), one list for every picture of a run.
 
-The explorer's page (``frontend/src/viewer.js``, ``PALETTE``), the report's PNG maps and
+The explorer's page (``frontend/src/colours.js``, ``PALETTE``), the report's PNG maps and
 the DS9/CARTA regions colour categories by one rule (:func:`category_colours`): a whole
 number n (cluster n) gets the n-th colour of :data:`CATEGORY_COLOURS` and -1 (objects no
 cluster claims) :data:`NOISE_COLOUR`; names (classes, labels) get the colours in
