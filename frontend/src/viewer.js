@@ -25,7 +25,7 @@ const report = embedded ? JSON.parse(embedded.textContent) : null;
 const state = {
   n: 0, columns: {}, categorical: [], selection: [], labels: {}, marks: {},
   names: Array(9).fill(''), x: [], y: [], readOnly: report !== null,
-  similarity: new Map(), rowOfId: new Map(), enc: null, shown: null,
+  similarity: new Map(), rowOfId: new Map(), enc: null, shown: null, drawing: Promise.resolve(),
 };
 let scatterplot = null;
 
@@ -47,7 +47,8 @@ function colourBy(name) {
   const zeros = () => state.x.map(() => 0);
   const points = { x: state.x, y: state.y, valueA: enc.valueA || zeros(), valueB: enc.valueB || zeros() };
   scatterplot.set({ colorBy: enc.kind === 'categorical' ? 'valueA' : 'valueB', pointColor: enc.colours });
-  scatterplot.draw(points, { zDataType: 'categorical', wDataType: 'continuous' })
+  // one draw at a time: a colour chosen while the last is drawn waits for it
+  state.drawing = state.drawing.then(() => scatterplot.draw(points, { zDataType: 'categorical', wDataType: 'continuous' }))
     .then(() => { if (state.selection.length) scatterplot.select(state.selection, { preventEvent: true }); updateThumbs(); });
   drawLegend(name);
 }

@@ -138,7 +138,7 @@ class Explorer:
             query.get("interval", INTERVAL),  # type: ignore[arg-type]
             query.get("cmap", COLOUR_MAP),  # type: ignore[arg-type]
         )
-        return png_bytes(picture)
+        return png_bytes(picture, optimize=False)
 
     def thumbnail_png(self, i: int, full: bool = False) -> bytes:
         """The PNG of object ``i``'s thumbnail, from the cache or made now."""
@@ -147,7 +147,7 @@ class Explorer:
         if path.exists():
             return path.read_bytes()
         image = read_fits(row["path"], hdu=int(row["hdu"]), min_side=1)
-        png = png_bytes(thumbnail(image, THUMB_SIDE, None if full else self.table.framing))
+        png = png_bytes(thumbnail(image, THUMB_SIDE, None if full else self.table.framing), False)
         atomic_write(path, lambda temporary: temporary.write_bytes(png))
         return png
 

@@ -35,7 +35,7 @@ from morphospace.choices import (
 )
 from morphospace.errors import InputError
 from morphospace.io import SkyImage
-from morphospace.report.thumbnails import moment0
+from morphospace.report.thumbnails import colour_table, moment0
 
 __all__ = ["ViewGeometry", "geometry", "plane_of", "render", "value_at"]
 
@@ -67,7 +67,6 @@ def render(
     all of them, or IRAF's zscale), ``stretch`` how values between are brightened.
     """
     from astropy import visualization as vis  # loads matplotlib: only when a view is asked
-    from matplotlib import colormaps
 
     stretches = {"linear": vis.LinearStretch, "sqrt": vis.SqrtStretch, "log": vis.LogStretch,
                  "asinh": lambda: vis.AsinhStretch(0.1)}  # fmt: skip
@@ -84,8 +83,7 @@ def render(
         if high > low:
             unit = np.clip((values - low) / (high - low), 0.0, 1.0)
             scaled[finite] = np.clip(stretches[stretch]()(unit, clip=True), 0.0, 1.0)
-    table = (colormaps[colour_map](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
-    picture = table[(scaled * 255).round().astype(int)]
+    picture = colour_table(colour_map)[(scaled * 255).round().astype(int)]
     picture[~finite] = BLANK_RGB
     return np.ascontiguousarray(picture[::-1])
 

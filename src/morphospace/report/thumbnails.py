@@ -15,7 +15,7 @@ import base64
 import io
 import warnings
 from collections.abc import Sequence
-from functools import partial
+from functools import cache, partial
 
 import numpy as np
 from PIL import Image
@@ -28,6 +28,7 @@ from morphospace.preprocess.steps import crop_to_emission
 __all__ = [
     "THUMB_SIZE",
     "asinh_stretch",
+    "colour_table",
     "coloured",
     "load_thumbnails",
     "moment0",
@@ -135,20 +136,26 @@ def thumbnails_of(
     return load_thumbnails(paths, hdus, workers=workers, framing=framing)
 
 
+@cache
+def colour_table(colour_map: str = COLOUR_MAP) -> np.ndarray:
+    """The 256 RGB colours (uint8) of a matplotlib colour map."""
+    from matplotlib import colormaps
+
+    return (colormaps[colour_map](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+
+
 def coloured(pixels: np.ndarray, colour_map: str = COLOUR_MAP) -> np.ndarray:
     """A (H, W) uint8 thumbnail in a matplotlib colour map: (H, W, 3) uint8, as the PNG
     maps draw it."""
-    from matplotlib import colormaps
-
-    table = (colormaps[colour_map](np.linspace(0, 1, 256))[:, :3] * 255).round()
-    return table.astype(np.uint8)[pixels]
+    return colour_table(colour_map)[pixels]
 
 
-def png_bytes(pixels: np.ndarray) -> bytes:
-    """A uint8 image as the bytes of a PNG file; a (H, W) thumbnail in :data:`COLOUR_MAP`."""
+def png_bytes(pixels: np.ndarray, optimize: bool = True) -> bytes:
+    """A uint8 image as the bytes of a PNG file; a (H, W) thumbnail in :data:`COLOUR_MAP`.
+    ``optimize`` makes the file smaller and takes about five times as long."""
     buffer = io.BytesIO()
     picture = coloured(pixels) if pixels.ndim == 2 else pixels
-    Image.fromarray(picture).save(buffer, format="PNG", optimize=True)
+    Image.fromarray(picture).save(buffer, format="PNG", optimize=optimize)
     return buffer.getvalue()
 
 
