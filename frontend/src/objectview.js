@@ -29,6 +29,7 @@ export async function openView(i, { caption = '', onClose = null } = {}) {
   const panel = $('#view');
   panel.hidden = false;
   $('#view-caption').textContent = caption;
+  $('#view-readout').textContent = 'point at the image for the pixel value and sky position';
   const geometry = await (await api(`/api/view/${i}.json`)).json();
   if (view.i !== i) return; // another object was asked for meanwhile
   view.geometry = geometry;

@@ -49,8 +49,8 @@ async function show(i) {
     return;
   }
   hooks.select([i]);
-  const place = triage.cursor < triage.history.length ? ' (seen before)' : '';
-  await openView(i, { caption: `triage · ${progress}${place}`, onClose: () => leave(false) });
+  const place = triage.cursor < triage.history.length ? 'seen before' : '';
+  await openView(i, { caption: place, onClose: () => leave(false) });
   document.body.dataset.triageAt = String(i);
 }
 

@@ -461,7 +461,7 @@ async function main() {
   if (!report) {
     setUpView();
     window.addEventListener('focus', () => fetchKept().then(refreshLabelColumn).catch(() => {}));
-    setUpTriage({ state, keep, select: (indices) => scatterplot.select(indices, { preventEvent: true }) });
+    setUpTriage({ state, keep, select: (indices) => scatterplot.select(indices) });
   }
   window.morphospaceExplorer = { state, scatterplot, leaveTriage }; // for scripts and tests
   document.body.dataset.ready = 'true';
