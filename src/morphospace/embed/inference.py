@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from morphospace.byol import BYOL
 from morphospace.choices import DEVICE, EMBED_BATCH_SIZE, ON_ERROR, OnError
@@ -43,6 +42,7 @@ from morphospace.io.reader import (
     worker_pool,
 )
 from morphospace.models import FramedEncoder, ModelCard, load_model
+from morphospace.progress import progress_bar
 
 __all__ = ["CHUNK_FILES", "LADDER_STEP", "Embedder", "size_bucket"]
 
@@ -167,7 +167,7 @@ class Embedder:
             for size, members in sorted(groups.items())
             for start in range(0, len(members), self.batch_size)
         ]
-        for size, members in tqdm(batches, desc="embed", unit="batch", disable=not progress):
+        for size, members in progress_bar(batches, "embed", progress, unit="batch", delay=0):
             # fit: resample to the bank size first, exactly as training did
             side = self.bank_size if self.view_mode == "fit" else size
             images = to_bank([arrays[i] for i in members], side)
@@ -267,12 +267,13 @@ class Embedder:
             cancel_on_error(pool),
         ):
             parts = list(
-                tqdm(
+                progress_bar(
                     pool.map(_embed_chunk, chunks),
+                    "embed",
+                    progress,
                     total=len(chunks),
-                    desc="embed",
                     unit="chunk",
-                    disable=not progress,
+                    delay=0,
                 )
             )
         metas = [meta for part_metas, _, _ in parts for meta in part_metas]

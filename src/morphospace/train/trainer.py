@@ -32,6 +32,7 @@ from morphospace.io.sources import find_sources
 from morphospace.models import ModelCard, parse_backbone, save_model
 from morphospace.models.inference import fit_whitening
 from morphospace.models.store import CardTraining
+from morphospace.progress import progress_bar
 from morphospace.train.checkpoint import save_checkpoint
 from morphospace.train.logs import TrainingLogs, write_config
 from morphospace.train.optim import learning_rate_at
@@ -194,11 +195,12 @@ class Trainer:
         return not self.run_dir.exists()
 
     def _progress(self, plan: Plan, epoch: int, hw: Hardware) -> tqdm:
-        return tqdm(
+        return progress_bar(
             plan.loader,
-            desc=f"epoch {epoch + 1}/{plan.epochs}",
-            disable=not (self.progress and hw.dist.is_main),
+            f"epoch {epoch + 1}/{plan.epochs}",
+            self.progress and hw.dist.is_main,
             leave=False,
+            delay=0,
         )
 
     def _step(
