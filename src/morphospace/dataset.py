@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from morphospace.choices import MIN_SIDE, ON_ERROR, OnError
 from morphospace.errors import InputError
 from morphospace.files import atomic_write, save_npy
-from morphospace.io import ImageMeta, Problem, ReadResult, find_sources, read_many
+from morphospace.io import ImageMeta, Problem, ReadResult, find_sources, read_many, split_address
 from morphospace.preprocess import PreprocessChain
 
 __all__ = [
@@ -65,11 +65,14 @@ class ObjectCache:
         )
 
     def _stem(self, path: str | Path) -> Path | None:
+        address = split_address(path)  # an object of a stack: the stack file and its index
+        file, index = address if address is not None else (Path(path), None)
         try:
-            stat = os.stat(path)
+            stat = os.stat(file)
         except OSError:
             return None
-        identity = f"{self.salt}|{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        where = f"{Path(file).resolve()}#{index}" if index is not None else Path(file).resolve()
+        identity = f"{self.salt}|{where}|{stat.st_size}|{stat.st_mtime_ns}"
         return self.folder / hashlib.sha256(identity.encode()).hexdigest()[:40]
 
     def get(self, path: str | Path) -> tuple[np.ndarray, ImageMeta] | None:

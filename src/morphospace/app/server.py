@@ -61,7 +61,7 @@ from morphospace.errors import MorphospaceError
 from morphospace.explore.labels import LabelStore
 from morphospace.explore.table import RunTable
 from morphospace.files import atomic_write, safe_filename
-from morphospace.io import SkyImage, read_fits
+from morphospace.io import SkyImage, read_object
 from morphospace.io.catalogue import CatalogueJoin, CatalogueMatch
 from morphospace.report import objectview
 from morphospace.report.export import SUFFIXES, write_selection
@@ -121,7 +121,7 @@ class Explorer:
                 self._images.move_to_end(i)
                 return self._images[i]
         row = self.table.row(i)
-        image = read_fits(row["path"], hdu=int(row["hdu"]), min_side=1)
+        image = read_object(row["path"], hdu=int(row["hdu"]), min_side=1)
         with self._images_lock:
             self._images[i] = image
             while len(self._images) > IMAGES_KEPT:
@@ -146,7 +146,7 @@ class Explorer:
         path = self.thumbs / ("full" if full else "framed") / f"{safe_filename(str(row['id']))}.png"
         if path.exists():
             return path.read_bytes()
-        image = read_fits(row["path"], hdu=int(row["hdu"]), min_side=1)
+        image = read_object(row["path"], hdu=int(row["hdu"]), min_side=1)
         png = png_bytes(thumbnail(image, THUMB_SIDE, None if full else self.table.framing), False)
         atomic_write(path, lambda temporary: temporary.write_bytes(png))
         return png

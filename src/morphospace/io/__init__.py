@@ -1,4 +1,4 @@
-"""Input: FITS reading, source discovery, batch reading and cutouts."""
+"""Input: FITS reading, cutout stacks, source discovery, batch reading and cutouts."""
 
 from morphospace._lazy import lazy_exports
 
@@ -27,5 +27,13 @@ __getattr__, __dir__, __all__ = lazy_exports(
         ],
         "morphospace.io.reader": ["Problem", "ReadResult", "read_many", "write_problems"],
         "morphospace.io.sources": ["find_sources", "object_id", "read_file_list"],
+        "morphospace.io.stacks": [
+            "Stack",
+            "is_stack",
+            "open_stack",
+            "read_object",
+            "split_address",
+            "stack_addresses",
+        ],
     },
 )

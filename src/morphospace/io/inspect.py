@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ from morphospace.choices import MIN_SIDE, ON_ERROR, OnError
 from morphospace.io.fits import ImageMeta, SkyImage
 from morphospace.io.reader import Problem, read_many
 from morphospace.io.sources import find_sources
+from morphospace.io.stacks import open_stack, split_address
 
 __all__ = ["Inventory", "format_inventory", "take_inventory", "write_inventory"]
 
@@ -24,6 +25,7 @@ class Inventory:
 
     metas: list[ImageMeta]
     problems: list[Problem]
+    stacks: list[str] = field(default_factory=list)  # one line per cutout stack read
 
     @property
     def n_files(self) -> int:
@@ -43,7 +45,9 @@ def take_inventory(
     result = read_many(
         paths, hdu=hdu, min_side=min_side, on_error=on_error, transform=_metadata, workers=workers
     )
-    return Inventory(metas=result.items, problems=result.problems)
+    files = dict.fromkeys(a[0] for a in map(split_address, paths) if a is not None)
+    stacks = [f"{file}: {open_stack(file).describe()}" for file in files]
+    return Inventory(metas=result.items, problems=result.problems, stacks=stacks)
 
 
 def _metadata(image: SkyImage) -> ImageMeta:
@@ -65,10 +69,16 @@ def format_inventory(inventory: Inventory) -> str:
     """A short human-readable summary followed by one line per problem."""
     metas = inventory.metas
     cubes = [m for m in metas if len(m.shape) == 3]
+    sources = _count(inventory.n_files, "file")
+    if inventory.stacks:
+        sources = (
+            f"{_count(inventory.n_files, 'object')} ({_count(len(inventory.stacks), 'stack')})"
+        )
     lines = [
-        f"{_count(inventory.n_files, 'file')}: {_count(len(metas), 'object')} readable, "
+        f"{sources}: {_count(len(metas), 'object')} readable, "
         f"{len(inventory.problems)} with problems"
     ]
+    lines += [f"  stack:         {line}" for line in inventory.stacks]
     if metas:
         sides = [float(s) for m in metas for s in m.shape[-2:]]
         scales = [m.pixel_scale for m in metas if m.pixel_scale is not None]

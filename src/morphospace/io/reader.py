@@ -23,7 +23,8 @@ from typing import Any, Protocol
 
 from morphospace.choices import MIN_SIDE, ON_ERROR_CHOICES, OnError
 from morphospace.errors import InputError, MorphospaceError
-from morphospace.io.fits import SkyImage, read_fits
+from morphospace.io.fits import SkyImage
+from morphospace.io.stacks import read_object
 
 __all__ = [
     "PARALLEL_THRESHOLD",
@@ -205,7 +206,7 @@ def _read_one(
     if cache is not None and (hit := cache.get(path)) is not None:
         return hit
     try:
-        image = read_fits(path, hdu=hdu, min_side=min_side)
+        image = read_object(path, hdu=hdu, min_side=min_side)
         item = transform(image) if transform is not None else image
     except InputError as exc:
         return Problem(path=exc.source, problem=exc.problem)

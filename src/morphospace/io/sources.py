@@ -10,6 +10,13 @@ from pathlib import Path
 
 from morphospace.errors import InputError
 from morphospace.io.fits import is_fits_name
+from morphospace.io.stacks import (
+    HDF5_SUFFIXES,
+    is_stack,
+    open_stack,
+    split_address,
+    stack_addresses,
+)
 
 __all__ = ["find_sources", "object_id", "read_file_list"]
 
@@ -31,6 +38,8 @@ def find_sources(specs: str | Path | Iterable[str | Path]) -> list[Path]:
       their ``.gz`` forms;
     - a glob such as ``data/**/*.fits``;
     - a single FITS file;
+    - a cutout stack (HDF5, or FITS with a table): every object in it, each addressed
+      ``STACK#INDEX`` (:mod:`morphospace.io.stacks`);
     - a text file list in astromorph's format: one path per line, blank lines and ``#``
       comments allowed, relative paths taken relative to the list's own folder.
 
@@ -88,6 +97,8 @@ def _expand(spec: str | Path) -> list[Path]:
             raise InputError(text, "glob matches no FITS files" + _pictures_among(matches))
         return files
     if not path.exists():
+        if split_address(text) is not None:  # one object of a stack, STACK#INDEX
+            return [path]
         raise InputError(text, "no such file or directory")
     if path.is_dir():
         files = _fits_files_under(path)
@@ -95,6 +106,8 @@ def _expand(spec: str | Path) -> list[Path]:
             found = _pictures_among(path.rglob("*"))
             raise InputError(path, "no FITS files found (searched recursively)" + found)
         return files
+    if path.suffix.lower() in HDF5_SUFFIXES or (_starts_like_fits(path) and is_stack(path)):
+        return stack_addresses(path)  # every object of a cutout stack
     if is_fits_name(path) or _starts_like_fits(path):
         return [path]
     return read_file_list(path)
@@ -150,8 +163,12 @@ def object_id(path: str | Path) -> str:
     """An object's id: its file name without the FITS suffix.
 
     A name without a FITS suffix is kept whole: survey names such as
-    ``0.878_0.466_3_Proctor_Tab1`` hold dots that are not suffixes.
+    ``0.878_0.466_3_Proctor_Tab1`` hold dots that are not suffixes. An object of a stack
+    (``STACK#INDEX``) has the id its stack's table gives it.
     """
+    address = split_address(path)
+    if address is not None:
+        return open_stack(address[0]).ids[address[1]]
     name = Path(path).name
     for suffix in (".fits.gz", ".fits.fz", ".fits", ".fit", ".fz", ".fts"):
         if name.lower().endswith(suffix):
