@@ -126,3 +126,66 @@ def test_inspect_names_the_stack_and_run_embeds_it_end_to_end(tmp_path, capsys):
     assert list(table["id"]) == [f"s{i}" for i in range(N)]
     assert list(table["path"]) == [f"{stack}#{i}" for i in range(N)]
     assert (tmp_path / "run" / "report" / "clusters.png").exists()
+
+
+def _map_and_catalogue(tmp_path, n: int = 30):
+    from conftest import celestial_header
+
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(300, 400)).astype(np.float32)
+    path = tmp_path / "field.fits"
+    fits.PrimaryHDU(data, celestial_header((300, 400), pixel_deg=2 / 3600)).writeto(path)
+    x, y = rng.uniform(0, 399, n), rng.uniform(0, 299, n)
+    x[0], y[0] = 2.0, 297.0  # at the corner: padded with NaN
+    catalogue = tmp_path / "clumps.csv"
+    Table({"name": [f"clump{i}" for i in range(n)], "x": x, "y": y}).write(catalogue)
+    return path, catalogue
+
+
+def test_a_map_cut_by_a_catalogue_while_read_gives_the_cutouts_pixels(tmp_path):
+    from morphospace.io import cutouts_from_catalog
+    from morphospace.io.cutouts import CatalogueCut
+
+    field, catalogue = _map_and_catalogue(tmp_path)
+    cut = CatalogueCut(catalogue, size="32px")
+    index = cut.stack(field, tmp_path / "sources")
+    written = cutouts_from_catalog(field, catalogue, tmp_path / "cutouts", **cut.options())
+    addresses = find_sources([index])
+    assert len(addresses) == 30 and not list((tmp_path / "sources").glob("*.fits"))
+    for i in (0, 7, 29):
+        saved = read_object(tmp_path / "cutouts" / written.records[i].file)
+        streamed = read_object(addresses[i])
+        assert np.array_equal(streamed.data, saved.data, equal_nan=True)
+        assert np.array_equal(streamed.wcs.wcs.crpix, saved.wcs.wcs.crpix)
+        assert streamed.meta.object == f"clump{i}" and streamed.meta.pixel_scale == pytest.approx(2)
+    assert np.isnan(read_object(addresses[0]).data).any()  # the corner object is padded
+
+
+def test_a_position_off_the_map_and_cutout_options_without_a_catalogue_are_one_line(
+    tmp_path, capsys
+):
+    field, catalogue = _map_and_catalogue(tmp_path)
+    Table({"x": [10.0, 900.0], "y": [10.0, 20.0]}).write(tmp_path / "far.csv")
+    assert (
+        main(["inspect", str(field), "--catalog", str(tmp_path / "far.csv"), "--size", "16"]) == 2
+    )
+    error = capsys.readouterr().err.strip()
+    assert error.endswith("far.csv: row 1: position x=900.0, y=20.0 lies off the map field.fits "
+                          "(400x300 px)")  # fmt: skip
+    assert main(["inspect", str(field), "--size", "16"]) == 2
+    assert "the cutout options (--size, --ra-col, …) need --catalog" in capsys.readouterr().err
+    two = ["inspect", str(field), str(field), "--catalog", str(catalogue), "--size", "16"]
+    assert main(two) == 2 and "cuts one map; 2 were given" in capsys.readouterr().err
+
+
+def test_run_on_a_map_and_a_catalogue_writes_no_file_per_object(tmp_path, capsys):
+    field, catalogue = _map_and_catalogue(tmp_path)
+    assert main(["inspect", str(field), "--catalog", str(catalogue), "--size", "32px"]) == 0
+    assert "30 objects cut from a map as they are read, 32x32 px" in capsys.readouterr().out
+    run = tmp_path / "run"
+    argv = ["run", str(field), "--catalog", str(catalogue), "--size", "32px", "-o", str(run),
+            "--map", "pca", "--set", "train.epochs=1", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    table = pd.read_parquet(run / "embeddings.parquet")
+    assert list(table["id"]) == [f"clump{i}" for i in range(30)]
+    assert not list(run.rglob("*.npy")) and not list(run.rglob("clump*"))

@@ -48,7 +48,8 @@ class ObjectCache:
     """Preprocessed objects on disk, one ``.npy`` + ``.json`` pair per source file.
 
     An entry is found again only if the file (absolute path, size, modification time), the
-    HDU, the minimum size and the preprocessing chain are all unchanged.
+    HDU, the minimum size and the preprocessing chain are all unchanged. Objects of a cutout
+    stack are not kept: they are read again from the stack, which costs a slice.
     """
 
     def __init__(
@@ -65,14 +66,13 @@ class ObjectCache:
         )
 
     def _stem(self, path: str | Path) -> Path | None:
-        address = split_address(path)  # an object of a stack: the stack file and its index
-        file, index = address if address is not None else (Path(path), None)
+        if split_address(path) is not None:
+            return None  # an object of a stack: read again from it, never a file per object
         try:
-            stat = os.stat(file)
+            stat = os.stat(path)
         except OSError:
             return None
-        where = f"{Path(file).resolve()}#{index}" if index is not None else Path(file).resolve()
-        identity = f"{self.salt}|{where}|{stat.st_size}|{stat.st_mtime_ns}"
+        identity = f"{self.salt}|{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
         return self.folder / hashlib.sha256(identity.encode()).hexdigest()[:40]
 
     def get(self, path: str | Path) -> tuple[np.ndarray, ImageMeta] | None:

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from morphospace.choices import MIN_SIDE, check_choice
 from morphospace.cli.options import (
+    catalogue_options,
     data_argument,
     hdu_option,
     on_error_option,
     progress_option,
     seed_option,
+    sources_of,
     with_options,
     workers_option,
 )
 from morphospace.cli.root import app
 from morphospace.errors import InputError
+
+if TYPE_CHECKING:
+    from morphospace.io.cutouts import CatalogueCut
 
 __all__ = ["cutouts", "inspect", "synth"]
 
@@ -54,12 +59,19 @@ def synth(
 
 
 @app.command()
-@with_options(data=data_argument, hdu=hdu_option, on_error=on_error_option, workers=workers_option)
+@with_options(
+    data=data_argument,
+    hdu=hdu_option,
+    on_error=on_error_option,
+    workers=workers_option,
+    cut=catalogue_options,
+)
 def inspect(
     data: list[str],
     hdu: str | None,
     on_error: str,
     workers: int | None,
+    cut: CatalogueCut | None,
     min_side: Annotated[int, typer.Option(help="Smallest accepted image side (px).")] = MIN_SIDE,
     table: Annotated[
         Path | None, typer.Option("--table", help="Write per-object metadata to this CSV.")
@@ -69,15 +81,18 @@ def inspect(
 
     Exits with 1 when any file has a problem (as astropy's fitscheck does), 0 when none.
     """
+    import tempfile
+
     from morphospace.io import format_inventory, take_inventory, write_inventory
 
-    inventory = take_inventory(
-        data,
-        hdu=hdu,
-        min_side=min_side,
-        on_error=on_error,  # type: ignore[arg-type]
-        workers=workers,
-    )
+    with tempfile.TemporaryDirectory(prefix="morphospace-inspect-") as scratch:
+        inventory = take_inventory(
+            sources_of(data, cut, Path(scratch)) or data,
+            hdu=None if cut is not None else hdu,
+            min_side=min_side,
+            on_error=on_error,  # type: ignore[arg-type]
+            workers=workers,
+        )
     typer.echo(format_inventory(inventory))
     if table is not None:
         typer.echo(f"metadata table: {write_inventory(inventory, table)}")
@@ -86,35 +101,15 @@ def inspect(
 
 
 @app.command()
-@with_options(hdu=hdu_option, progress=progress_option)
+@with_options(hdu=hdu_option, progress=progress_option, cut=catalogue_options)
 def cutouts(
     hdu: str | None,
     progress: bool,
+    cut: CatalogueCut | None,
     map_file: Annotated[Path, typer.Argument(metavar="MAP", help="The large FITS map or cube.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")],
-    catalog: Annotated[
-        Path | None,
-        typer.Option("--catalog", help="CSV, ECSV, FITS table or VOTable of positions."),
-    ] = None,
     mask: Annotated[
         Path | None, typer.Option("--mask", help="Mask or label map: one object per component.")
-    ] = None,
-    size: Annotated[
-        str | None,
-        typer.Option(help="Cutout size: 64 or 64px, 30\" or 30arcsec, 2' or 2arcmin, '3 beam'."),
-    ] = None,
-    size_col: Annotated[str | None, typer.Option(help="Column with each row's size.")] = None,
-    size_unit: Annotated[str, typer.Option(help="Unit of --size-col if it has none.")] = "pix",
-    ra_col: Annotated[str | None, typer.Option(help="RA (or longitude) column.")] = None,
-    dec_col: Annotated[str | None, typer.Option(help="Dec (or latitude) column.")] = None,
-    x_col: Annotated[str | None, typer.Option(help="Pixel x column.")] = None,
-    y_col: Annotated[str | None, typer.Option(help="Pixel y column.")] = None,
-    pixel_origin: Annotated[
-        int, typer.Option(help="Pixel columns count from 0 (numpy) or 1 (FITS, DS9).")
-    ] = 0,
-    name_col: Annotated[str | None, typer.Option(help="Column naming each object.")] = None,
-    frame: Annotated[
-        str | None, typer.Option(help="Frame of sky columns (icrs, galactic…).")
     ] = None,
     edge: Annotated[
         str, typer.Option(help="Objects crossing the map edge: 'pad' with NaN or 'skip'.")
@@ -131,24 +126,19 @@ def cutouts(
         bool, typer.Option(help="Replace the cutouts already in OUTPUT (else it must be empty).")
     ] = False,
 ) -> None:
-    """Cut objects out of a large map, from a catalogue or from a mask / label map."""
+    """Cut objects out of a large map, from a catalogue or from a mask / label map.
+
+    train, run, embed and inspect take the same --catalog options and cut while reading."""
     from morphospace.io import cutouts_from_catalog, cutouts_from_mask
 
     check_choice("--edge", edge, ("pad", "skip"))
     check_choice("--outside", outside, ("fail", "skip"))
-    if (catalog is None) == (mask is None):
+    if (cut is None) == (mask is None):
         raise InputError(str(map_file), "give exactly one of --catalog or --mask")
-    if catalog is not None:
-        if pixel_origin not in (0, 1):
-            raise InputError("--pixel-origin", "must be 0 or 1")
-        if size is None and size_col is None:
-            raise InputError("--size", "give --size or --size-col")
+    if cut is not None:
         result = cutouts_from_catalog(
-            map_file, catalog, output, size=size, size_column=size_col, size_unit=size_unit,
-            ra_column=ra_col, dec_column=dec_col, x_column=x_col, y_column=y_col,
-            name_column=name_col, frame=frame, pixel_origin=pixel_origin,  # type: ignore[arg-type]
-            edge=edge, outside=outside, hdu=hdu, progress=progress,  # type: ignore[arg-type]
-            overwrite=overwrite,
+            map_file, cut.catalog, output, edge=edge, outside=outside, hdu=hdu,  # type: ignore[arg-type]
+            progress=progress, overwrite=overwrite, **cut.options(),  # type: ignore[arg-type]
         )  # fmt: skip
     else:
         assert mask is not None

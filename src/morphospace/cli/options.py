@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # imported when a command runs, so that --help stays quick
     from morphospace.config import Settings
     from morphospace.embed.options import EmbedOptions
     from morphospace.io.catalogue import CatalogueJoin
+    from morphospace.io.cutouts import CatalogueCut
     from morphospace.report.options import ReportOptions
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Matching",
     "TrainingRequest",
     "answer_options",
+    "catalogue_options",
     "data_argument",
     "embed_options",
     "hdu_option",
@@ -52,6 +54,7 @@ __all__ = [
     "report_options",
     "run_or_table_argument",
     "seed_option",
+    "sources_of",
     "table_argument",
     "training_options",
     "tta_option",
@@ -362,9 +365,61 @@ class TrainingRequest:
     stop_after: int | None = None
 
 
-@with_options(progress=progress_option)
+def catalogue_options(
+    catalog: Annotated[
+        Path | None,
+        typer.Option("--catalog", help="CSV, ECSV, FITS table or VOTable of positions."),
+    ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(help="Cutout size: 64 or 64px, 30\" or 30arcsec, 2' or 2arcmin, '3 beam'."),
+    ] = None,
+    size_col: Annotated[str | None, typer.Option(help="Column with each row's size.")] = None,
+    size_unit: Annotated[str, typer.Option(help="Unit of --size-col if it has none.")] = "pix",
+    ra_col: Annotated[str | None, typer.Option(help="RA (or longitude) column.")] = None,
+    dec_col: Annotated[str | None, typer.Option(help="Dec (or latitude) column.")] = None,
+    x_col: Annotated[str | None, typer.Option(help="Pixel x column.")] = None,
+    y_col: Annotated[str | None, typer.Option(help="Pixel y column.")] = None,
+    pixel_origin: Annotated[
+        int, typer.Option(help="Pixel columns count from 0 (numpy) or 1 (FITS, DS9).")
+    ] = 0,
+    name_col: Annotated[str | None, typer.Option(help="Column naming each object.")] = None,
+    frame: Annotated[
+        str | None, typer.Option(help="Frame of sky columns (icrs, galactic…).")
+    ] = None,
+) -> CatalogueCut | None:
+    """A map's objects named by a catalogue (None without ``--catalog``)."""
+    given = [size, size_col, ra_col, dec_col, x_col, y_col, name_col, frame]
+    if catalog is None:
+        if any(v is not None for v in given):
+            raise InputError("--catalog", "the cutout options (--size, --ra-col, …) need --catalog")
+        return None
+    if pixel_origin not in (0, 1):
+        raise InputError("--pixel-origin", "must be 0 or 1")
+    if size is None and size_col is None:
+        raise InputError("--size", "give --size or --size-col")
+    from morphospace.io.cutouts import CatalogueCut
+
+    return CatalogueCut(
+        catalog, size, size_col, size_unit, ra_col, dec_col, x_col, y_col, name_col, frame,
+        pixel_origin,  # type: ignore[arg-type]  # checked above
+    )  # fmt: skip
+
+
+def sources_of(data: list[str] | None, cut: CatalogueCut | None, folder: Path) -> list[str] | None:
+    """The sources a command reads: ``data``, or, with ``--catalog``, the objects of the one
+    map in ``data`` cut while read (their index written into ``folder``)."""
+    if cut is None or not data:
+        return list(data) if data else None
+    if len(data) != 1:
+        raise InputError("--catalog", f"cuts one map; {len(data)} were given")
+    return [str(cut.stack(data[0], folder))]
+
+
+@with_options(progress=progress_option, cut=catalogue_options)
 def training_options(
     progress: bool,
+    cut: CatalogueCut | None,
     data: Annotated[
         list[str] | None,
         typer.Argument(help="FITS files, folders, globs or file lists (or data.sources in -c)."),
@@ -432,6 +487,8 @@ def training_options(
         raise InputError(str(output), "nothing to resume: no checkpoints/last.pt in this folder")
     if config is None and resume and (output / "config.toml").exists():
         config = output / "config.toml"  # continue with the settings the run started with
+    if cut is not None and not resume:
+        data = sources_of(data, cut, output / "sources")  # the map's objects, cut as read
     headline = {
         ("DATA", "data.sources"): list(data) if data else None,
         ("--epochs", "train.epochs"): epochs,

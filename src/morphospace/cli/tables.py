@@ -12,12 +12,14 @@ import typer
 
 from morphospace.cli.echo import echo_embedding, echo_report
 from morphospace.cli.options import (
+    catalogue_options,
     embed_options,
     join_options,
     progress_option,
     report_options,
     run_or_table_argument,
     seed_option,
+    sources_of,
     table_argument,
     with_options,
 )
@@ -26,16 +28,18 @@ from morphospace.cli.root import app
 if TYPE_CHECKING:
     from morphospace.embed.options import EmbedOptions
     from morphospace.io.catalogue import CatalogueJoin
+    from morphospace.io.cutouts import CatalogueCut
     from morphospace.report.options import ReportOptions
 
 __all__ = ["embed", "explore", "export", "report"]
 
 
 @app.command()
-@with_options(embedding=embed_options, progress=progress_option)
+@with_options(embedding=embed_options, progress=progress_option, cut=catalogue_options)
 def embed(
     embedding: EmbedOptions,
     progress: bool,
+    cut: CatalogueCut | None,
     run: Annotated[Path, typer.Argument(help="A trained run folder (holds model.json).")],
     data: Annotated[
         list[str] | None,
@@ -56,6 +60,8 @@ def embed(
     from morphospace.models.paths import model_card_path
 
     model_card_path(run)  # a folder that is not a run is said before torch is loaded
+    table = output or run / "embeddings.parquet"
+    data = sources_of(data, cut, table.parent / "sources")  # a map's objects, cut as read
     from morphospace.pipeline import embed_run
 
     result = embed_run(

@@ -25,7 +25,7 @@ from scipy import ndimage
 
 from morphospace.choices import MIN_SIDE
 from morphospace.errors import InputError
-from morphospace.files import safe_filename
+from morphospace.files import atomic_write, safe_filename
 from morphospace.io.catalogue import (
     DEC_NAMES,
     GLAT_NAMES,
@@ -40,9 +40,11 @@ from morphospace.io.quantities import BEAM, read_quantity
 from morphospace.progress import progress_bar
 
 __all__ = [
+    "CatalogueCut",
     "CutoutRecord",
     "CutoutResult",
     "EdgePolicy",
+    "catalogue_stack",
     "claim_folder",
     "cutouts_from_catalog",
     "cutouts_from_mask",
@@ -210,6 +212,126 @@ def cutouts_from_catalog(
         ]
         writer.cut(row_index, name, x, y, _box_pixels(image, sizes[row_index]), extra)
     return writer.finish()
+
+
+@dataclass(frozen=True)
+class CatalogueCut:
+    """How a catalogue names the objects of a map: its file, their size and which columns
+    hold their positions and names (the options of ``cutouts --catalog``, declared once
+    for every command that cuts).
+
+    See :func:`cutouts_from_catalog` for each field.
+    """
+
+    catalog: Path
+    size: str | None = None
+    size_column: str | None = None
+    size_unit: str = "pix"
+    ra_column: str | None = None
+    dec_column: str | None = None
+    x_column: str | None = None
+    y_column: str | None = None
+    name_column: str | None = None
+    frame: str | None = None
+    pixel_origin: Literal[0, 1] = 0
+
+    def options(self) -> dict[str, object]:
+        """The fields but the catalogue, as keywords of :func:`cutouts_from_catalog`."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        del fields["catalog"]
+        return fields
+
+    def stack(self, map_path: str | Path, folder: str | Path, hdu: int | str | None = None) -> Path:
+        """The objects of ``map_path`` as a stack cut while read (:func:`catalogue_stack`),
+        its index written into ``folder`` (``MAP-CATALOGUE.h5``)."""
+        name = f"{Path(map_path).name.split('.')[0]}-{self.catalog.stem}.h5"
+        return catalogue_stack(
+            map_path, self.catalog, Path(folder) / name, hdu=hdu, **self.options()
+        )  # type: ignore[arg-type]
+
+
+def catalogue_stack(
+    map_path: str | Path,
+    catalog_path: str | Path,
+    output: str | Path,
+    *,
+    size: str | float | u.Quantity | None = None,
+    size_column: str | None = None,
+    size_unit: str = "pix",
+    ra_column: str | None = None,
+    dec_column: str | None = None,
+    x_column: str | None = None,
+    y_column: str | None = None,
+    name_column: str | None = None,
+    frame: str | None = None,
+    pixel_origin: Literal[0, 1] = 0,
+    hdu: int | str | None = None,
+) -> Path:
+    """A cutout stack of a map's objects, cut while they are read: nothing per object.
+
+    Writes ``output`` (HDF5): where each catalogue row's box lies in the map (its centre
+    and size in pixels), its id and sky position, and the map's path, HDU and pixel scale.
+    :mod:`morphospace.io.stacks` reads it as a stack whose pixels are slices of the
+    memory-mapped map, the same pixels :func:`cutouts_from_catalog` would write (padded
+    with NaN at the map's edge). The catalogue options are those of
+    :func:`cutouts_from_catalog`; a position off the map is refused in one line.
+    """
+    import h5py
+
+    image = read_fits(map_path, hdu=hdu)
+    table = read_catalogue(catalog_path)
+    catalog = str(catalog_path)
+    if (size is None) == (size_column is None):
+        raise InputError(catalog, "give either one size for all cutouts or a size column")
+    xs, ys = _catalog_pixels(
+        image, table, catalog, ra_column, dec_column, x_column, y_column, frame, pixel_origin
+    )
+    sides = [
+        _box_pixels(image, s)[0]
+        for s in _catalog_sizes(table, catalog, size, size_column, size_unit)
+    ]
+    name_column = name_column or find_column(table, _NAME_NAMES)
+    if name_column is not None and name_column not in table.colnames:
+        raise InputError(
+            catalog, f"no column {name_column!r} (columns: {', '.join(table.colnames)})"
+        )
+    plane = image.data.shape[-2:]
+    off = [i for i in range(len(table)) if not _centre_inside(plane, xs[i], ys[i])]
+    if off:
+        first = off[0]
+        raise InputError(
+            catalog,
+            f"row {first}: position x={xs[first]:.1f}, y={ys[first]:.1f} lies off the map "
+            f"{Path(map_path).name} ({plane[1]}x{plane[0]} px)"
+            + (f", and {len(off) - 1} more rows" if len(off) > 1 else ""),
+        )
+    names = (
+        [str(v) for v in table[name_column]]
+        if name_column
+        else [f"{Path(catalog).stem}_{i:0{len(str(len(table) - 1))}d}" for i in range(len(table))]
+    )
+    ra = dec = np.full(len(table), np.nan)
+    if image.wcs is not None and image.wcs.has_celestial:
+        sky = image.wcs.celestial.pixel_to_world(xs, ys).icrs
+        ra, dec = sky.ra.deg, sky.dec.deg
+    output = Path(output)
+
+    def write(temporary: Path) -> None:
+        with h5py.File(temporary, "w") as handle:
+            handle["id"] = np.array(names, dtype=h5py.string_dtype())
+            for name, values in (("ra", ra), ("dec", dec), ("x", xs), ("y", ys)):
+                handle[name] = np.asarray(values, dtype=float)
+            handle["side"] = np.asarray(sides, dtype=np.int32)
+            handle.attrs["map"] = str(Path(map_path).resolve())
+            handle.attrs["map_hdu"] = image.meta.hdu
+            handle.attrs["catalogue"] = str(Path(catalog_path).resolve())
+            if image.meta.pixel_scale:
+                handle.attrs["pixel_scale"] = image.meta.pixel_scale
+            if image.meta.bunit:
+                handle.attrs["bunit"] = image.meta.bunit
+
+    atomic_write(output, write)
+    return output
 
 
 def claim_folder(outdir: Path, overwrite: bool) -> None:

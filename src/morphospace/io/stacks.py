@@ -78,7 +78,8 @@ class Stack:
         Arcsec per pixel, for every object.
     bunit : str or None
     form : str
-        ``"HDF5"`` or ``"FITS"``.
+        ``"HDF5"``, ``"FITS"`` or ``"map"`` (a map cut by a catalogue as it is read,
+        :func:`~morphospace.io.cutouts.catalogue_stack`).
     """
 
     path: Path
@@ -100,6 +101,10 @@ class Stack:
 
     def positions(self) -> tuple[np.ndarray, np.ndarray] | None:
         """RA and Dec (degrees) of every object, or None when the table has none."""
+        return self._positions
+
+    @cached_property
+    def _positions(self) -> tuple[np.ndarray, np.ndarray] | None:
         ra, dec = _find(self.columns, _RA_NAMES), _find(self.columns, _DEC_NAMES)
         if ra is None or dec is None:
             return None
@@ -112,6 +117,8 @@ class Stack:
         has = ["ids" if _find(self.columns, _ID_NAMES) else "no ids (numbered)"]
         has.append("positions" if self.positions() is not None else "no positions")
         scale = f", {self.pixel_scale:g} arcsec/px" if self.pixel_scale else ""
+        if self.form == "map":
+            return f"{self.n} objects cut from a map as they are read, {size} px{scale}"
         return (
             f"{self.form} stack of {self.n} objects of {size} px, {channels} channel"
             f"{'s' if channels > 1 else ''}{scale}; {', '.join(has)}"
@@ -159,7 +166,12 @@ def read_stack_object(path: Path, index: int, min_side: int = MIN_SIDE) -> SkyIm
     address = f"{path}#{index}"
     if not 0 <= index < stack.n:
         raise InputError(address, f"no such object: the stack holds {stack.n} (0-{stack.n - 1})")
-    data = np.array(_object_pixels(pixels, index, stack), dtype=np.float32, order="C")
+    corner = None
+    if isinstance(pixels, _MapWindows):
+        raw, corner = pixels.window(index)
+        data = raw.squeeze(0) if raw.ndim == 3 and raw.shape[0] == 1 else raw
+    else:
+        data = np.array(_object_pixels(pixels, index, stack), dtype=np.float32, order="C")
     mask = ~np.isfinite(data)
     data[mask] = np.nan
     if mask.all():
@@ -185,8 +197,33 @@ def read_stack_object(path: Path, index: int, min_side: int = MIN_SIDE) -> SkyIm
         pixel_scale=stack.pixel_scale,
         nan_fraction=float(mask.mean()),
     )
+    if corner is not None:  # the map's WCS moved to the window, made when first asked for
+        image = _WindowImage(data=data, mask=mask, meta=meta)
+        image.map_wcs, image.corner = pixels.wcs, corner
+        return image
     wcs = _tangent_wcs(ra, dec, stack.pixel_scale, width, height) if ra is not None else None
     return SkyImage(data=data, mask=mask, meta=meta, wcs=wcs)
+
+
+class _WindowImage(SkyImage):
+    """An object cut from a map: its WCS is the map's, moved to the window, made only when
+    asked for (the copy costs more than the cut itself)."""
+
+    map_wcs: Any = None
+    corner: tuple[int, int] = (0, 0)
+
+    @property  # type: ignore[override]
+    def wcs(self):
+        made = self.__dict__.get("_wcs")
+        if made is None and self.map_wcs is not None:
+            made = self.map_wcs.deepcopy()
+            made.wcs.crpix = made.wcs.crpix - list(self.corner)
+            self.__dict__["_wcs"] = made
+        return made
+
+    @wcs.setter
+    def wcs(self, value) -> None:
+        self.__dict__["_wcs"] = value
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -210,9 +247,11 @@ def _open_hdf5(path: Path) -> tuple[Stack, Any]:
         handle = h5py.File(path, "r")
     except OSError as exc:
         raise InputError(path, f"not a readable HDF5 file ({exc})") from None
-    if "images" not in handle:
+    if "images" not in handle and "map" not in handle.attrs:
         found = ", ".join(sorted(handle.keys())[:8]) or "nothing"
         raise InputError(path, f"has no 'images' dataset (it holds {found})")
+    if "map" in handle.attrs:
+        return _open_map_index(path, handle)
     images = handle["images"]
     shape = _object_shape(path, images.shape)
     columns = {}
@@ -229,6 +268,60 @@ def _open_hdf5(path: Path) -> tuple[Stack, Any]:
     scale = float(attrs["pixel_scale"]) if "pixel_scale" in attrs else None
     bunit = _text(attrs["bunit"]) if "bunit" in attrs else None
     return Stack(path, int(images.shape[0]), shape, columns, scale, bunit, "HDF5"), images
+
+
+class _MapWindows:
+    """The objects of a map cut by a catalogue: each a window of the memory-mapped map,
+    padded with NaN where it crosses the edge, and the map's WCS moved to the window."""
+
+    def __init__(self, data: Any, wcs: Any, x: np.ndarray, y: np.ndarray, side: np.ndarray):
+        self.data, self.wcs, self.x, self.y, self.side = data, wcs, x, y, side
+
+    def _slices(self, index: int):
+        from astropy.nddata.utils import overlap_slices
+
+        side = int(self.side[index])
+        return overlap_slices(
+            self.data.shape[-2:], (side, side), (self.y[index], self.x[index]), mode="partial"
+        )
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return self.window(index)[0]
+
+    def window(self, index: int) -> tuple[np.ndarray, tuple[int, int]]:
+        """The object's pixels and the map pixel (x, y) of their corner."""
+        large, small = self._slices(index)
+        side = int(self.side[index])
+        out = np.full((*self.data.shape[:-2], side, side), np.nan, dtype=np.float32)
+        out[(..., *small)] = self.data[(..., *large)]
+        return out, (large[1].start - small[1].start, large[0].start - small[0].start)
+
+
+def _open_map_index(path: Path, handle: Any) -> tuple[Stack, Any]:
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    attrs = handle.attrs
+    source = _text(attrs["map"])
+    try:
+        hdul = fits.open(source, memmap=True)
+        chosen = hdul[int(attrs["map_hdu"])]
+        data = chosen.data
+    except Exception as exc:
+        raise InputError(path, f"cannot read its map {source} ({exc})") from None
+    columns = {name: handle[name][()] for name in ("id", "ra", "dec")}
+    x, y, side = (handle[name][()] for name in ("x", "y", "side"))
+    try:
+        celestial = WCS(chosen.header).celestial
+        wcs = celestial if celestial.has_celestial else None
+    except Exception:
+        wcs = None
+    n = len(side)
+    shape = (*data.shape[:-2], int(side[0]), int(side[0])) if n else (0, 0)
+    scale = float(attrs["pixel_scale"]) if "pixel_scale" in attrs else None
+    bunit = _text(attrs["bunit"]) if "bunit" in attrs else None
+    stack = Stack(path, n, tuple(shape), columns, scale, bunit, "map")
+    return stack, _MapWindows(data, wcs, x, y, side)
 
 
 def _open_fits(path: Path) -> tuple[Stack, Any]:
@@ -274,7 +367,7 @@ def _object_shape(path: Path, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 def _object_pixels(pixels: Any, index: int, stack: Stack) -> np.ndarray:
     data = np.asarray(pixels[index])
-    if data.ndim == 3 and data.shape != stack.shape:  # channels last: to channels first
+    if stack.form == "HDF5" and data.ndim == 3 and data.shape != stack.shape:  # channels last
         data = np.moveaxis(data, -1, 0)
     return data.squeeze(0) if data.ndim == 3 and data.shape[0] == 1 else data
 
