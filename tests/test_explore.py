@@ -68,3 +68,31 @@ def test_exact_search_and_faiss_give_the_same_answers():
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)  # brute force by hand
     assert np.array_equal(exact.query(unit[:3], 5)[0], np.argsort(-(unit[:3] @ unit.T), 1)[:, :5])
     assert SimilarityIndex(x[:10]).method == "exact" and FAISS_FROM == 200_000
+
+
+def test_a_table_larger_than_the_fit_sample_is_fitted_on_a_sample_and_placed_whole():
+    import pandas as pd
+
+    from morphospace.embed import EmbeddingTable
+    from morphospace.explore import RunTable
+
+    x, labels = blobs(150, centres=4, seed=4)  # 600 objects in four groups
+    x[-1] = 0.0
+    x[-1, -1] = 3.0  # a direction no other object has
+    rows = pd.DataFrame({"id": [f"o{i}" for i in range(len(x))], "path": "x.fits"})
+    table = RunTable(EmbeddingTable(rows, x, {}))
+    explored, groups, fitted = table.explore("pca", k=4, sample=200)
+    assert explored.info["fit_sample"] == 200 and len(explored) == 600
+    for name in ("x", "y", "cluster", "cluster_hdbscan", "cluster_agglomerative", "anomaly"):
+        assert np.isfinite(explored.column(name).astype(float)).all()
+    # the objects outside the sample are placed on the same map and in the same clusters
+    assert adjusted_rand_score(labels[:-1], explored.column("cluster")[:-1]) > 0.95
+    assert adjusted_rand_score(labels[:-1], groups.agglomerative[:-1]) > 0.95
+    assert len(groups.leaf_of) == 600 and groups.linkage.shape[0] + 1 <= 200
+    xy = explored.rows(columns=["x", "y"]).to_numpy()
+    assert np.allclose(fitted.transform(x[:5]), xy[:5], atol=1e-5)
+    # scored against the sample: still the most unusual to LOF and to the k-NN distance
+    for detector in ("anomaly_lof", "anomaly_knn"):
+        assert np.argmax(explored.column(detector)) == 599
+    # a table within the sample size is fitted whole, as before
+    assert table.explore("pca", k=4)[0].info["fit_sample"] == 600

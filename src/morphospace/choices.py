@@ -18,6 +18,7 @@ __all__ = [
     "COLOUR_MAPS",
     "DEVICE",
     "EMBED_BATCH_SIZE",
+    "FIT_SAMPLE",
     "INTERVAL",
     "INTERVALS",
     "MAP_METHOD",
@@ -63,6 +64,10 @@ DEVICE = "auto"
 MapMethod = Literal["umap", "tsne", "pca"]
 MAP_METHODS: tuple[str, ...] = get_args(MapMethod)
 MAP_METHOD: MapMethod = "umap"
+#: The map, the clusters and the anomaly detectors of a larger table are fitted on a seeded
+#: random sample of this many objects; every other object is then placed on the map, put
+#: in its clusters and scored by the fitted models, in chunks.
+FIT_SAMPLE = 100_000
 
 #: How labels are propagated: ``auto`` picks the classifier with the higher
 #: cross-validated accuracy; and how many unlabelled objects are suggested next.

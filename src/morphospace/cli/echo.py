@@ -27,10 +27,13 @@ def echo_report(result) -> None:
         typer.echo(result.join)
     for problem in result.problems[:5]:
         warnings.warn(f"no thumbnail for {problem}", stacklevel=1)
-    k = result.table.info.get("k")
+    k, n = result.table.info.get("k"), len(result.table)
+    fit = result.table.info.get("fit_sample", n)
+    sampled = (
+        f" (map, clusters and anomaly detectors fitted on a sample of {fit})" if fit < n else ""
+    )
     typer.echo(
-        f"{len(result.table)} objects, {k} clusters; wrote {len(result.files)} files to "
-        f"{result.folder}"
+        f"{n} objects, {k} clusters{sampled}; wrote {len(result.files)} files to {result.folder}"
     )
     table = result.table.path or result.folder.parent
     typer.echo(

@@ -21,14 +21,26 @@ from sklearn.neighbors import KNeighborsRegressor, LocalOutlierFactor
 
 from morphospace.explore.search import SimilarityIndex, normalise
 
-__all__ = ["UNINTERESTING_WEIGHT", "anomaly_scores", "rerank"]
+__all__ = ["CHUNK", "UNINTERESTING_WEIGHT", "anomaly_scores", "rerank"]
+
+#: Objects scored (or placed) per step when the detectors learnt from a sample.
+CHUNK = 50_000
 
 
-def anomaly_scores(embeddings: np.ndarray, k: int = 10, seed: int = 0) -> pd.DataFrame:
+def anomaly_scores(
+    embeddings: np.ndarray, k: int = 10, seed: int = 0, fit: np.ndarray | None = None
+) -> pd.DataFrame:
     """Columns ``anomaly_iforest``, ``anomaly_lof``, ``anomaly_knn``, ``anomaly`` (0-1) and
-    ``anomaly_rank`` (1 = most unusual), one row per embedding."""
+    ``anomaly_rank`` (1 = most unusual), one row per embedding.
+
+    ``fit`` (row numbers) names the objects the detectors learn from, a sample of a large
+    table (:data:`~morphospace.choices.FIT_SAMPLE`): the others are scored against them, as
+    new objects would be. By default every object is learnt from.
+    """
     x = normalise(embeddings)
     n = len(x)
+    if fit is not None and len(fit) < n:
+        return _scores_from_sample(x, np.asarray(fit), k, seed)
     if n < 3:
         zeros = np.zeros(n)
         return pd.DataFrame(
@@ -46,7 +58,31 @@ def anomaly_scores(embeddings: np.ndarray, k: int = 10, seed: int = 0) -> pd.Dat
     lof = -LocalOutlierFactor(n_neighbors=k, metric="cosine").fit(x).negative_outlier_factor_
     _, similarity = SimilarityIndex(x).neighbours(k)
     knn = 1.0 - similarity.mean(axis=1)  # mean cosine distance to the k nearest objects
-    scores = {"anomaly_iforest": iforest, "anomaly_lof": lof, "anomaly_knn": knn}
+    return _combined({"anomaly_iforest": iforest, "anomaly_lof": lof, "anomaly_knn": knn})
+
+
+def _scores_from_sample(x: np.ndarray, fit: np.ndarray, k: int, seed: int) -> pd.DataFrame:
+    """The three detectors fitted on the rows ``fit``; every row scored, in chunks."""
+    rest = np.setdiff1d(np.arange(len(x)), fit)
+    k = min(k, len(fit) - 1)
+    forest = IsolationForest(n_estimators=200, random_state=seed).fit(x[fit])
+    lof = LocalOutlierFactor(n_neighbors=k, metric="cosine", novelty=True).fit(x[fit])
+    index = SimilarityIndex(x[fit])
+    iforest, outlier, knn = (np.empty(len(x)) for _ in range(3))
+    outlier[fit] = -lof.negative_outlier_factor_
+    _, similarity = index.neighbours(k)
+    knn[fit] = 1.0 - similarity.mean(axis=1)
+    for start in range(0, len(rest), CHUNK):
+        rows = rest[start : start + CHUNK]
+        outlier[rows] = -lof.score_samples(x[rows])
+        knn[rows] = 1.0 - index.query(x[rows], k)[1].mean(axis=1)
+    for start in range(0, len(x), CHUNK):
+        iforest[start : start + CHUNK] = -forest.score_samples(x[start : start + CHUNK])
+    return _combined({"anomaly_iforest": iforest, "anomaly_lof": outlier, "anomaly_knn": knn})
+
+
+def _combined(scores: dict[str, np.ndarray]) -> pd.DataFrame:
+    n = len(next(iter(scores.values())))
     combined = np.mean([rankdata(v) / n for v in scores.values()], axis=0)
     rank = rankdata(-combined, method="ordinal").astype(int)
     return pd.DataFrame({**scores, "anomaly": combined, "anomaly_rank": rank})

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from morphospace.choices import (
+    FIT_SAMPLE,
     MAP_METHOD,
     PROPAGATE_METHOD,
     SUGGEST,
@@ -37,7 +38,7 @@ from morphospace.choices import (
 )
 from morphospace.embed.table import EmbeddingTable, find_table
 from morphospace.errors import InputError
-from morphospace.explore.anomalies import anomaly_scores, rerank
+from morphospace.explore.anomalies import CHUNK, anomaly_scores, rerank
 from morphospace.explore.clusters import Clusters, cluster
 from morphospace.explore.labels import LabelStore
 from morphospace.explore.maps import Map, map_file
@@ -211,13 +212,25 @@ class RunTable:
     # --- map, clusters and anomalies -------------------------------------------------------
 
     def explore(
-        self, method: MapMethod = MAP_METHOD, k: int | None = None, seed: int = 0
+        self,
+        method: MapMethod = MAP_METHOD,
+        k: int | None = None,
+        seed: int = 0,
+        sample: int = FIT_SAMPLE,
     ) -> tuple[RunTable, Clusters, Map]:
         """The table with its 2-D map, clusters and anomaly scores as columns (``x``, ``y``,
         :data:`CLUSTER_COLUMNS`, :data:`SCORE_COLUMNS`), the clusters, and the fitted map
-        (which places objects added later: :meth:`place`)."""
+        (which places objects added later: :meth:`place`).
+
+        A table of more than ``sample`` objects has its map, clusters and detectors fitted
+        on a seeded random sample of that many; the other objects are placed as
+        :meth:`place` places new ones, and scored by the detectors fitted on the sample.
+        ``info["fit_sample"]`` records how many objects the fit saw.
+        """
         if len(self) == 0:
             raise InputError(self._source, "the table is empty")
+        if len(self) > sample:
+            return self._explore_from_sample(method, k, seed, sample)
         fitted = Map(method, seed)
         xy = fitted.fit(self.vectors)
         groups = cluster(self.vectors, k=k, seed=seed)
@@ -235,8 +248,39 @@ class RunTable:
             **{name: scores[name].to_numpy() for name in scores.columns},
         }
         explored = self.with_columns(columns)
-        explored.info.update(map=method, k=groups.k, map_token=fitted.token)
+        explored.info.update(map=method, k=groups.k, map_token=fitted.token, fit_sample=len(self))
         return explored, groups, fitted
+
+    def _explore_from_sample(
+        self, method: MapMethod, k: int | None, seed: int, size: int
+    ) -> tuple[RunTable, Clusters, Map]:
+        chosen = np.sort(np.random.default_rng(seed).choice(len(self), size, replace=False))
+        rest = np.setdiff1d(np.arange(len(self)), chosen)
+        part = EmbeddingTable(self.rows(chosen).reset_index(drop=True), self.vectors[chosen], {})
+        fitted_part, groups, fitted = RunTable(part).explore(method, k, seed, sample=size)
+        columns = {name: np.empty(len(self), dtype=np.asarray(fitted_part.column(name)).dtype)
+                   for name in ("x", "y", *CLUSTER_COLUMNS)}  # fmt: skip
+        for name in columns:
+            columns[name][chosen] = fitted_part.column(name)
+        nearest = np.empty(len(rest), dtype=int)
+        for start in range(0, len(rest), CHUNK):
+            rows = rest[start : start + CHUNK]
+            placed, near = fitted_part._placed(self.vectors[rows], fitted)
+            nearest[start : start + len(rows)] = near
+            for name, values in placed.items():
+                columns[name][rows] = values
+        leaf_of = np.empty(len(self), dtype=int)
+        leaf_of[chosen] = groups.leaf_of if groups.leaf_of is not None else np.arange(size)
+        leaf_of[rest] = leaf_of[chosen][nearest]
+        everyone = Clusters(
+            columns["cluster"], columns["cluster_hdbscan"], columns["cluster_agglomerative"],
+            groups.k, groups.silhouettes, groups.linkage, leaf_of,
+        )  # fmt: skip
+        scores = anomaly_scores(self.vectors, seed=seed, fit=chosen)
+        columns.update({name: scores[name].to_numpy() for name in scores.columns})
+        explored = self.with_columns(columns)
+        explored.info.update(map=method, k=groups.k, map_token=fitted.token, fit_sample=size)
+        return explored, everyone, fitted
 
     def place(self, new: EmbeddingTable) -> EmbeddingTable:
         """New objects as rows for this table: placed on its saved map by the map's own
@@ -249,19 +293,25 @@ class RunTable:
         fitted = Map.load(path)
         if fitted.token != self.info.get("map_token"):
             raise InputError(path, "is not the map of this table; run 'morphospace report' again")
-        xy = fitted.transform(new.embeddings)
+        return new.with_columns(self._placed(new.embeddings, fitted)[0])
+
+    def _placed(self, vectors: np.ndarray, fitted: Map) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Where objects of these ``vectors`` go on this explored table's map and clusters,
+        and each one's nearest object here (the one mechanism of :meth:`place` and of a
+        table explored from a sample)."""
+        xy = fitted.transform(vectors)
         columns: dict[str, np.ndarray] = {"x": xy[:, 0], "y": xy[:, 1]}
         if "cluster" in self.columns:
             groups = self.column("cluster")
             names = np.unique(groups)
             known = normalise(self.vectors)
             centres = normalise(np.stack([known[groups == g].mean(axis=0) for g in names]))
-            columns["cluster"] = names[np.argmax(normalise(new.embeddings) @ centres.T, axis=1)]
-        nearest = self.index.query(new.embeddings, 1)[0][:, 0]
+            columns["cluster"] = names[np.argmax(normalise(vectors) @ centres.T, axis=1)]
+        nearest = self.index.query(vectors, 1)[0][:, 0]
         for name in CLUSTER_COLUMNS[1:]:
             if name in self.columns:
                 columns[name] = self.column(name)[nearest]
-        return new.with_columns(columns)
+        return columns, nearest
 
     def anomalies(self) -> pd.DataFrame:
         """Every object's anomaly scores (:data:`SCORE_COLUMNS`): the table's when ``report``

@@ -107,6 +107,12 @@ def build_report(
         return _build_report(Path(table_path), Path(out_dir), options, stage)
 
 
+def _sampled(table: RunTable) -> str:
+    """ ", map fitted on 100000" when the map and clusters were fitted on a sample."""
+    fit = table.info.get("fit_sample", len(table))
+    return f", map fitted on {fit}" if fit < len(table) else ""
+
+
 def _build_report(table_path: Path, out: Path, options: ReportOptions, stage) -> ReportResult:
     table = RunTable.open(table_path)
     matched = None
@@ -177,7 +183,7 @@ def _build_report(table_path: Path, out: Path, options: ReportOptions, stage) ->
     result.files.append(
         write_page(
             out / "index.html",
-            title=f"morphospace: {table_path.stem} ({len(table)} objects)",
+            title=f"morphospace: {table_path.stem} ({len(table)} objects{_sampled(table)})",
             rows=rows,
             thumbs=thumbs,
             neighbours=near,
