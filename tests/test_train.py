@@ -262,3 +262,36 @@ def test_init_takes_the_earlier_architecture_when_none_is_named(trained, tmp_pat
     assert main([*args, "--epochs", "1", "--view-size", "32", "--no-progress"]) == 0
     written = (tmp_path / "tuned" / "config.toml").read_text()
     assert 'backbone = "amm"' in written and f'from_run = "{earlier}"' in written
+
+
+def test_a_bank_too_large_for_memory_is_kept_on_disk_and_resumes_to_identical_weights(
+    tmp_path, images
+):
+    on_disk = {"bank_memory_gib": 0.0}  # any bank is too large: kept on disk, memory-mapped
+    straight = Trainer(tiny([images], **on_disk), tmp_path / "straight", progress=False).fit()
+    bank = np.load(tmp_path / "straight" / "cache" / "bank.npy", mmap_mode="r")
+    assert bank.dtype == np.float16 and bank.shape[1:] == (1, 48, 48)
+    first = Trainer(tiny([images], **on_disk), tmp_path / "resumed", progress=False, stop_after=2)
+    assert not first.fit().finished
+    again = Trainer(tiny([images], **on_disk), tmp_path / "resumed", progress=False, resume=True)
+    assert again.fit().steps == straight.steps
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_bank_on_disk_holds_the_objects_of_a_bank_in_memory_to_float16():
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=(1, 30 + i, 40)).astype(np.float32) for i in range(10)]
+    names = [f"o{i}.fits" for i in range(10)]
+    in_memory = ObjectBank(arrays, names, 32)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        chunks = [(arrays[:4], names[:4]), (arrays[4:], names[4:])]
+        on_disk = ObjectBank.on_disk(chunks, 12, 32, Path(folder) / "bank.npy")
+        assert len(on_disk) == 10 and on_disk.paths == names and on_disk.channels == 1
+        batch, disk_batch = in_memory.__getitems__([7, 2, 5]), on_disk.__getitems__([7, 2, 5])
+        assert disk_batch.images.dtype == torch.float32
+        assert torch.allclose(batch.images, disk_batch.images, atol=2e-3, rtol=1e-3)
+        assert torch.equal(batch.extents, disk_batch.extents)

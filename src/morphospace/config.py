@@ -127,6 +127,8 @@ class TrainSettings(_Section):
     device: str = DEVICE  # auto, cpu, cuda, cuda:1, …
     sync_batchnorm: bool = False
     bank_scale: float = Field(default=1.5, ge=1)  # objects kept at bank_scale * view_size px
+    # a bank larger than this (GiB as float32) is kept on disk as float16, memory-mapped
+    bank_memory_gib: float = Field(default=4.0, ge=0)
     checkpoint_every: int = Field(default=1, ge=1)  # epochs
     log_every: int = Field(default=10, ge=1)  # steps
 

@@ -200,6 +200,26 @@ def keep_batch(batch: Batch) -> Batch:
     return batch
 
 
+class _HalfImages:
+    """Bank images kept as a float16 memory map, indexed as a float32 tensor would be."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+        self.shape = torch.Size(array.shape)
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, index) -> torch.Tensor:
+        if isinstance(index, torch.Tensor):
+            index = index.numpy()
+        chosen = np.asarray(index)
+        order = np.argsort(chosen, kind="stable")  # read the file forwards, then reorder
+        rows = np.empty((len(chosen), *self.array.shape[1:]), dtype=np.float32)
+        rows[order] = self.array[chosen[order]]
+        return torch.from_numpy(rows)
+
+
 class ObjectBank(Dataset):
     """All objects of a run at one square size, as a single (N, C, S, S) tensor.
 
@@ -221,6 +241,44 @@ class ObjectBank(Dataset):
         self.images = to_bank(arrays, size)
         self.extents = torch.tensor([array.shape[-2:] for array in arrays], dtype=torch.float32)
         self.paths = [str(path) for path in paths]
+
+    @classmethod
+    def on_disk(
+        cls, chunks: Iterable[tuple[Sequence[np.ndarray], Sequence[str]]], n: int, size: int,
+        path: str | Path,
+    ) -> ObjectBank:  # fmt: skip
+        """A bank kept in ``path`` as float16, memory-mapped, filled chunk by chunk: memory
+        holds one chunk of objects, never all of them.
+
+        ``chunks`` yields (arrays, paths) in order; ``n`` bounds how many objects they
+        hold. The bank gives float32 batches, as one in memory does.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        bank: np.memmap | None = None
+        extents: list[tuple[int, int]] = []
+        paths: list[str] = []
+        for arrays, names in chunks:
+            if not len(arrays):
+                continue
+            if bank is None:
+                shape = (n, arrays[0].shape[0], size, size)
+                bank = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=shape)
+            if {a.shape[0] for a in arrays} != {bank.shape[1]}:
+                raise ValueError(f"objects have different channel counts than {bank.shape[1]}")
+            start = len(paths)
+            bank[start : start + len(arrays)] = to_bank(arrays, size).numpy().astype(np.float16)
+            extents += [tuple(a.shape[-2:]) for a in arrays]
+            paths += [str(p) for p in names]
+        if bank is None:
+            raise ValueError("no objects to bank")
+        bank.flush()
+        made = cls.__new__(cls)
+        made.size = size
+        made.images = _HalfImages(np.load(path, mmap_mode="r")[: len(paths)])
+        made.extents = torch.tensor(extents, dtype=torch.float32)
+        made.paths = paths
+        return made
 
     @property
     def channels(self) -> int:

@@ -16,8 +16,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from morphospace.byol import BYOL
 from morphospace.config import Settings
-from morphospace.dataset import ObjectBank, keep_batch, load_objects
+from morphospace.dataset import ObjectBank, check_usable, keep_batch, load_objects, read_objects
 from morphospace.errors import InputError
+from morphospace.io import find_sources
 from morphospace.models import ModelCard, build_backbone
 from morphospace.models.devices import resolve_device
 from morphospace.train.checkpoint import load_checkpoint, rng_state, set_rng_state
@@ -69,10 +70,28 @@ def _precision(setting: str, device: torch.device) -> torch.dtype | None:
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[setting]
 
 
+#: Objects read, preprocessed and written per step when the bank is kept on disk.
+BANK_CHUNK = 20_000
+
+
 def load_bank(settings: Settings, run_dir: Path, dist: Distributed) -> ObjectBank:
     """Every object of ``data.sources`` read, preprocessed (cached in ``RUN/cache``) and
-    resampled into one bank tensor; unusable files are listed in ``RUN/skipped.csv``."""
+    resampled into one bank tensor; unusable files are listed in ``RUN/skipped.csv``.
+
+    A bank larger than ``train.bank_memory_gib`` (as float32) is kept on disk instead, as
+    float16 in ``RUN/cache/bank.npy``, memory-mapped, and filled :data:`BANK_CHUNK` objects
+    at a time: training a million objects holds a chunk in memory, not the set.
+    """
     s = settings
+    bank_size = math.ceil(s.augment.view_size * s.train.bank_scale)
+    paths = find_sources(s.data.sources)
+    options = {"hdu": s.data.hdu, "min_side": s.data.min_side, "on_error": s.data.on_error,
+               "cache_dir": run_dir / "cache" if s.data.cache else None,
+               "workers": dist.cores_per_process}  # fmt: skip
+    first = read_objects(paths[:1], s.preprocess, **{**options, "on_error": "skip"})
+    channels = first.items[0][0].shape[0] if first.items else 1
+    if len(paths) * channels * bank_size**2 * 4 > s.train.bank_memory_gib * 2**30:
+        return _bank_on_disk(paths, s, options, bank_size, run_dir, dist)
     loaded = load_objects(
         s.data.sources,
         s.preprocess,
@@ -86,8 +105,30 @@ def load_bank(settings: Settings, run_dir: Path, dist: Distributed) -> ObjectBan
         report_skipped(loaded.problems, run_dir)
     if len(loaded.arrays) < 2:
         raise InputError(s.data.sources[0], "training needs at least 2 usable objects")
-    bank_size = math.ceil(s.augment.view_size * s.train.bank_scale)
     return ObjectBank(loaded.arrays, [m.path for m in loaded.metas], bank_size)
+
+
+def _bank_on_disk(
+    paths: list[Path], s: Settings, options: dict, size: int, run_dir: Path, dist: Distributed
+) -> ObjectBank:
+    problems: list = []
+
+    def chunks():
+        for start in range(0, len(paths), BANK_CHUNK):
+            found = read_objects(paths[start : start + BANK_CHUNK], s.preprocess, **options)
+            problems.extend(found.problems)
+            yield [a for a, _ in found.items], [m.path for _, m in found.items]
+
+    try:
+        bank = ObjectBank.on_disk(chunks(), len(paths), size, run_dir / "cache" / "bank.npy")
+    except ValueError:
+        check_usable([], problems, paths, s.data.sources)
+        raise
+    if problems and dist.is_main:
+        report_skipped(problems, run_dir)
+    if len(bank) < 2:
+        raise InputError(s.data.sources[0], "training needs at least 2 usable objects")
+    return bank
 
 
 @dataclass
