@@ -126,7 +126,10 @@ def test_auto_epochs_draw_a_fixed_number_of_objects():
     assert train.epochs == "auto"
     assert train.epochs_for(900) == 300  # 270,000 draws / 900 objects
     assert train.epochs_for(10_000) == 27
-    assert train.epochs_for(10_000_000) == 20 and train.epochs_for(10) == 300  # the bounds
+    assert train.epochs_for(100_000) == 20 and train.epochs_for(10) == 300  # the bounds
+    # past 100,000 objects the draws stop growing: 2,000,000 at most, one epoch at least
+    assert train.epochs_for(200_000) == 10 and train.epochs_for(1_000_000) == 2
+    assert train.epochs_for(10_000_000) == 1
     assert validate_settings({"train": {"epochs": 7}}).train.epochs_for(900) == 7
 
 

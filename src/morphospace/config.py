@@ -52,6 +52,7 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = [
     "AUTO_EPOCH_DRAWS",
+    "AUTO_EPOCH_MAX_DRAWS",
     "AUTO_EPOCH_RANGE",
     "DataSettings",
     "FinetuneSettings",
@@ -103,6 +104,9 @@ class ModelSettings(_Section):
 #: 13 minutes on 2 CPU cores whatever the size of the set.
 AUTO_EPOCH_DRAWS = 270_000
 AUTO_EPOCH_RANGE = (20, 300)
+#: ... and never more than this many draws: past 100,000 objects the 20 epochs of the
+#: range give way to fewer (10 for 200,000, 2 for a million), at least one.
+AUTO_EPOCH_MAX_DRAWS = 2_000_000
 
 
 class TrainSettings(_Section):
@@ -141,11 +145,14 @@ class TrainSettings(_Section):
 
     def epochs_for(self, n_objects: int) -> int:
         """Epochs to train on ``n_objects`` training objects: ``epochs``, or if ``"auto"``,
-        enough to draw about :data:`AUTO_EPOCH_DRAWS` objects (20 to 300 epochs)."""
+        enough to draw about :data:`AUTO_EPOCH_DRAWS` objects (20 to 300 epochs), and never
+        more than :data:`AUTO_EPOCH_MAX_DRAWS` (at least one epoch)."""
         if self.epochs != "auto":
             return self.epochs
         low, high = AUTO_EPOCH_RANGE
-        return int(min(max(round(AUTO_EPOCH_DRAWS / max(n_objects, 1)), low), high))
+        n = max(n_objects, 1)
+        epochs = int(min(max(round(AUTO_EPOCH_DRAWS / n), low), high))
+        return max(1, min(epochs, round(AUTO_EPOCH_MAX_DRAWS / n)))
 
 
 class FinetuneSettings(_Section):
