@@ -329,3 +329,58 @@ def test_kill_9_during_embed_takes_its_worker_processes_with_it(trained, tmp_pat
     for pid in left:  # never leave them running, even when the test fails
         os.kill(pid, signal.SIGKILL)
     assert not left
+
+
+def test_kill_9_during_a_sharded_embed_then_again_gives_every_object_once(trained, tmp_path):
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+
+    from morphospace.embed import EmbeddingTable
+    from morphospace.embed.options import EmbedOptions
+    from morphospace.errors import InputError
+    from morphospace.pipeline import embed_run
+
+    run, images = trained
+    files = sorted(images.glob("*.fits"))
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(240):  # 240 objects from the 30 files, 30 a shard: 8 shards
+        shutil.copy(files[i % len(files)], many / f"obj{i:03d}.fits")
+    out = tmp_path / "embeddings.parquet"
+    code = (
+        "from morphospace.pipeline import embed_run\n"
+        "from morphospace.embed.options import EmbedOptions\n"
+        f"embed_run({str(run)!r}, [{str(many)!r}], {str(out)!r},"
+        " options=EmbedOptions(shard_rows=30, batch_size=2, workers=1))"
+    )
+    job = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 120
+    while not (out / "part-00001.parquet").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(job.pid, signal.SIGKILL)
+    job.wait()
+    assert (out / "part-00001.parquet").exists() and not (out / "_morphospace.json").exists()
+    with pytest.raises(InputError, match="an embedding still under way"):
+        EmbeddingTable.read(out)
+    kept = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
+    with pytest.warns(UserWarning, match="took over the lock of a process that is gone"):
+        embed_run(run, [str(many)], out, options=EmbedOptions(shard_rows=30, workers=1))
+    table = EmbeddingTable.read(out)
+    assert len(table) == 240 and table.rows["path"].is_unique and table.rows["id"].is_unique
+    assert sorted(table.rows["path"]) == sorted(str(p) for p in many.glob("*.fits"))
+    for name, mtime in kept.items():  # the shards done before the kill were not done again
+        assert (out / name).stat().st_mtime_ns == mtime
+    single = embed_run(run, [str(many)], tmp_path / "one.parquet", options=EmbedOptions(workers=1))
+    assert np.allclose(table.embeddings, single.table.embeddings, atol=1e-5)
+    # the front ends read the sharded table; report writes its columns back into it
+    from morphospace.runs import open_run
+
+    assert main(["report", str(out), "--map", "pca", "-k", "2", "--no-progress"]) == 0
+    assert (out / "_morphospace.json").exists() and len(open_run(out).similar(0, k=3)) == 3
+    assert "cluster" in EmbeddingTable.read(out).rows

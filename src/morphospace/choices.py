@@ -29,6 +29,7 @@ __all__ = [
     "PROPAGATE_METHOD",
     "PROPAGATE_METHODS",
     "RERANK_EVERY",
+    "SHARD_ROWS",
     "STRETCH",
     "STRETCHES",
     "SUGGEST",
@@ -55,6 +56,11 @@ MIN_SIDE = 16
 
 #: Objects per forward pass when embedding.
 EMBED_BATCH_SIZE = 256
+
+#: An embedding of more objects than this is written as a sharded table of this many
+#: objects a shard, each shard in place as soon as it is done (a stopped embedding
+#: resumes at the first shard missing).
+SHARD_ROWS = 100_000
 
 #: Where the network runs: ``auto`` is the first CUDA GPU when one is visible, else the CPU;
 #: or any torch device (``cpu``, ``cuda``, ``cuda:1``, …).

@@ -10,6 +10,7 @@ from morphospace.choices import (
     EMBED_BATCH_SIZE,
     ON_ERROR,
     ON_ERROR_CHOICES,
+    SHARD_ROWS,
     OnError,
     check_choice,
 )
@@ -34,6 +35,9 @@ class EmbedOptions:
         Reader processes (all cores by default).
     on_error : {"skip", "fail"}
         A file that cannot be used is listed and skipped, or stops the embedding.
+    shard_rows : int
+        Past this many objects the table is written as a sharded folder, shard by shard
+        (:data:`~morphospace.choices.SHARD_ROWS`).
     """
 
     tta: bool = True
@@ -41,8 +45,11 @@ class EmbedOptions:
     device: str = DEVICE
     workers: int | None = None
     on_error: OnError = ON_ERROR
+    shard_rows: int = SHARD_ROWS
 
     def __post_init__(self) -> None:
         check_choice("--on-error", self.on_error, ON_ERROR_CHOICES)
+        if self.shard_rows < 1:
+            raise InputError("--shard-rows", f"must be at least 1, not {self.shard_rows}")
         if self.batch_size < 1:
             raise InputError("--batch-size", f"must be at least 1, not {self.batch_size}")

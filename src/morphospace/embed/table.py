@@ -6,6 +6,11 @@ Columns: ``id``, ``path``, ``hdu``, the cutout box (``cutout_map``, ``cutout_x0`
 ``embedding`` (``list<float32>``). ``report`` adds ``x``, ``y``, ``cluster`` and anomaly
 columns. The model hash and the embedding settings travel in the file's metadata under the
 key ``morphospace``.
+
+A table of many objects is a Parquet dataset instead: a folder ``embeddings.parquet/`` of
+shards ``part-00000.parquet``, … (each :data:`~morphospace.choices.SHARD_ROWS` objects)
+and the table's metadata once, in ``_morphospace.json``, written last: a folder without
+it is an embedding still under way (:func:`write_shard`, :func:`finish_shards`).
 """
 
 from __future__ import annotations
@@ -25,13 +30,21 @@ from morphospace.files import atomic_write, save_npy
 from morphospace.io.sources import object_id
 
 __all__ = [
+    "DATASET_INFO",
     "METADATA_KEY",
     "TABLE_FORMAT",
     "EmbeddingTable",
     "find_table",
+    "finish_shards",
+    "is_dataset",
+    "read_shard_marks",
     "unique_ids",
     "unused_id",
+    "write_shard",
 ]
+
+#: The metadata file of a sharded table, written once every shard is in place.
+DATASET_INFO = "_morphospace.json"
 
 TABLE_FORMAT = "morphospace-embeddings/1"
 METADATA_KEY = b"morphospace"
@@ -102,8 +115,12 @@ class EmbeddingTable:
         raise KeyError(f"no object with id, name or file name {query!r}")
 
     def write(self, path: str | Path) -> Path:
-        """Write Parquet atomically: an existing file is replaced only by a complete new one."""
+        """Write Parquet atomically: an existing file is replaced only by a complete new one.
+        Where ``path`` is a sharded table, it is written again as one, shard by shard, into a
+        new folder that then takes its place."""
         path = Path(path)
+        if is_dataset(path):
+            return self._write_dataset(path)
         table = self.arrow()
         info = {"format": TABLE_FORMAT, **self.info}
         metadata = dict(table.schema.metadata or {})
@@ -125,11 +142,14 @@ class EmbeddingTable:
         path = Path(path)
         if not path.exists():
             raise InputError(path, "no such file (make one with 'morphospace embed')")
-        try:
-            table = pq.read_table(path)
-        except Exception as exc:
-            raise InputError(path, f"not a readable Parquet file ({_short(exc)})") from None
-        raw = (table.schema.metadata or {}).get(METADATA_KEY)
+        if path.is_dir():
+            table, raw = _read_dataset(path)
+        else:
+            try:
+                table = pq.read_table(path)
+            except Exception as exc:
+                raise InputError(path, f"not a readable Parquet file ({_short(exc)})") from None
+            raw = (table.schema.metadata or {}).get(METADATA_KEY)
         if raw is None or "embedding" not in table.column_names:
             raise InputError(path, "not a morphospace embedding table (no embedding column)")
         info = json.loads(raw)
@@ -152,12 +172,37 @@ class EmbeddingTable:
         offsets = pa.array(np.arange(len(self) + 1) * self.embeddings.shape[1], type=pa.int32())
         return table.append_column("embedding", pa.ListArray.from_arrays(offsets, flat))
 
+    def _write_dataset(self, path: Path) -> Path:
+        """Write the table as a sharded dataset in place of the one at ``path``."""
+        import shutil
+
+        from morphospace.choices import SHARD_ROWS
+
+        fresh = path.with_name(f".{path.name}.new")
+        shutil.rmtree(fresh, ignore_errors=True)
+        for k, start in enumerate(range(0, max(len(self), 1), SHARD_ROWS)):
+            part = EmbeddingTable(
+                self.rows.iloc[start : start + SHARD_ROWS],
+                self.embeddings[start : start + SHARD_ROWS],
+                {},
+            )
+            write_shard(part, fresh, k, {})
+        finish_shards(fresh, self.info)
+        old = path.with_name(f".{path.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        path.rename(old)
+        fresh.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+        return path
+
     def append_to(self, path: str | Path) -> Path:
         """Add these rows to the end of the table at ``path``, atomically, leaving its rows
         exactly as they are: the two are joined as Arrow tables, never through pandas, so no
         column of the old rows changes type or value. A column only one side has is empty on
         the other."""
         path = Path(path)
+        if is_dataset(path):
+            raise InputError(path, "is a sharded table: --append adds to single-file tables")
         old = pq.read_table(path)
         new = self.arrow()
         names = list(old.column_names) + [n for n in new.column_names if n not in old.column_names]
@@ -214,11 +259,63 @@ def unused_id(wanted: str, used: set[str]) -> str:
     return candidate
 
 
+def is_dataset(path: str | Path) -> bool:
+    """Whether ``path`` is a sharded embedding table (finished or under way)."""
+    path = Path(path)
+    return path.is_dir() and ((path / DATASET_INFO).exists() or any(path.glob("part-*.parquet")))
+
+
+def write_shard(part: EmbeddingTable, folder: Path, index: int, marks: dict[str, Any]) -> Path:
+    """Write one shard of a sharded table atomically, with ``marks`` (what it holds: its
+    first source, how many, the model) in its metadata, for a resumed embedding to check."""
+    table = part.arrow()
+    table = table.replace_schema_metadata({METADATA_KEY: json.dumps(marks).encode()})
+    path = folder / f"part-{index:05d}.parquet"
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda temporary: pq.write_table(table, temporary))
+    return path
+
+
+def read_shard_marks(folder: Path, index: int) -> dict[str, Any] | None:
+    """The marks of shard ``index`` (see :func:`write_shard`), or None when it is missing or
+    cannot be read (a shard being written when the embedding stopped)."""
+    path = folder / f"part-{index:05d}.parquet"
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(METADATA_KEY)
+    except (OSError, pa.ArrowInvalid):
+        return None
+    return json.loads(raw) if raw else None
+
+
+def finish_shards(folder: Path, info: dict[str, Any]) -> Path:
+    """Write the table's metadata once, last: the sharded table is then complete."""
+    text = json.dumps({"format": TABLE_FORMAT, **info})
+    atomic_write(folder / DATASET_INFO, lambda temporary: temporary.write_text(text))
+    return folder
+
+
+def _read_dataset(path: Path) -> tuple[pa.Table, bytes]:
+    info = path / DATASET_INFO
+    if not info.exists():
+        raise InputError(
+            path, "is an embedding still under way; run the same 'morphospace embed' to finish it"
+        )
+    parts = sorted(path.glob("part-*.parquet"))
+    try:
+        tables = [pq.read_table(part) for part in parts]
+    except Exception as exc:
+        raise InputError(path, f"has a shard that cannot be read ({_short(exc)})") from None
+    table = pa.concat_tables(
+        [t.replace_schema_metadata(None) for t in tables], promote_options="default"
+    )
+    return table, info.read_text().encode()
+
+
 def find_table(target: str | Path) -> Path:
-    """The embedding table a run folder holds (``RUN/embeddings.parquet``), or ``target``
-    itself when it names a file."""
+    """The embedding table a run folder holds (``RUN/embeddings.parquet``, a file or a
+    sharded folder), or ``target`` itself when it names a table."""
     path = Path(target)
-    table = path / "embeddings.parquet" if path.is_dir() else path
+    table = path / "embeddings.parquet" if path.is_dir() and not is_dataset(path) else path
     if not table.exists():
         raise InputError(table, "no embedding table here (run 'morphospace embed' first)")
     return table
