@@ -96,3 +96,14 @@ def test_a_table_larger_than_the_fit_sample_is_fitted_on_a_sample_and_placed_who
         assert np.argmax(explored.column(detector)) == 599
     # a table within the sample size is fitted whole, as before
     assert table.explore("pca", k=4)[0].info["fit_sample"] == 600
+
+
+def test_the_neighbours_of_every_object_from_the_graph_match_the_exact_ones():
+    x, _ = blobs(300, centres=5, dim=32, spread=0.3, seed=2)
+    index = SimilarityIndex(x)
+    exact, _ = index.neighbours(10, graph=False)
+    found, similarity = index.neighbours(10, graph=True)
+    assert found.shape == (1500, 10) and not (found == np.arange(1500)[:, None]).any()
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact, strict=True)])
+    assert recall >= 0.95
+    assert (np.diff(similarity, axis=1) <= 1e-6).all()  # most similar first

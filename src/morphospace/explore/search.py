@@ -4,6 +4,11 @@ Below 200,000 objects one matrix product per block of queries is fast enough. Ab
 a query is limited by reading the embeddings from memory, so faiss scans a float16 copy
 (half the bytes) and re-ranks the best ``refine`` × k candidates with the float32
 vectors: the answers are the exact ones, at about half the time of a float32 scan.
+
+The neighbours of *every* object (the report's page, anomaly scores) are N queries: an
+exact scan costs N² and takes hours at a million. From :data:`GRAPH_FROM` objects they come
+from a faiss HNSW graph instead, approximate, with recall@10 measured against the exact
+answer by ``benchmarks/search_latency.py``.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ import numpy as np
 
 from morphospace.choices import check_choice
 
-__all__ = ["FAISS_FROM", "SEARCH_METHODS", "SimilarityIndex", "normalise"]
+__all__ = ["FAISS_FROM", "GRAPH_FROM", "SEARCH_METHODS", "SimilarityIndex", "normalise"]
 
 FAISS_FROM = 200_000
+GRAPH_FROM = 200_000
+#: The HNSW graph: links per node, and the candidate lists when building and searching.
+HNSW_LINKS, HNSW_BUILD, HNSW_SEARCH = 32, 80, 96
 SearchMethod = Literal["auto", "exact", "faiss"]
 SEARCH_METHODS: tuple[str, ...] = get_args(SearchMethod)
 
@@ -92,9 +100,22 @@ class SimilarityIndex:
             similarity[start : start + block] = np.take_along_axis(top_scores, order, axis=1)
         return index, similarity
 
-    def neighbours(self, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` nearest other objects of every object in the index."""
-        return self.query(self.vectors, k, exclude=np.arange(len(self)))
+    def neighbours(self, k: int = 10, graph: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest other objects of every object in the index: exact, or from an
+        HNSW graph (approximate) from :data:`GRAPH_FROM` objects (``graph`` forces either)."""
+        if graph is None:
+            graph = len(self) >= GRAPH_FROM
+        if not graph:
+            return self.query(self.vectors, k, exclude=np.arange(len(self)))
+        import faiss
+
+        hnsw = faiss.IndexHNSWFlat(self.vectors.shape[1], HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = HNSW_BUILD
+        hnsw.add(self.vectors)
+        hnsw.hnsw.efSearch = max(HNSW_SEARCH, 2 * k)
+        want = min(k + 1, len(self))
+        similarity, index = hnsw.search(self.vectors, want)
+        return _drop(index, similarity, np.arange(len(self)), k)
 
 
 def _drop(index: np.ndarray, similarity: np.ndarray, exclude: np.ndarray, k: int):
