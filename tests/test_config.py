@@ -126,11 +126,14 @@ def test_auto_epochs_draw_a_fixed_number_of_objects():
     assert train.epochs == "auto"
     assert train.epochs_for(900) == 300  # 270,000 draws / 900 objects
     assert train.epochs_for(10_000) == 27
-    assert train.epochs_for(100_000) == 20 and train.epochs_for(10) == 300  # the bounds
-    # past 100,000 objects the draws stop growing: 2,000,000 at most, one epoch at least
-    assert train.epochs_for(200_000) == 10 and train.epochs_for(1_000_000) == 2
-    assert train.epochs_for(10_000_000) == 1
-    assert validate_settings({"train": {"epochs": 7}}).train.epochs_for(900) == 7
+    assert train.epochs_for(20_000) == 20 and train.epochs_for(10) == 300  # the bounds
+    # past 27,000 objects the draws stop growing: 540,000 at most, one epoch at least, and
+    # past 540,000 objects an epoch draws a subset
+    assert train.epochs_for(100_000) == 5 and train.epochs_for(200_000) == 3
+    assert train.epochs_for(1_000_000) == 1 and train.draws_per_epoch(1_000_000) == 540_000
+    assert train.draws_per_epoch(100_000) == 100_000
+    fixed = validate_settings({"train": {"epochs": 7}}).train
+    assert fixed.epochs_for(900) == 7 and fixed.draws_per_epoch(1_000_000) == 1_000_000
 
 
 def _leaves(node, path=()):

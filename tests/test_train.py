@@ -295,3 +295,20 @@ def test_a_bank_on_disk_holds_the_objects_of_a_bank_in_memory_to_float16():
         assert disk_batch.images.dtype == torch.float32
         assert torch.allclose(batch.images, disk_batch.images, atol=2e-3, rtol=1e-3)
         assert torch.equal(batch.extents, disk_batch.extents)
+
+
+def test_an_epoch_of_a_set_larger_than_its_draws_is_a_new_subset_each_time():
+    from morphospace.train.setup import EpochSampler
+
+    objects = list(range(100))
+    per_rank = [EpochSampler(objects, draws=30, num_replicas=2, rank=r, seed=1) for r in (0, 1)]
+    seen = []
+    for epoch in (0, 1):
+        for sampler in per_rank:
+            sampler.set_epoch(epoch)
+        drawn = [i for sampler in per_rank for i in sampler]
+        assert len(per_rank[0]) == 15 and len(drawn) == len(set(drawn)) == 30
+        seen.append(set(drawn))
+    assert seen[0] != seen[1]
+    whole = EpochSampler(objects, draws=1000, num_replicas=1, rank=0)
+    assert sorted(whole) == objects and len(whole) == 100

@@ -104,9 +104,10 @@ class ModelSettings(_Section):
 #: 13 minutes on 2 CPU cores whatever the size of the set.
 AUTO_EPOCH_DRAWS = 270_000
 AUTO_EPOCH_RANGE = (20, 300)
-#: ... and never more than this many draws: past 100,000 objects the 20 epochs of the
-#: range give way to fewer (10 for 200,000, 2 for a million), at least one.
-AUTO_EPOCH_MAX_DRAWS = 2_000_000
+#: ... and never more than this many draws (about 26 minutes on 2 CPU cores): past 27,000
+#: objects the 20 epochs of the range give way to fewer (5 for 100,000), and past this
+#: many objects one epoch draws this many of them, a new random subset each epoch.
+AUTO_EPOCH_MAX_DRAWS = 540_000
 
 
 class TrainSettings(_Section):
@@ -153,6 +154,14 @@ class TrainSettings(_Section):
         n = max(n_objects, 1)
         epochs = int(min(max(round(AUTO_EPOCH_DRAWS / n), low), high))
         return max(1, min(epochs, round(AUTO_EPOCH_MAX_DRAWS / n)))
+
+    def draws_per_epoch(self, n_objects: int) -> int:
+        """Objects drawn in one epoch: all of them, but with ``epochs = "auto"`` never more
+        than :data:`AUTO_EPOCH_MAX_DRAWS`, so training a set larger than that takes the
+        same time as training one of that size."""
+        if self.epochs != "auto":
+            return n_objects
+        return min(n_objects, AUTO_EPOCH_MAX_DRAWS)
 
 
 class FinetuneSettings(_Section):

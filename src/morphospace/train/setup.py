@@ -4,6 +4,7 @@ checkpoint holds)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from dataclasses import dataclass, field
@@ -139,12 +140,27 @@ class Plan:
     train_indices: list[int]
     val_indices: list[int]
     loader: DataLoader
-    sampler: DistributedSampler
+    sampler: EpochSampler
     epochs: int
     steps_per_epoch: int
     total_steps: int
     learning_rate: float  # the schedule's peak
     warmup_steps: int
+
+
+class EpochSampler(DistributedSampler):
+    """Each process's share of an epoch's shuffled objects, of ``draws`` objects in all:
+    the whole set, or for a set larger than ``draws`` a new random subset each epoch."""
+
+    def __init__(self, dataset, draws: int, **kwargs: Any):
+        super().__init__(dataset, **kwargs)
+        self.per_process = min(self.num_samples, max(draws // self.num_replicas, 1))
+
+    def __iter__(self):
+        return itertools.islice(super().__iter__(), self.per_process)
+
+    def __len__(self) -> int:
+        return self.per_process
 
 
 def plan_schedule(settings: Settings, bank: ObjectBank, dist: Distributed) -> Plan:
@@ -158,8 +174,9 @@ def plan_schedule(settings: Settings, bank: ObjectBank, dist: Distributed) -> Pl
             f"too few objects ({len(train_indices)}) for a batch of 2 per process",
         )
     subset = torch.utils.data.Subset(bank, train_indices)
-    sampler = DistributedSampler(
+    sampler = EpochSampler(
         subset,
+        draws=t.draws_per_epoch(len(train_indices)),
         num_replicas=dist.world_size,
         rank=dist.rank,
         shuffle=True,
