@@ -362,3 +362,31 @@ def test_cluster_n_keeps_its_colour_beside_noise_and_as_a_float_column():
                     "cluster": clusters.astype(float)})  # fmt: skip
     regions = re.findall(r"color=(#[0-9a-f]{6})", ds9_regions(chosen))
     assert regions == [NOISE_COLOUR, *CATEGORY_COLOURS[:5]]
+
+
+def test_a_table_larger_than_the_page_is_shown_by_a_sample_with_its_top_anomalies(
+    reported, tmp_path
+):
+    import json
+
+    import pandas as pd
+
+    _, result = reported
+    base = result.table.embedding_table
+    rng = np.random.default_rng(0)
+    rows = pd.concat([base.rows] * 10, ignore_index=True)  # 300 objects, same files
+    rows["id"] = [f"copy{k}" for k in range(len(rows))]
+    vectors = np.tile(base.embeddings, (10, 1))
+    vectors = vectors + rng.normal(scale=0.05, size=vectors.shape).astype(np.float32)
+    large = EmbeddingTable(rows, vectors, dict(base.info)).write(tmp_path / "large.parquet")
+    options = ReportOptions(map="pca", workers=1, page_objects=100)
+    reported_large = build_report(large, tmp_path / "report", options)
+    assert len(reported_large.table) == 300  # the whole table has its columns
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "(300 objects, 100 shown)" in page
+    data = re.search(r'id="morphospace-data"[^>]*>(.*?)</script>', page, re.S).group(1)
+    shown = json.loads(data)
+    assert shown["n"] == 100 and len(shown["thumbs"]) == 100
+    ranks = RunTable.open(large).rows(columns=["id", "anomaly_rank"])
+    top = ranks.sort_values("anomaly_rank")["id"][:24]
+    assert set(top) <= set(shown["columns"]["id"])  # the most anomalous are all there

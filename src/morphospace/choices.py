@@ -26,6 +26,7 @@ __all__ = [
     "MIN_SIDE",
     "ON_ERROR",
     "ON_ERROR_CHOICES",
+    "PAGE_OBJECTS",
     "PROPAGATE_METHOD",
     "PROPAGATE_METHODS",
     "RERANK_EVERY",
@@ -74,6 +75,10 @@ MAP_METHOD: MapMethod = "umap"
 #: random sample of this many objects; every other object is then placed on the map, put
 #: in its clusters and scored by the fitted models, in chunks.
 FIT_SAMPLE = 100_000
+#: The report's page and figures show at most this many objects, each with its thumbnail:
+#: a larger table is shown by a seeded random sample of them that holds its most anomalous
+#: objects (``morphospace explore`` shows every object, its thumbnail made when asked).
+PAGE_OBJECTS = 10_000
 
 #: How labels are propagated: ``auto`` picks the classifier with the higher
 #: cross-validated accuracy; and how many unlabelled objects are suggested next.

@@ -26,6 +26,7 @@ from morphospace.choices import (
     MAP_METHOD,
     ON_ERROR,
     ON_ERROR_CHOICES,
+    PAGE_OBJECTS,
     check_choice,
 )
 from morphospace.errors import InputError
@@ -298,6 +299,10 @@ def report_options(
     tensorboard: Annotated[
         bool, typer.Option(help="Also write a TensorBoard projector log (report/tensorboard).")
     ] = False,
+    page_objects: Annotated[
+        int,
+        typer.Option(help="Most objects the page shows (a sample of more).", min=100),
+    ] = PAGE_OBJECTS,
 ) -> ReportOptions:
     from morphospace.report.options import ReportOptions
 
@@ -307,6 +312,7 @@ def report_options(
         colour_by=[*(colour_by or ()), *(color_by or ())],
         join=join,
         tensorboard=tensorboard,
+        page_objects=page_objects,
     )
 
 

@@ -162,6 +162,17 @@ class RunTable:
         except KeyError as exc:
             raise InputError(self._source, str(exc.args[0])) from None
 
+    def subset(self, indices: Sequence[int] | np.ndarray) -> RunTable:
+        """The chosen objects, in the order given, as a table of their own in memory (its
+        labels and marks still read from this table's folder)."""
+        chosen = np.asarray(indices, dtype=int)
+        part = EmbeddingTable(
+            self._table.rows.iloc[chosen].reset_index(drop=True),
+            self._table.embeddings[chosen],
+            dict(self.info),
+        )
+        return RunTable(part, None, self.folder)
+
     def with_columns(self, columns: dict[str, Any]) -> RunTable:
         """The same table, kept in the same place, with columns added or replaced."""
         return RunTable(self._table.with_columns(columns), self.path, self.folder)

@@ -7,14 +7,14 @@ embedding table as columns (``x``, ``y``, ``cluster``, ``cluster_hdbscan``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from morphospace.errors import InputError
-from morphospace.explore.clusters import central_members
+from morphospace.explore.clusters import Clusters, central_members
 from morphospace.explore.table import CLUSTER_COLUMNS, SCORE_COLUMNS, RunTable
 from morphospace.files import folder_lock, safe_filename
 from morphospace.io import ImageMeta
@@ -27,6 +27,8 @@ from morphospace.report.tensorboard import export_projector
 from morphospace.report.thumbnails import thumbnails_of
 
 __all__ = ["STANDARD_COLUMNS", "ReportResult", "build_report", "check_report_options"]
+
+ANOMALIES_SHOWN = 24  # the gallery of the most anomalous objects
 
 #: The columns every reported table has: the header metadata, and what ``report`` adds.
 STANDARD_COLUMNS = (
@@ -107,10 +109,39 @@ def build_report(
         return _build_report(Path(table_path), Path(out_dir), options, stage)
 
 
-def _sampled(table: RunTable) -> str:
-    """ ", map fitted on 100000" when the map and clusters were fitted on a sample."""
+def _sampled(table: RunTable, shown: int) -> str:
+    """ ", map fitted on 100000, 10000 shown" when the map and clusters were fitted on a
+    sample and the page shows a sample."""
     fit = table.info.get("fit_sample", len(table))
-    return f", map fitted on {fit}" if fit < len(table) else ""
+    return (f", map fitted on {fit}" if fit < len(table) else "") + (
+        f", {shown} shown" if shown < len(table) else ""
+    )
+
+
+def _shown(table: RunTable, most: int, seed: int) -> np.ndarray | None:
+    """The objects a page of a table larger than ``most`` shows: its most anomalous and a
+    seeded random sample of the rest, in table order; None for all."""
+    n = len(table)
+    if n <= most:
+        return None
+    top = np.argsort(table.column("anomaly_rank"))[:ANOMALIES_SHOWN]
+    rest = np.setdiff1d(np.arange(n), top)
+    sample = np.random.default_rng(seed).choice(rest, most - len(top), replace=False)
+    return np.sort(np.concatenate([top, sample]))
+
+
+def _restricted(groups: Clusters, shown: np.ndarray) -> Clusters:
+    """The clusters of the objects shown (a hierarchy of micro-clusters keeps its tree)."""
+    leaf_of = groups.leaf_of
+    if leaf_of is not None and len(leaf_of) == len(groups.kmeans):
+        leaf_of = leaf_of[shown]
+    return replace(
+        groups,
+        kmeans=groups.kmeans[shown],
+        hdbscan=groups.hdbscan[shown],
+        agglomerative=groups.agglomerative[shown],
+        leaf_of=leaf_of,
+    )
 
 
 def _build_report(table_path: Path, out: Path, options: ReportOptions, stage) -> ReportResult:
@@ -127,11 +158,15 @@ def _build_report(table_path: Path, out: Path, options: ReportOptions, stage) ->
     table, groups, fitted = table.explore(options.map, options.clusters, options.seed)
     if options.update_table:
         table.write(fitted)
+    every = table
+    shown = _shown(table, options.page_objects, options.seed)
+    if shown is not None:  # the page and figures of a large table: a sample
+        table, groups = table.subset(shown), _restricted(groups, shown)
     rows = table.rows()
     out.mkdir(parents=True, exist_ok=True)
     stage("thumbnails")
     thumbs, problems = thumbnails_of(rows, options.workers, table.framing)
-    result = ReportResult(table, out, problems=problems)
+    result = ReportResult(every, out, problems=problems)
     if matched is not None:
         result.join = matched.summary(options.join.path)
     xy = rows[["x", "y"]].to_numpy(dtype=float)
@@ -168,7 +203,7 @@ def _build_report(table_path: Path, out: Path, options: ReportOptions, stage) ->
                 out / "hierarchy.png",
             )
         )
-    top = np.argsort(rows["anomaly_rank"].to_numpy())[:24]
+    top = np.argsort(rows["anomaly_rank"].to_numpy())[:ANOMALIES_SHOWN]
     result.files.append(
         figures.gallery(
             thumbs,
@@ -183,7 +218,8 @@ def _build_report(table_path: Path, out: Path, options: ReportOptions, stage) ->
     result.files.append(
         write_page(
             out / "index.html",
-            title=f"morphospace: {table_path.stem} ({len(table)} objects{_sampled(table)})",
+            title=f"morphospace: {table_path.stem} ({len(every)} objects"
+            f"{_sampled(every, len(table))})",
             rows=rows,
             thumbs=thumbs,
             neighbours=near,

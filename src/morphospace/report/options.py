@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from morphospace.choices import MAP_METHOD, MAP_METHODS, MapMethod, check_choice
+from morphospace.choices import MAP_METHOD, MAP_METHODS, PAGE_OBJECTS, MapMethod, check_choice
 from morphospace.errors import InputError
 
 if TYPE_CHECKING:
@@ -46,6 +46,9 @@ class ReportOptions:
         Processes that make the thumbnails (all cores by default).
     update_table : bool
         Write the new columns back into the table.
+    page_objects : int
+        The most objects the page and figures show (a sample of a larger table, with its
+        most anomalous objects).
     """
 
     map: MapMethod = MAP_METHOD
@@ -57,11 +60,14 @@ class ReportOptions:
     neighbours: int = NEIGHBOURS
     workers: int | None = None
     update_table: bool = True
+    page_objects: int = PAGE_OBJECTS
 
     def __post_init__(self) -> None:
         check_choice("--map", self.map, MAP_METHODS)
         if self.clusters is not None and self.clusters < 1:
             raise InputError("--clusters", f"must be at least 1, not {self.clusters}")
+        if self.page_objects < 100:
+            raise InputError("--page-objects", f"must be at least 100, not {self.page_objects}")
         object.__setattr__(self, "colour_by", tuple(self.colour_by))
         if isinstance(self.join, str | Path):  # a file: matched the default way
             from morphospace.io.catalogue import CatalogueJoin
