@@ -8,8 +8,10 @@ import sys
 LOOP = """
 import time, morphospace.progress as p
 p.LOG_INTERVAL = {interval}
-for _ in p.progress_bar(range(16), "embed", True, unit="chunk", delay=0):
+bar = p.progress_bar(range(16), "embed", True, unit="chunk", delay=0)
+for step in bar:
     time.sleep(0.1)
+    bar.set_postfix(loss=1.0 / (step + 1))  # as training shows its loss at each step
 """
 
 

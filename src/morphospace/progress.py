@@ -38,6 +38,16 @@ class _Lines:
         self.stream.flush()
 
 
+class _LogBar(tqdm):
+    """A bar for a log: a new postfix (the loss of each step) waits for the next line."""
+
+    def set_postfix(self, ordered_dict=None, refresh: bool = True, **kwargs: Any) -> None:
+        super().set_postfix(ordered_dict, refresh=False, **kwargs)
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        super().set_postfix_str(s, refresh=False)
+
+
 def _to_a_log() -> bool:
     stream = sys.stderr
     interactive = getattr(stream, "isatty", lambda: False)()
@@ -52,6 +62,7 @@ def progress_bar(items: Iterable[T] | None = None, description: str = "", enable
     options.setdefault("delay", DELAY)
     if _to_a_log():
         options.update(file=_Lines(sys.stderr), mininterval=LOG_INTERVAL, ascii=True)
+        return _LogBar(items, desc=description, disable=not enabled, **options)
     return tqdm(items, desc=description, disable=not enabled, **options)
 
 

@@ -1,0 +1,281 @@
+"""A survey-sized set end to end: 100,000 and 1,000,000 objects cut from one map.
+
+Writes once, under ``.bench/scale/``, a synthetic survey map (float32, with a celestial
+WCS; 2.3 GB for a million objects) holding compact sources and two-lobed sources on noise,
+and a catalogue of their pixel positions. Then, for each size, the first N rows of the
+catalogue go through the commands of ``morphospace run``, each a process of its own, at
+the defaults (48 px cutouts cut while read, ``epochs = "auto"``):
+
+- read and train: ``morphospace train MAP --catalog CAT --size 48px`` (read: filling the
+  training bank; train: the epochs, from ``RUN/logs/epochs.csv``);
+- embed: ``morphospace embed RUN MAP --catalog CAT`` (a sharded table past 100,000);
+- map, clusters, anomalies: ``morphospace report RUN`` (fitted on a sample past 100,000,
+  the page showing a sample);
+- search: the 12 nearest neighbours of every object (``RunTable.neighbours``), with
+  recall@10 on 1,000 objects against the exact scan and the exact scan's time for all;
+- the explorer: ``morphospace explore RUN`` until its URL, then the first paint and a
+  lasso of 10,000 points in headless Chromium.
+
+For each stage: the wall time, the peak resident memory of its process tree (the
+``ru_maxrss`` that the kernel returns to ``wait4``, which covers the process and every
+child it waited for), and the time per object. The ratio against the naive way is printed
+where one runs in the same script: the exact k-NN scan (timed on 1,000 queries, linear in
+the queries), and the map fitted on every object (at 100,000 objects the sampled map is
+the whole-table map).
+
+    python benchmarks/scale.py [--sizes 100000 1000000] [--side 48]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from morphospace.choices import FIT_SAMPLE
+
+WORK = Path(".bench/scale")
+SPACING = 24  # pixels of map per object: a million objects on a 24,000 px square map
+STAMP = 33
+
+
+# --- the data, made once ------------------------------------------------------------------
+
+
+def stamps(rng: np.random.Generator, count: int = 64) -> np.ndarray:
+    """Compact elliptical sources and two-lobed sources, STAMP px square, peak 1."""
+    y, x = np.mgrid[:STAMP, :STAMP] - STAMP // 2
+    out = np.empty((count, STAMP, STAMP), np.float32)
+    for k in range(count):
+        angle = rng.uniform(0, np.pi)
+        u = x * np.cos(angle) + y * np.sin(angle)
+        v = -x * np.sin(angle) + y * np.cos(angle)
+        if k % 2 == 0:  # compact: an elliptical Gaussian
+            a, b = rng.uniform(1.5, 4.0), rng.uniform(1.2, 2.5)
+            image = np.exp(-0.5 * ((u / a) ** 2 + (v / b) ** 2))
+        else:  # two lobes on either side of the centre
+            d, s = rng.uniform(5, 11), rng.uniform(1.5, 2.5)
+            image = np.exp(-0.5 * (((u - d) / s) ** 2 + (v / s) ** 2))
+            image += rng.uniform(0.5, 1.0) * np.exp(-0.5 * (((u + d) / s) ** 2 + (v / s) ** 2))
+        out[k] = image / image.max()
+    return out
+
+
+def make(n: int, work: Path) -> tuple[Path, Path]:
+    """The map and the catalogue of n objects (written once; smaller sizes take its rows)."""
+    from astropy.io import fits
+    from astropy.table import Table
+
+    field, catalogue = work / "field.fits", work / f"positions-{n}.fits"
+    work.mkdir(parents=True, exist_ok=True)
+    if not field.exists():
+        started = time.perf_counter()
+        side = int(np.ceil(np.sqrt(n) * SPACING))
+        rng = np.random.default_rng(0)
+        data = rng.standard_normal((side, side), dtype=np.float32)
+        templates = stamps(rng)
+        x = rng.uniform(STAMP, side - STAMP, n)
+        y = rng.uniform(STAMP, side - STAMP, n)
+        kind = rng.integers(0, len(templates), n)
+        brightness = rng.uniform(5, 30, n).astype(np.float32)
+        for i in range(n):
+            x0, y0 = int(x[i]) - STAMP // 2, int(y[i]) - STAMP // 2
+            data[y0 : y0 + STAMP, x0 : x0 + STAMP] += brightness[i] * templates[kind[i]]
+        header = fits.Header()
+        header["CTYPE1"], header["CTYPE2"] = "RA---TAN", "DEC--TAN"
+        header["CRVAL1"], header["CRVAL2"] = 150.0, 2.0
+        header["CDELT1"], header["CDELT2"] = -1.8 / 3600, 1.8 / 3600
+        header["CRPIX1"] = header["CRPIX2"] = (side + 1) / 2
+        header["BUNIT"] = "Jy/beam"
+        fits.PrimaryHDU(data, header).writeto(work / "field.partial.fits", overwrite=True)
+        names = np.char.add("src", np.arange(n).astype("U7"))
+        table = Table({"name": names, "x": x.astype(int), "y": y.astype(int), "kind": kind % 2})
+        table.write(work / "positions-all.fits", overwrite=True)
+        os.replace(work / "field.partial.fits", field)
+        print(f"wrote a {side:,} px square map of {n:,} objects in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
+    if not catalogue.exists():
+        from astropy.table import Table
+
+        every = Table.read(work / "positions-all.fits")
+        if len(every) < n:
+            raise SystemExit(f"{work} holds {len(every):,} objects: remove it to make {n:,}")
+        every[:n].write(catalogue)
+    return field, catalogue
+
+
+# --- one stage, one process tree ----------------------------------------------------------
+
+
+def timed(command: list[str], log: Path) -> tuple[float, float]:
+    """Wall seconds and peak resident GiB of a command and every process it waited for."""
+    started = time.perf_counter()
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed: see {log}")
+    return seconds, usage.ru_maxrss / 2**20  # kB on Linux
+
+
+def search(run: Path) -> None:
+    """(In its own process) the neighbours of every object, against the exact scan;
+    written to RUN/scale-search.json."""
+    from morphospace.explore import RunTable
+    from morphospace.explore.search import normalise
+
+    table = RunTable.open(run)
+    started = time.perf_counter()
+    near, _ = table.neighbours(12)
+    seconds = time.perf_counter() - started
+    vectors = normalise(np.ascontiguousarray(table.vectors, dtype=np.float32))
+    queries = np.random.default_rng(0).choice(len(vectors), 1000, replace=False)
+    started = time.perf_counter()
+    exact = []
+    for block in np.array_split(queries, 20):
+        scores = vectors[block] @ vectors.T
+        scores[np.arange(len(block)), block] = -np.inf  # not itself
+        exact.append(np.argpartition(-scores, 9, axis=1)[:, :10])  # the 10 best, any order
+        del scores
+    exact_seconds = (time.perf_counter() - started) * len(vectors) / len(queries)
+    found = np.concatenate(exact)
+    recall = np.mean([len(set(near[q][:10]) & set(found[k])) / 10 for k, q in enumerate(queries)])
+    found = {"seconds": seconds, "exact_seconds": exact_seconds, "recall": recall}
+    (run / "scale-search.json").write_text(json.dumps(found))
+
+
+def explorer(run: Path, log: Path) -> tuple[float, float, dict[str, float]]:
+    """``morphospace explore`` served until the page is drawn and a lasso made."""
+    from playwright.sync_api import sync_playwright
+
+    from explorer_speed import ARGS, LASSO
+
+    command = [sys.executable, "-m", "morphospace", "explore", str(run), "--no-browser"]
+    started = time.perf_counter()
+    out = log.open("a")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=out, text=True)
+    url = None
+    for line in process.stdout:
+        if line.startswith("open http"):
+            url = line.split()[1]
+            break
+    if url is None:
+        raise SystemExit(f"morphospace explore printed no URL: see {log}")
+    ready = time.perf_counter() - started
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 850})
+        begun = time.perf_counter()
+        page.goto(url)
+        page.wait_for_selector("body[data-ready=true]", timeout=600_000)
+        page.evaluate("() => new Promise(requestAnimationFrame)")
+        paint = time.perf_counter() - begun
+        lasso, _ = page.evaluate(LASSO, 10_000)
+        browser.close()
+    process.terminate()
+    _, _, usage = os.wait4(process.pid, 0)
+    out.close()
+    seconds = time.perf_counter() - started
+    return seconds, usage.ru_maxrss / 2**20, {"ready": ready, "paint": paint, "lasso": lasso}
+
+
+def run_size(
+    n: int, side: int, work: Path, epochs: int | None
+) -> list[tuple[str, float, float, str]]:
+    field, catalogue = make(n, work)
+    run = work / f"run-{n}"
+    shutil.rmtree(run, ignore_errors=True)
+    log = work / f"log-{n}.txt"
+    log.unlink(missing_ok=True)
+    cut = ["--catalog", str(catalogue), "--x-col", "x", "--y-col", "y", "--name-col", "name"]
+    cut += ["--size", f"{side}px"]
+    ms = [sys.executable, "-m", "morphospace"]
+    stages: list[tuple[str, float, float, str]] = []
+
+    fixed = [] if epochs is None else ["--epochs", str(epochs)]
+    seconds, peak = timed([*ms, "train", str(field), *cut, *fixed, "-o", str(run)], log)
+    with (run / "logs" / "epochs.csv").open() as epochs:
+        records = list(csv.DictReader(epochs))
+    training = sum(float(r["seconds"]) for r in records)
+    stages.append(("read (the training bank)", seconds - training, peak, ""))
+    stages.append(("train", training, peak, f"{len(records)} epochs"))
+
+    seconds, peak = timed([*ms, "embed", str(run), str(field), *cut], log)
+    stages.append(("embed", seconds, peak, ""))
+
+    seconds, peak = timed([*ms, "report", str(run)], log)
+    whole = "the whole-table map" if n <= FIT_SAMPLE else f"fitted on {FIT_SAMPLE:,}"
+    stages.append(("map, clusters, anomalies, page", seconds, peak, whole))
+
+    seconds, peak = timed([sys.executable, __file__, "--search", str(run)], log)
+    found = json.loads((run / "scale-search.json").read_text())
+    stages.append(
+        (
+            "search: 12 neighbours of each",
+            seconds,
+            peak,
+            f"recall@10 {found['recall']:.3f}; {found['seconds']:.0f} s, exact scan "
+            f"{found['exact_seconds']:.0f} s: {found['exact_seconds'] / found['seconds']:.1f}x",
+        )
+    )
+
+    seconds, peak, page = explorer(run, log)
+    stages.append(
+        (
+            "explorer",
+            seconds,
+            peak,
+            f"ready {page['ready']:.1f} s, first paint {page['paint']:.2f} s, "
+            f"lasso {page['lasso']:.0f} ms",
+        )
+    )
+    return stages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--side", type=int, default=48)
+    parser.add_argument("--epochs", type=int, help='fixed epochs (default: "auto")')
+    parser.add_argument("--work", type=Path, default=WORK, help="where the data and runs go")
+    parser.add_argument("--search", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.search is not None:
+        search(args.search)
+        return
+    sys.path.insert(0, str(Path(__file__).parent))
+    make(max(args.sizes), args.work)
+    totals = {}
+    for n in args.sizes:
+        stages = run_size(n, args.side, args.work, args.epochs)
+        print(f"\n{n:,} objects, {args.side} px, 2 CPU cores")
+        print(f"{'stage':<32} {'wall':>9} {'peak RSS':>9} {'per object':>11}  notes")
+        for name, seconds, peak, notes in stages:
+            rss = f"{peak:.2f} GiB"
+            print(f"{name:<32} {seconds / 60:7.1f} min {rss:>9} {seconds / n * 1e3:8.3f} ms  "
+                  f"{notes}")  # fmt: skip
+        total = sum(s for _, s, _, _ in stages)
+        peak = max(p for _, _, p, _ in stages)
+        totals[n] = total / n
+        print(f"{'end to end':<32} {total / 60:7.1f} min {peak:6.2f} GiB "
+              f"{total / n * 1e3:8.3f} ms", flush=True)  # fmt: skip
+    if len(totals) > 1:
+        small, large = min(totals), max(totals)
+        print(f"\ntime per object at {large:,} / at {small:,}: "
+              f"{totals[large] / totals[small]:.2f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
