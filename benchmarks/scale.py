@@ -271,6 +271,16 @@ def main() -> None:
         totals[n] = total / n
         print(f"{'end to end':<32} {total / 60:7.1f} min {peak:6.2f} GiB "
               f"{total / n * 1e3:8.3f} ms", flush=True)  # fmt: skip
+        (args.work / f"result-{n}.json").write_text(
+            json.dumps({"per_object_s": total / n, "date": time.strftime("%Y-%m-%d %H:%M")})
+        )
+    # sizes run in an earlier call of this script (on the same --work) count too
+    for saved in sorted(args.work.glob("result-*.json")):
+        size = int(saved.stem.split("-")[1])
+        if size not in totals:
+            found = json.loads(saved.read_text())
+            totals[size] = found["per_object_s"]
+            print(f"(time per object at {size:,} from the run of {found['date']})")
     if len(totals) > 1:
         small, large = min(totals), max(totals)
         print(f"\ntime per object at {large:,} / at {small:,}: "
