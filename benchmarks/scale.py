@@ -249,6 +249,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--side", type=int, default=48)
     parser.add_argument("--epochs", type=int, help='fixed epochs (default: "auto")')
+    parser.add_argument(
+        "--map-objects",
+        type=int,
+        default=1_000_000,
+        help="objects on the map written once (each size takes its first N)",
+    )
     parser.add_argument("--work", type=Path, default=WORK, help="where the data and runs go")
     parser.add_argument("--search", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -256,7 +262,7 @@ def main() -> None:
         search(args.search)
         return
     sys.path.insert(0, str(Path(__file__).parent))
-    make(max(args.sizes), args.work)
+    make(max(args.map_objects, *args.sizes), args.work)
     totals = {}
     for n in args.sizes:
         stages = run_size(n, args.side, args.work, args.epochs)
