@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import threading
 
 import numpy as np
@@ -62,17 +63,41 @@ def test_nothing_but_the_tables_objects_is_served(client, path):
     assert client.get(path).status_code == 404
 
 
-def _numbers(column: dict) -> np.ndarray:
-    """A column of numbers as the server sends it: base64 float64, NaN for no value."""
-    return np.frombuffer(base64.b64decode(column["float64"]), "<f8")
+def _columns(payload: bytes) -> tuple[dict, dict]:
+    """The binary payload of /api/objects read as the page reads it: its header, and each
+    column (numbers as float64 read in place, NaN for no value; names; lines of text)."""
+    length = int.from_bytes(payload[:4], "little")
+    header = json.loads(payload[4 : 4 + length])
+    start = -(-(4 + length) // 8) * 8
+    columns = {}
+    for name, column in header["columns"].items():
+        if "float64" in column:
+            columns[name] = np.frombuffer(payload, "<f8", header["n"], start + column["float64"])
+        elif "codes" in column:
+            codes = np.frombuffer(payload, "<i4", header["n"], start + column["codes"])
+            columns[name] = [None if c < 0 else column["names"][c] for c in codes]
+        else:
+            columns[name] = column["lines"].split("\n")
+    return header, columns
+
+
+def test_objects_travel_as_binary_columns_the_first_paints_at_once_the_rest_asked(client, explorer):
+    answer = client.get("/api/objects")
+    assert answer.headers["content-type"] == "application/octet-stream"
+    header, columns = _columns(answer.content)
+    assert header["n"] == 30 and set(columns) == {"id"}  # no map yet: no x, y or cluster
+    assert columns["id"] == explorer.table.ids
+    assert "pixel_scale" in header["all"] and "embedding" not in header["all"]
+    _, asked = _columns(client.get("/api/objects?columns=pixel_scale,path,hdu").content)
+    assert np.array_equal(asked["hdu"], explorer.table.column("hdu"))
+    scale = explorer.table.column("pixel_scale")
+    assert np.array_equal(asked["pixel_scale"], scale, equal_nan=True)
+    assert asked["path"] == [str(p) for p in explorer.table.column("path")]
+    missing = client.get("/api/objects?columns=nothing")
+    assert missing.status_code == 404 and "nothing" in missing.json()["error"]
 
 
 def test_objects_and_thumbnails(client, explorer):
-    answer = client.get("/api/objects").json()
-    assert answer["n"] == 30 and answer["columns"]["id"] == explorer.table.ids
-    assert "embedding" not in answer["columns"]
-    scale = explorer.table.column("pixel_scale")
-    assert np.array_equal(_numbers(answer["columns"]["pixel_scale"]), scale, equal_nan=True)
     one = client.get("/api/objects/3").json()
     assert one["id"] == explorer.table.ids[3] and one["pixel_scale"] > 0
     framed, full = client.get("/api/thumbs/3.png"), client.get("/api/thumbs/3.png?full=1")
@@ -152,7 +177,8 @@ def test_marks_are_kept_and_rerank_the_anomalies(client, explorer):
     assert (explorer.run_dir / "marks.csv").read_text().startswith("id,interesting\n")
     refused = client.post("/api/marks", json={"set": {ids[2]: "maybe"}})
     assert refused.status_code == 400 and "'maybe' is not one of 0, 1" in refused.json()["error"]
-    reranked = {k: _numbers(v) for k, v in client.post("/api/rerank").json().items()}
+    answer = client.post("/api/rerank").json()  # inline columns: base64 float64
+    reranked = {k: np.frombuffer(base64.b64decode(v["float64"]), "<f8") for k, v in answer.items()}
     assert list(reranked["anomaly_interest"][:2]) == [1.0, 0.0]  # a mark is its own interest
     assert sorted(reranked["anomaly_reranked_rank"]) == list(range(1, 31))
     assert reranked["anomaly_reranked"][1] < reranked["anomaly_reranked"][0] or (
@@ -250,8 +276,8 @@ def test_a_joined_catalogue_is_shown_and_exported_with_the_objects(explorer, tmp
     joined = Explorer(explorer.table_path, join=catalogue)
     assert joined.joined.matched == 20 and "sky position" in joined.joined.method
     with TestClient(create_app(joined, TOKEN)) as other:
-        answer = other.get(f"/api/objects?token={TOKEN}").json()
-        flux = _numbers(answer["columns"]["flux"])
+        answer = other.get(f"/api/objects?token={TOKEN}&columns=flux").content
+        flux = _columns(answer)[1]["flux"]
         assert np.array_equal(flux[:20], np.arange(20.0)) and np.isnan(flux[20:]).all()
         vot = other.post("/api/export", json={"indices": [2, 25], "format": "vot"})
         exported = Table.read(io.BytesIO(vot.content), format="votable")

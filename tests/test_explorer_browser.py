@@ -193,9 +193,17 @@ def test_the_explorer_in_a_real_browser(server, table_path, tmp_path):
     clusters = pd.read_parquet(table_path)["cluster"].to_numpy()
     viewer = "window.morphospaceExplorer"
     with chromium_page() as (page, errors):
+        payloads = []
+        page.on("response", lambda r: payloads.append((r.url, r.headers.get("content-type"))))
         page.goto(f"{server}/?token={TOKEN}")
         page.wait_for_selector("body[data-ready=true]", timeout=30_000)
         assert page.evaluate(f"{viewer}.state.n") == N
+        # the first paint's columns came as one binary payload, numbers read in place as
+        # typed arrays; any other column comes when it is first used
+        first = [kind for url, kind in payloads if url.split("?")[0].endswith("/api/objects")]
+        assert first == ["application/octet-stream"]
+        assert page.evaluate(f"{viewer}.state.columns.x instanceof Float64Array")
+        assert page.evaluate(f"Object.keys({viewer}.state.columns).includes('ra')") is False
         box = page.locator("#canvas").bounding_box()
         left, top, width, height = box["x"], box["y"], box["width"], box["height"]
 
@@ -395,7 +403,8 @@ def test_colours_legends_and_thumbnails_agree_with_the_pngs_and_regions(fresh):
         page.click("#legend button:has-text('show all')")
 
         # a continuous column has a colour bar with its ends and middle
-        page.select_option("#colour", "ra")
+        page.select_option("#colour", "ra")  # not sent with the first paint: fetched now
+        page.wait_for_selector("#legend .colour-bar")
         assert page.locator("#legend .colour-bar").count() == 1
         low, high = rows["ra"].min(), rows["ra"].max()
         assert f"{low:.6g}"[:5] in page.text_content("#legend .low")

@@ -44,16 +44,30 @@ function naturalOrder(a, b) {
   return a.localeCompare(b, undefined, { numeric: true });
 }
 
+export function missing(v) {
+  // no value: null, empty text, or NaN in a column of numbers
+  return v === null || v === undefined || v === '' || (typeof v === 'number' && Number.isNaN(v));
+}
+
 export function encoding(values, categorical) {
-  // categorical: named groups, text, or few distinct whole numbers; otherwise continuous
-  const present = values.filter((v) => v !== null && v !== '');
-  const numeric = present.every((v) => typeof v === 'number');
-  const distinct = [...new Set(present)];
+  // categorical: named groups, text, or few distinct whole numbers; otherwise continuous.
+  // values: an array, or a typed array of numbers (NaN: no value)
+  const n = values.length;
+  const distinctSet = new Set();
+  let numeric = true;
+  for (let i = 0; i < n; i += 1) {
+    const v = values[i];
+    if (missing(v)) continue;
+    if (typeof v !== 'number') numeric = false;
+    if (distinctSet.size <= 1000 || !numeric) distinctSet.add(v);
+  }
+  const distinct = [...distinctSet];
   if (categorical || !numeric || (distinct.length <= 20 && distinct.every(Number.isInteger))) {
     const names = distinct.map(String).sort(naturalOrder);
     const colours = categoryColours(names);
     const code = new Map(names.map((name, k) => [name, k + 1]));
-    const valueA = values.map((v) => (v === null || v === '' ? 0 : code.get(String(v))));
+    const valueA = new Float32Array(n);
+    for (let i = 0; i < n; i += 1) valueA[i] = missing(values[i]) ? 0 : code.get(String(values[i]));
     const pointColours = [NO_VALUE, ...names.map((name) => colours.get(name))];
     return {
       kind: 'categorical', valueA, colours: pointColours,
@@ -61,11 +75,16 @@ export function encoding(values, categorical) {
       colourOf: (i) => pointColours[valueA[i]],
     };
   }
-  const [low, high] = extent(present);
+  let low = Infinity; let high = -Infinity;
+  for (let i = 0; i < n; i += 1) {
+    const v = values[i];
+    if (!missing(v)) { if (v < low) low = v; if (v > high) high = v; }
+  }
   const span = high > low ? high - low : 1;
-  const valueB = values.map((v) => (v === null ? 0 : (v - low) / span));
+  const valueB = new Float32Array(n);
+  for (let i = 0; i < n; i += 1) valueB[i] = missing(values[i]) ? 0 : (values[i] - low) / span;
   return {
     kind: 'continuous', valueB, colours: RAMP, low, high,
-    colourOf: (i) => (values[i] === null ? NO_VALUE : RAMP[Math.round(valueB[i] * 31)]),
+    colourOf: (i) => (missing(values[i]) ? NO_VALUE : RAMP[Math.round(valueB[i] * 31)]),
   };
 }

@@ -7,7 +7,7 @@
 // read-only: nothing to label or save.
 // Built into src/morphospace/report/viewer/viewer.js by `npm run build` (see README).
 import createScatterplot from 'regl-scatterplot';
-import { encoding, extent, RAMP } from './colours.js';
+import { encoding, extent, missing, RAMP } from './colours.js';
 import { record, undo, redo } from './history.js';
 import { closeView, openView, setUpView, viewing } from './objectview.js';
 import { enterTriage, leave as leaveTriage, setUpTriage, triageActive, triageKey } from './triage.js';
@@ -23,7 +23,7 @@ const IDLE = 'Drag to pan, scroll to zoom, shift-drag to select, Esc to deselect
 const embedded = document.getElementById('morphospace-data');
 const report = embedded ? JSON.parse(embedded.textContent) : null;
 const state = {
-  n: 0, columns: {}, categorical: [], selection: [], labels: {}, marks: {},
+  n: 0, columns: {}, all: [], categorical: [], selection: [], labels: {}, marks: {},
   names: Array(9).fill(''), x: [], y: [], readOnly: report !== null,
   similarity: new Map(), rowOfId: new Map(), enc: null, shown: null, drawing: Promise.resolve(),
 };
@@ -31,20 +31,63 @@ let scatterplot = null;
 
 function normalisedPositions(xs, ys) {
   // one scale for both axes, so the map keeps its shape, centred in [-1, 1]
-  const finite = (v) => v !== null && Number.isFinite(v);
-  const [x0, x1] = extent(xs.filter(finite));
-  const [y0, y1] = extent(ys.filter(finite));
+  const [x0, x1] = extent(xs.filter(Number.isFinite));
+  const [y0, y1] = extent(ys.filter(Number.isFinite));
   const half = Math.max(x1 - x0, y1 - y0, 1e-9) / 2 / 0.95;
   const cx = (x0 + x1) / 2; const cy = (y0 + y1) / 2;
-  return [xs.map((v) => (finite(v) ? (v - cx) / half : 0)), ys.map((v) => (finite(v) ? (v - cy) / half : 0))];
+  const scaled = (vs, c) => Float32Array.from(vs, (v) => (Number.isFinite(v) ? (v - c) / half : 0));
+  return [scaled(xs, cx), scaled(ys, cy)];
+}
+
+// --- columns: the first paint's at once, any other when it is needed -------------------------
+
+function decodeColumns(header, buffer = null, start = 0) {
+  // the columns of report.html.encoded_columns: numbers as Float64Array (NaN: no value),
+  // read in place from the binary payload or from base64; names and text as arrays
+  const bytes = (chunk, Type, count) => {
+    if (typeof chunk === 'number') return new Type(buffer, start + chunk, count);
+    const text = atob(chunk); const raw = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i += 1) raw[i] = text.charCodeAt(i);
+    return new Type(raw.buffer, 0, count);
+  };
+  const columns = {};
+  for (const [name, column] of Object.entries(header.columns)) {
+    if (column.float64 !== undefined) columns[name] = bytes(column.float64, Float64Array, header.n);
+    else if (column.codes !== undefined) {
+      const codes = bytes(column.codes, Int32Array, header.n);
+      columns[name] = Array.from(codes, (c) => (c < 0 ? null : column.names[c]));
+    } else columns[name] = header.n ? column.lines.split('\n') : [];
+  }
+  return columns;
+}
+
+async function fetchColumns(names = null) {
+  // GET /api/objects: a uint32 length, the JSON header, the 8-byte aligned chunks
+  const query = names ? `?columns=${names.map(encodeURIComponent).join(',')}` : '';
+  const buffer = await (await api(`/api/objects${query}`)).arrayBuffer();
+  const length = new DataView(buffer).getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, length)));
+  return { header, columns: decodeColumns(header, buffer, Math.ceil((4 + length) / 8) * 8) };
+}
+
+async function ensureColumns(names) {
+  // the page holds the first paint's columns; any other is fetched the first time it is used
+  const wanted = names.filter((name) => !(name in state.columns) && state.all.includes(name));
+  if (report || !wanted.length) return;
+  Object.assign(state.columns, (await fetchColumns(wanted)).columns);
+}
+
+function columnNames() {
+  return [...new Set([...state.all, ...Object.keys(state.columns)])];
 }
 
 // --- colour and legend ------------------------------------------------------------------
 
-function colourBy(name) {
+async function colourBy(name) {
+  try { await ensureColumns([name]); } catch (error) { say(`${name}: ${error.message}`, true); return; }
   const enc = encoding(state.columns[name], state.categorical.includes(name));
   state.enc = enc; state.shown = null;
-  const zeros = () => state.x.map(() => 0);
+  const zeros = () => new Float32Array(state.n);
   const points = { x: state.x, y: state.y, valueA: enc.valueA || zeros(), valueB: enc.valueB || zeros() };
   scatterplot.set({ colorBy: enc.kind === 'categorical' ? 'valueA' : 'valueB', pointColor: enc.colours });
   // one draw at a time: a colour chosen while the last is drawn waits for it
@@ -82,7 +125,11 @@ function legendClick(event) {
   if (shown && shown.size === all.length) shown = null;
   state.shown = shown;
   if (shown === null) scatterplot.unfilter();
-  else scatterplot.filter(state.enc.valueA.flatMap((c, i) => (shown.has(c) ? [i] : [])));
+  else {
+    const kept = [];
+    state.enc.valueA.forEach((c, i) => { if (shown.has(c)) kept.push(i); });
+    scatterplot.filter(kept);
+  }
   drawLegend($('#colour').value);
   updateThumbs();
 }
@@ -149,23 +196,46 @@ const GROUPS = [
   ['Observation', ['pixel_scale', 'bmaj', 'bmin', 'bpa', 'bunit', 'restfrq', 'telescop', 'instrume', 'date_obs', 'nan_fraction']],
 ];
 
-function showObject(i) {
+const rowsKept = new Map(); // the last objects fetched whole
+const ROWS_KEPT = 200;
+
+async function rowOf(i) {
+  // every column of object i: from the server (all of them, on demand), or in a report
+  // from the page; with what the user and the page added
+  let row = rowsKept.get(i);
+  if (!row) {
+    row = report ? Object.fromEntries(Object.keys(state.columns).map((k) => [k, state.columns[k][i]]))
+      : await (await api(`/api/objects/${i}`)).json();
+    rowsKept.set(i, row);
+    if (rowsKept.size > ROWS_KEPT) rowsKept.delete(rowsKept.keys().next().value);
+  }
+  const added = {};
+  for (const k of ['label', 'interesting', 'predicted', 'probability', 'anomaly_reranked', 'anomaly_reranked_rank', 'anomaly_interest']) {
+    if (state.columns[k]) added[k] = state.columns[k][i];
+  }
+  return { ...row, ...added };
+}
+
+async function showObject(i) {
   // the object's columns, in groups: what it is, the user's work, map, scores, header
+  $('#object').dataset.i = String(i);
+  let row;
+  try { row = await rowOf(i); } catch (error) { say(`object ${i}: ${error.message}`, true); return; }
+  if ($('#object').dataset.i !== String(i)) return; // another object was asked for since
   const used = new Set();
-  const present = (k) => k in state.columns && state.columns[k][i] !== null && state.columns[k][i] !== '';
+  const present = (k) => k in row && !missing(row[k]);
   const rows = (keys) => keys.filter(present).map((k) => {
     used.add(k);
-    const v = state.columns[k][i];
+    const v = row[k];
     return `<tr><th>${escapeHtml(k)}</th><td${k === 'path' ? ' class="path"' : ''}>${escapeHtml(shortNumber(v))}</td></tr>`;
   }).join('');
   const sections = GROUPS.map(([title, keys]) => [title, rows(keys)]);
-  sections.push(['Other columns', rows(Object.keys(state.columns).filter((k) => !used.has(k)))]);
+  sections.push(['Other columns', rows(Object.keys(row).filter((k) => !used.has(k)))]);
   const html = sections.filter(([, body]) => body).map(([title, body], k) =>
     `<details${k < 2 ? ' open' : ''}><summary>${title}</summary><table>${body}</table></details>`).join('');
   const image = `<img alt="" src="${thumbUrl(i)}">`;
   const button = report ? '' : `<button type="button" data-view="${i}">Object view (v)</button>`;
   $('#object').innerHTML = `<div>${image}${button}</div><div>${html}</div>`;
-  $('#object').dataset.i = String(i);
 }
 
 function updateThumbs() {
@@ -193,18 +263,19 @@ function updateThumbs() {
   }
 }
 
-function findObject(query) {
+async function findObject(query) {
   // by sky position (degrees), else by id or OBJECT name: exact matches, else every object
   // whose name holds the text
   const text = query.trim().toLowerCase();
   if (!text) return [];
   const sky = text.match(/^(-?[\d.]+)[ ,]+(-?[\d.]+)$/);
+  await ensureColumns(sky ? ['ra', 'dec'] : ['object']);
   const { ra, dec } = state.columns;
   if (sky && ra && dec) { // the object nearest the position
     const [r0, d0] = [parseFloat(sky[1]), parseFloat(sky[2])].map((v) => (v * Math.PI) / 180);
     let best = -1; let bestCos = -2;
     for (let i = 0; i < state.n; i += 1) {
-      if (ra[i] === null || dec[i] === null) continue;
+      if (missing(ra[i]) || missing(dec[i])) continue;
       const [r, d] = [ra[i], dec[i]].map((v) => (v * Math.PI) / 180);
       const cos = Math.sin(d0) * Math.sin(d) + Math.cos(d0) * Math.cos(d) * Math.cos(r - r0);
       if (cos > bestCos) { bestCos = cos; best = i; }
@@ -282,7 +353,7 @@ function refreshLabelColumn() {
 function fillColumnChoice() {
   const select = $('#colour'); const current = select.value;
   const hidden = ['path', 'x', 'y', ...(state.readOnly ? ['label', 'interesting'] : [])];
-  const names = Object.keys(state.columns).filter((c) => !hidden.includes(c));
+  const names = columnNames().filter((c) => !hidden.includes(c));
   select.innerHTML = names.map((c) => `<option${c === current ? ' selected' : ''}>${escapeHtml(c)}</option>`).join('');
 }
 
@@ -307,7 +378,7 @@ async function propagate() {
 
 async function rerankAnomalies() {
   try {
-    const found = decoded(await (await api('/api/rerank', { method: 'POST' })).json());
+    const found = decodeColumns({ n: state.n, columns: await (await api('/api/rerank', { method: 'POST' })).json() });
     Object.assign(state.columns, found);
     fillColumnChoice();
     $('#colour').value = 'anomaly_reranked';
@@ -347,21 +418,11 @@ async function sendOverSamp() {
   } catch (error) { say(`SAMP: ${error.message}`, true); }
 }
 
-function decoded(columns) {
-  // numbers come as base64 float64 (NaN: no value); lists of values as they are
-  for (const [name, values] of Object.entries(columns)) {
-    if (values === null || values.float64 === undefined) continue;
-    const text = atob(values.float64);
-    const bytes = new Uint8Array(text.length);
-    for (let i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);
-    columns[name] = Array.from(new Float64Array(bytes.buffer), (v) => (Number.isNaN(v) ? null : v));
-  }
-  return columns;
-}
-
 async function loadTable() {
-  const data = report || await (await api('/api/objects')).json();
-  state.n = data.n; state.columns = decoded(data.columns); state.categorical = data.categorical || [];
+  // a report holds every column; the explorer's server sends the first paint's
+  const { header, columns } = report ? { header: report, columns: decodeColumns(report) } : await fetchColumns();
+  state.n = header.n; state.columns = columns; state.categorical = header.categorical || [];
+  state.all = header.all || Object.keys(columns);
   state.rowOfId = new Map(state.columns.id.map((id, i) => [id, i]));
   if (report) {
     document.body.classList.add('read-only');
@@ -423,9 +484,10 @@ async function main() {
   $('#size').addEventListener('input', (e) => scatterplot.set({ pointSize: +e.target.value }));
   $('#tool').addEventListener('change', (e) => scatterplot.set({ lassoType: e.target.value }));
   $('#opacity').addEventListener('input', (e) => scatterplot.set({ opacity: +e.target.value }));
-  $('#search').addEventListener('keydown', (e) => {
+  $('#search').addEventListener('keydown', async (e) => {
     if (e.key !== 'Enter') return;
-    const found = findObject(e.target.value);
+    let found;
+    try { found = await findObject(e.target.value); } catch (error) { say(`search: ${error.message}`, true); return; }
     if (!found.length) { say(`nothing matches "${e.target.value}"`, true); return; }
     state.similarity = new Map();
     scatterplot.select(found); frame(found);

@@ -10,7 +10,8 @@ Routes (all JSON unless said otherwise):
 | route | what |
 |---|---|
 | ``GET /`` | the viewer (``report/viewer/``: ``index.html`` and the bundled ``viewer.js``) |
-| ``GET /api/objects`` | the columns (numbers in base64 float64: ``report.html.json_columns``) |
+| ``GET /api/objects?columns=id,x`` | those columns (the first paint's by default), binary: |
+| | ``report.html.binary_columns``, numbers as float64 read in place by the page |
 | ``GET /api/objects/{i}`` | one object's metadata |
 | ``GET /api/thumbs/{i}.png`` | its thumbnail, framed on its emission (``?full=1``: whole) |
 | ``GET /api/neighbours?of=i,j&k=12`` | the objects most like one object or a selection |
@@ -65,7 +66,14 @@ from morphospace.io import SkyImage, read_object
 from morphospace.io.catalogue import CatalogueJoin, CatalogueMatch
 from morphospace.report import objectview
 from morphospace.report.export import SUFFIXES, write_selection
-from morphospace.report.html import json_columns, json_value, page_data, viewer_file
+from morphospace.report.html import (
+    FIRST_COLUMNS,
+    binary_columns,
+    categorical_of,
+    inline_columns,
+    json_value,
+    viewer_file,
+)
 from morphospace.report.thumbnails import png_bytes, thumbnail
 
 __all__ = ["LOOPBACK", "Explorer", "create_app", "serve"]
@@ -157,8 +165,18 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
 
     table = explorer.table
 
-    async def objects(request: Request) -> JSONResponse:
-        return JSONResponse(page_data(table.rows()))
+    every_column = [c for c in table.columns if c != "embedding"]
+    categorical = categorical_of(table.rows(indices=[]))
+
+    async def objects(request: Request) -> Response:
+        asked = request.query_params.get("columns")
+        wanted = asked.split(",") if asked else [c for c in FIRST_COLUMNS if c in every_column]
+        unknown = [c for c in wanted if c not in every_column]
+        if unknown:
+            return _error(404, f"no column {unknown[0]!r}")
+        extra = {"all": every_column, "categorical": categorical}
+        payload = await run_in_threadpool(binary_columns, table.rows(columns=wanted), extra)
+        return Response(payload, media_type="application/octet-stream")
 
     async def one_object(request: Request) -> JSONResponse:
         row = table.row(request.path_params["i"])
@@ -269,7 +287,7 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
             found = table.rerank(table.mark_values())
         except ValueError as exc:
             return _error(400, str(exc))
-        return JSONResponse(json_columns(found))
+        return JSONResponse(inline_columns(found))
 
     async def export(request: Request) -> Response:
         body = await _json_body(request)

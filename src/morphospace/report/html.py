@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import itertools
 import json
 from importlib.resources import files
 from pathlib import Path
@@ -22,7 +23,18 @@ import pandas as pd
 from morphospace.files import atomic_write
 from morphospace.report.thumbnails import png_data_uri
 
-__all__ = ["CATEGORICAL", "json_columns", "json_value", "page_data", "viewer_file", "write_page"]
+__all__ = [
+    "CATEGORICAL",
+    "FIRST_COLUMNS",
+    "binary_columns",
+    "categorical_of",
+    "encoded_columns",
+    "inline_columns",
+    "json_value",
+    "page_data",
+    "viewer_file",
+    "write_page",
+]
 
 #: Columns of whole numbers that name groups, to colour by group however many there are.
 CATEGORICAL = ("cluster", "cluster_hdbscan", "cluster_agglomerative")
@@ -43,33 +55,88 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def json_columns(rows: pd.DataFrame) -> dict[str, Any]:
-    """Every column of ``rows`` but the embedding, ready for JSON.
+#: A text column of at most this many distinct values travels as codes into its names.
+MAX_NAMES = 1000
+#: The columns of the first paint: the rest are fetched when the page asks for them.
+FIRST_COLUMNS = ("id", "x", "y", "cluster")
 
-    A column of numbers travels as ``{"float64": BASE64}``: little-endian float64 with NaN
-    for no value, which the page decodes in a few milliseconds, where a million numbers as
-    JSON text take seconds to write and to read. Any other column is a list of JSON values.
+
+def encoded_columns(rows: pd.DataFrame) -> tuple[dict[str, Any], list[bytes]]:
+    """Every column of ``rows`` but the embedding, as the page reads them: a header per
+    column and the chunks of bytes it points to (by index), each 8-byte aligned.
+
+    - numbers (and booleans): ``{"float64": k}``, little-endian float64, NaN for no value;
+    - text of few distinct values (a class, a category; at most :data:`MAX_NAMES` and half
+      the rows): ``{"codes": k, "names": [...]}``, int32 codes into the names, -1 for none;
+    - any other text (ids, paths): ``{"lines": TEXT}``, the values one a line, "" for none.
+
+    A million numbers are 8 MB that the page reads in place, where as JSON text they take
+    seconds to write and to read.
     """
-    return {str(name): _column(rows[name]) for name in rows.columns if name != "embedding"}
+    header: dict[str, Any] = {}
+    chunks: list[bytes] = []
+    for name in rows.columns:
+        if name == "embedding":
+            continue
+        values = rows[name]
+        if pd.api.types.is_numeric_dtype(values):  # booleans too, as 0 and 1
+            numbers = values.astype(float).to_numpy(dtype="<f8", na_value=np.nan)
+            header[str(name)] = {"float64": len(chunks)}
+            chunks.append(numbers.tobytes())
+            continue
+        text = values.astype(object).where(values.notna(), None)
+        codes, names = pd.factorize(text.map(lambda v: v if v is None else str(v)), sort=True)
+        if len(names) <= min(MAX_NAMES, len(values) // 2):  # names repeat: codes
+            header[str(name)] = {"codes": len(chunks), "names": [str(v) for v in names]}
+            chunks.append(_padded(codes.astype("<i4").tobytes()))
+        else:
+            lines = ["" if v is None else str(v).replace("\n", " ") for v in text.tolist()]
+            header[str(name)] = {"lines": "\n".join(lines)}
+    return header, chunks
 
 
-def _column(values: pd.Series) -> list[Any] | dict[str, str]:
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        numbers = values.to_numpy(dtype="<f8", na_value=np.nan)
-        return {"float64": base64.b64encode(numbers.tobytes()).decode("ascii")}
-    present = values.astype(object).where(values.notna(), None)
-    return [json_value(v) for v in present.tolist()]
+def _padded(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % 8)
+
+
+def inline_columns(rows: pd.DataFrame) -> dict[str, Any]:
+    """:func:`encoded_columns` for JSON: each chunk inline, in base64."""
+    header, chunks = encoded_columns(rows)
+    for column in header.values():
+        for kind in ("float64", "codes"):
+            if kind in column:
+                column[kind] = base64.b64encode(chunks[column[kind]]).decode("ascii")
+    return header
+
+
+def binary_columns(rows: pd.DataFrame, extra: dict[str, Any] | None = None) -> bytes:
+    """:func:`encoded_columns` as one binary payload: a little-endian uint32 length, the
+    JSON header (with the ``extra`` keys), zeros to a multiple of 8 bytes, then the chunks;
+    each column gives its chunk's byte offset from there. The page reads the numbers in
+    place, as typed arrays."""
+    header, chunks = encoded_columns(rows)
+    offsets = list(itertools.accumulate((len(chunk) for chunk in chunks), initial=0))
+    for column in header.values():
+        for kind in ("float64", "codes"):
+            if kind in column:
+                column[kind] = offsets[column[kind]]
+    head = json.dumps({"n": len(rows), "columns": header, **(extra or {})}).encode("utf-8")
+    return _padded(len(head).to_bytes(4, "little") + head) + b"".join(chunks)
 
 
 def page_data(rows: pd.DataFrame) -> dict[str, Any]:
     """What the viewer needs of a table: its columns, and which of them name groups."""
-    categorical = [
+    return {"n": len(rows), "columns": inline_columns(rows), "categorical": categorical_of(rows)}
+
+
+def categorical_of(rows: pd.DataFrame) -> list[str]:
+    """The columns that name groups: the clusters, and text."""
+    return [
         str(name)
         for name in rows.columns
         if name in CATEGORICAL
         or (name != "embedding" and not pd.api.types.is_numeric_dtype(rows[name]))
     ]
-    return {"n": len(rows), "columns": json_columns(rows), "categorical": categorical}
 
 
 def viewer_file(name: str) -> bytes:
