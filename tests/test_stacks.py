@@ -170,8 +170,8 @@ def test_a_position_off_the_map_and_cutout_options_without_a_catalogue_are_one_l
         main(["inspect", str(field), "--catalog", str(tmp_path / "far.csv"), "--size", "16"]) == 2
     )
     error = capsys.readouterr().err.strip()
-    assert error.endswith("far.csv: row 1: position x=900.0, y=20.0 lies off the map field.fits "
-                          "(400x300 px)")  # fmt: skip
+    assert error.endswith("far.csv: row 1 (far_1): position x=900.0, y=20.0 lies outside the "
+                          "map field.fits (400x300 px)")  # fmt: skip
     assert main(["inspect", str(field), "--size", "16"]) == 2
     assert "the cutout options (--size, --ra-col, …) need --catalog" in capsys.readouterr().err
     two = ["inspect", str(field), str(field), "--catalog", str(catalogue), "--size", "16"]

@@ -169,38 +169,18 @@ def cutouts_from_catalog(
         HDU of the map.
     """
     claim_folder(Path(outdir), overwrite)
-    image = read_fits(map_path, hdu=hdu)
-    table = read_catalogue(catalog_path)
-    catalog = str(catalog_path)
-    if (size is None) == (size_column is None):
-        raise InputError(catalog, "give either one size for all cutouts or a size column")
-    xs, ys = _catalog_pixels(
-        image, table, catalog, ra_column, dec_column, x_column, y_column, frame, pixel_origin
-    )
-    sizes = _catalog_sizes(table, catalog, size, size_column, size_unit)
-    name_column = name_column or find_column(table, _NAME_NAMES)
-    if name_column is not None and name_column not in table.colnames:
-        raise InputError(
-            catalog, f"no column {name_column!r} (columns: {', '.join(table.colnames)})"
-        )
-    names = [
-        str(row[name_column]) if name_column else f"cutout_{i:05d}" for i, row in enumerate(table)
-    ]
-    plane = image.data.shape[-2:]
-    outside_rows = [i for i in range(len(table)) if not _centre_inside(plane, xs[i], ys[i])]
-    outside_set = set(outside_rows)
-    if outside_rows and outside == "fail":
-        # Checked before anything is written, so a bad catalogue leaves no partial output.
-        first = outside_rows[0]
-        raise InputError(
-            catalog,
-            f"row {first} ({names[first]}): position x={xs[first]:.1f}, y={ys[first]:.1f} lies "
-            f"outside the map {Path(map_path).name} ({plane[1]}x{plane[0]} px)"
-            + (f", and {len(outside_rows) - 1} more rows" if len(outside_rows) > 1 else ""),
-        )
+    cut = CatalogueCut(
+        Path(catalog_path), size, size_column, size_unit, ra_column, dec_column, x_column,
+        y_column, name_column, frame, pixel_origin,
+    )  # fmt: skip
+    rows = _catalogue_rows(map_path, cut, hdu, lambda i, count: f"cutout_{i:05d}")
+    if rows.outside and outside == "fail":
+        rows.refuse_outside(map_path)  # before anything is written: no partial output
+    image, table, names, xs, ys = rows.image, rows.table, rows.names, rows.xs, rows.ys
+    outside_set, catalog = set(rows.outside), rows.catalog
     writer = _CutoutWriter(image, Path(outdir), edge)
-    rows = progress_bar(enumerate(table), "cutouts", progress, total=len(table), unit="object")
-    for row_index, row in rows:
+    each = progress_bar(enumerate(table), "cutouts", progress, total=len(table), unit="object")
+    for row_index, row in each:
         name, x, y = names[row_index], xs[row_index], ys[row_index]
         if row_index in outside_set:
             writer.record(row_index, name, x, y, "skipped", "outside the map")
@@ -210,8 +190,64 @@ def cutouts_from_catalog(
             ("CATROW", row_index, "row of the source catalogue (0-based)"),
             ("CATALOG", Path(catalog).name[:68], "source catalogue"),
         ]
-        writer.cut(row_index, name, x, y, _box_pixels(image, sizes[row_index]), extra)
+        writer.cut(row_index, name, x, y, _box_pixels(image, rows.sizes[row_index]), extra)
     return writer.finish()
+
+
+@dataclass
+class _CatalogueRows:
+    """A map and a catalogue read together: each row's pixel position, size and name, and
+    the rows whose centre lies outside the map."""
+
+    image: SkyImage
+    table: Table
+    catalog: str
+    xs: np.ndarray
+    ys: np.ndarray
+    sizes: list
+    names: list[str]
+    outside: list[int]
+
+    def refuse_outside(self, map_path: str | Path) -> None:
+        first, plane = self.outside[0], self.image.data.shape[-2:]
+        more = len(self.outside) - 1
+        raise InputError(
+            self.catalog,
+            f"row {first} ({self.names[first]}): position x={self.xs[first]:.1f}, "
+            f"y={self.ys[first]:.1f} lies outside the map {Path(map_path).name} "
+            f"({plane[1]}x{plane[0]} px)" + (f", and {more} more rows" if more else ""),
+        )
+
+
+def _catalogue_rows(
+    map_path: str | Path, cut: CatalogueCut, hdu: int | str | None, unnamed
+) -> _CatalogueRows:
+    """Read ``map_path`` and ``cut``'s catalogue, checking the options against both;
+    ``unnamed(i, count)`` names row i of count when the catalogue has no name column."""
+    image = read_fits(map_path, hdu=hdu)
+    table = read_catalogue(cut.catalog)
+    catalog = str(cut.catalog)
+    if (cut.size is None) == (cut.size_column is None):
+        raise InputError(catalog, "give either one size for all cutouts or a size column")
+    xs, ys = _catalog_pixels(
+        image, table, catalog, cut.ra_column, cut.dec_column, cut.x_column, cut.y_column,
+        cut.frame, cut.pixel_origin,
+    )  # fmt: skip
+    sizes = _catalog_sizes(table, catalog, cut.size, cut.size_column, cut.size_unit)
+    name_column = cut.name_column or find_column(table, _NAME_NAMES)
+    if name_column is not None and name_column not in table.colnames:
+        raise InputError(
+            catalog, f"no column {name_column!r} (columns: {', '.join(table.colnames)})"
+        )
+    count = len(table)
+    names = (
+        [str(v) for v in table[name_column]]
+        if name_column
+        else [unnamed(i, count) for i in range(count)]
+    )
+    plane = image.data.shape[-2:]
+    outside = [i for i in range(count) if not _centre_inside(plane, xs[i], ys[i])]
+    return _CatalogueRows(image, table, catalog, xs, ys, sizes, names, outside)
 
 
 @dataclass(frozen=True)
@@ -245,26 +281,13 @@ class CatalogueCut:
         """The objects of ``map_path`` as a stack cut while read (:func:`catalogue_stack`),
         its index written into ``folder`` (``MAP-CATALOGUE.h5``)."""
         name = f"{Path(map_path).name.split('.')[0]}-{self.catalog.stem}.h5"
-        return catalogue_stack(
-            map_path, self.catalog, Path(folder) / name, hdu=hdu, **self.options()
-        )  # type: ignore[arg-type]
+        return catalogue_stack(map_path, self, Path(folder) / name, hdu)
 
 
 def catalogue_stack(
     map_path: str | Path,
-    catalog_path: str | Path,
+    cut: CatalogueCut,
     output: str | Path,
-    *,
-    size: str | float | u.Quantity | None = None,
-    size_column: str | None = None,
-    size_unit: str = "pix",
-    ra_column: str | None = None,
-    dec_column: str | None = None,
-    x_column: str | None = None,
-    y_column: str | None = None,
-    name_column: str | None = None,
-    frame: str | None = None,
-    pixel_origin: Literal[0, 1] = 0,
     hdu: int | str | None = None,
 ) -> Path:
     """A cutout stack of a map's objects, cut while they are read: nothing per object.
@@ -273,43 +296,19 @@ def catalogue_stack(
     and size in pixels), its id and sky position, and the map's path, HDU and pixel scale.
     :mod:`morphospace.io.stacks` reads it as a stack whose pixels are slices of the
     memory-mapped map, the same pixels :func:`cutouts_from_catalog` would write (padded
-    with NaN at the map's edge). The catalogue options are those of
+    with NaN at the map's edge). ``cut`` holds the catalogue options of
     :func:`cutouts_from_catalog`; a position off the map is refused in one line.
     """
     import h5py
 
-    image = read_fits(map_path, hdu=hdu)
-    table = read_catalogue(catalog_path)
-    catalog = str(catalog_path)
-    if (size is None) == (size_column is None):
-        raise InputError(catalog, "give either one size for all cutouts or a size column")
-    xs, ys = _catalog_pixels(
-        image, table, catalog, ra_column, dec_column, x_column, y_column, frame, pixel_origin
+    stem = cut.catalog.stem
+    rows = _catalogue_rows(
+        map_path, cut, hdu, lambda i, count: f"{stem}_{i:0{len(str(count - 1))}d}"
     )
-    sides = [
-        _box_pixels(image, s)[0]
-        for s in _catalog_sizes(table, catalog, size, size_column, size_unit)
-    ]
-    name_column = name_column or find_column(table, _NAME_NAMES)
-    if name_column is not None and name_column not in table.colnames:
-        raise InputError(
-            catalog, f"no column {name_column!r} (columns: {', '.join(table.colnames)})"
-        )
-    plane = image.data.shape[-2:]
-    off = [i for i in range(len(table)) if not _centre_inside(plane, xs[i], ys[i])]
-    if off:
-        first = off[0]
-        raise InputError(
-            catalog,
-            f"row {first}: position x={xs[first]:.1f}, y={ys[first]:.1f} lies off the map "
-            f"{Path(map_path).name} ({plane[1]}x{plane[0]} px)"
-            + (f", and {len(off) - 1} more rows" if len(off) > 1 else ""),
-        )
-    names = (
-        [str(v) for v in table[name_column]]
-        if name_column
-        else [f"{Path(catalog).stem}_{i:0{len(str(len(table) - 1))}d}" for i in range(len(table))]
-    )
+    if rows.outside:
+        rows.refuse_outside(map_path)
+    image, table, names, xs, ys = rows.image, rows.table, rows.names, rows.xs, rows.ys
+    sides = [_box_pixels(image, size)[0] for size in rows.sizes]
     ra = dec = np.full(len(table), np.nan)
     if image.wcs is not None and image.wcs.has_celestial:
         sky = image.wcs.celestial.pixel_to_world(xs, ys).icrs
@@ -324,7 +323,7 @@ def catalogue_stack(
             handle["side"] = np.asarray(sides, dtype=np.int32)
             handle.attrs["map"] = str(Path(map_path).resolve())
             handle.attrs["map_hdu"] = image.meta.hdu
-            handle.attrs["catalogue"] = str(Path(catalog_path).resolve())
+            handle.attrs["catalogue"] = str(cut.catalog.resolve())
             if image.meta.pixel_scale:
                 handle.attrs["pixel_scale"] = image.meta.pixel_scale
             if image.meta.bunit:
