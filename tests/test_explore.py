@@ -107,3 +107,25 @@ def test_the_neighbours_of_every_object_from_the_graph_match_the_exact_ones():
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact, strict=True)])
     assert recall >= 0.95
     assert (np.diff(similarity, axis=1) <= 1e-6).all()  # most similar first
+
+
+def test_the_sampled_map_places_an_object_held_back_from_the_fit_beside_its_twin():
+    import pandas as pd
+
+    from morphospace.embed import EmbeddingTable
+    from morphospace.explore import RunTable
+
+    x, group = blobs(150, centres=4, seed=5)  # 600 objects in four groups
+    rng = np.random.default_rng(0)
+    twins = np.arange(10)
+    x[590:] = x[twins] + rng.normal(scale=1e-3, size=(10, x.shape[1]))  # ten near copies
+    rows = pd.DataFrame({"id": [f"o{i}" for i in range(len(x))], "path": "x.fits"})
+    explored, _, _ = RunTable(EmbeddingTable(rows, x, {})).explore("umap", k=4, sample=200)
+    xy = explored.rows(columns=["x", "y"]).to_numpy()
+    # whether one twin was in the fit and the other placed, or both placed, they lie closer
+    # together than nine in ten of the other members of their group
+    for twin, original in zip(range(590, 600), twins, strict=True):
+        members = np.flatnonzero(group[:590] == group[original])
+        near = np.linalg.norm(xy[members] - xy[original], axis=1)
+        apart = np.linalg.norm(xy[twin] - xy[original])
+        assert apart < np.quantile(near, 0.1), (twin, apart, np.quantile(near, 0.1))

@@ -11,6 +11,7 @@ from astropy.table import Table
 
 from morphospace.cli import main
 from morphospace.errors import InputError
+from morphospace.explore import RunTable
 from morphospace.io import find_sources, open_stack, read_object, take_inventory
 from morphospace.io.sources import object_id
 
@@ -189,3 +190,32 @@ def test_run_on_a_map_and_a_catalogue_writes_no_file_per_object(tmp_path, capsys
     table = pd.read_parquet(run / "embeddings.parquet")
     assert list(table["id"]) == [f"clump{i}" for i in range(30)]
     assert not list(run.rglob("*.npy")) and not list(run.rglob("clump*"))
+
+
+def test_the_same_objects_embed_the_same_from_files_a_stack_or_a_map(trained, tmp_path):
+    from morphospace.embed import EmbedOptions
+    from morphospace.io import cutouts_from_catalog
+    from morphospace.io.cutouts import CatalogueCut
+    from morphospace.pipeline import embed_run
+
+    run, _ = trained
+    field, catalogue = _map_and_catalogue(tmp_path)
+    cut = CatalogueCut(catalogue, size="32px")
+    written = cutouts_from_catalog(field, catalogue, tmp_path / "cutouts", **cut.options())
+    files = [tmp_path / "cutouts" / record.file for record in written.records]
+    pixels = np.stack([fits.getdata(path) for path in files])  # the cutouts' own pixels
+    stack = _hdf5(tmp_path / "stack.h5", pixels, id=np.array([f"clump{i}" for i in range(30)], "S"))
+    index = cut.stack(field, tmp_path / "sources")
+    options = EmbedOptions(workers=1)
+    tables = {
+        name: embed_run(run, [str(source)], tmp_path / f"{name}.parquet", options=options)
+        for name, source in (("files", tmp_path / "cutouts"), ("stack", stack), ("map", index))
+    }
+    opened = {name: RunTable.open(found.path) for name, found in tables.items()}
+    names = [f"clump{i}" for i in range(30)]
+    assert opened["stack"].ids == opened["map"].ids == names
+    row_of_file = {id_: k for k, id_ in enumerate(opened["files"].ids)}  # files: sorted
+    assert set(row_of_file) == set(names)
+    from_files = opened["files"].vectors[[row_of_file[name] for name in names]]
+    assert np.allclose(from_files, opened["map"].vectors, atol=1e-5)
+    assert np.allclose(opened["stack"].vectors, opened["map"].vectors, atol=1e-5)

@@ -1,9 +1,13 @@
 """2-D maps of the embedding: UMAP (default), t-SNE through openTSNE, or PCA.
 
-A :class:`Map` is fitted once; its ``transform`` then places new objects on the same map
-with the method's own out-of-sample step (UMAP's and openTSNE's ``transform``, PCA's
-projection), so objects added later do not move the ones already there. A fitted map is
-kept beside its table (:func:`map_file`).
+A :class:`Map` is fitted once; its ``transform`` then places new objects on the same map,
+so objects added later (``embed --append``, or every object outside the fit sample of a
+large table) do not move the ones already there: PCA by its projection, UMAP and t-SNE at
+the similarity-weighted mean place of the :data:`PLACE_NEIGHBOURS` fitted objects most
+like each new one. That puts an object beside its near twin, deterministically and in
+one nearest-neighbour search (UMAP's and openTSNE's own ``transform`` run an
+optimisation per batch, which can set a twin apart and takes minutes per 100,000 objects).
+A fitted map is kept beside its table (:func:`map_file`).
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ from morphospace.errors import InputError
 from morphospace.explore.search import normalise
 from morphospace.files import atomic_write
 
-__all__ = ["GRAPH_MINIMUM", "Map", "map_file", "project"]
+__all__ = ["GRAPH_MINIMUM", "PLACE_NEIGHBOURS", "Map", "map_file", "project"]
 
 #: Below this many objects there is no neighbour graph: the map is PCA's.
 GRAPH_MINIMUM = 10
+#: A new object is placed among this many of the fitted objects most like it.
+PLACE_NEIGHBOURS = 10
+PLACE_CHUNK = 50_000  # objects placed at a time
 
 
 class Map:
@@ -40,9 +47,10 @@ class Map:
         self.method = check_choice("--map", method, MAP_METHODS)
         self.seed = seed
         self.token = secrets.token_hex(8)  # names this fit in the table it belongs to
-        self._model = None  # the fitted UMAP, openTSNE embedding or PCA; None for under 3
-        self._reference: np.ndarray | None = None  # (the tiniest sets) the objects and
+        self._model: PCA | None = None  # the fitted PCA
+        self._reference: np.ndarray | None = None  # (UMAP, t-SNE) the fitted objects and
         self._xy: np.ndarray | None = None  # their places
+        self._index = None  # a SimilarityIndex of the reference, made when first needed
 
     def fit(self, embeddings: np.ndarray) -> np.ndarray:
         """Fit the map to (N, D) embeddings; returns their (N, 2) coordinates."""
@@ -50,41 +58,53 @@ class Map:
         n = len(x)
         if n < 3:
             xy = np.zeros((n, 2), "f4") if n < 2 else np.array([[-1, 0], [1, 0]], "f4")
-            self._reference, self._xy = x, xy
-            return xy
-        if self.method == "pca" or n < GRAPH_MINIMUM:
+        elif self.method == "pca" or n < GRAPH_MINIMUM:
             self._model = PCA(n_components=2, random_state=self.seed).fit(x)
             return self._model.transform(x).astype(np.float32)
-        if self.method == "tsne":
+        elif self.method == "tsne":
             from openTSNE import TSNE
 
             perplexity = min(30.0, (n - 1) / 3)
             tsne = TSNE(perplexity=perplexity, metric="cosine", random_state=self.seed, n_jobs=-1)
-            self._model = tsne.fit(x)
-            return np.asarray(self._model, dtype=np.float32)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # umap's notes on n_jobs with a seed, numba, …
-            import umap
+            xy = np.asarray(tsne.fit(x), dtype=np.float32)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # umap's notes on n_jobs with a seed, numba, …
+                import umap
 
-            self._model = umap.UMAP(
-                n_neighbors=min(15, n - 1), metric="cosine", random_state=self.seed, n_jobs=1
-            )
-            return self._model.fit_transform(x).astype(np.float32)
+                model = umap.UMAP(
+                    n_neighbors=min(15, n - 1), metric="cosine", random_state=self.seed, n_jobs=1
+                )
+                xy = model.fit_transform(x).astype(np.float32)
+        self._reference, self._xy = x, xy
+        return xy
 
     def transform(self, embeddings: np.ndarray) -> np.ndarray:
         """Place (M, D) new embeddings on the fitted map; returns (M, 2) coordinates."""
         x = normalise(embeddings)
         if len(x) == 0:
             return np.zeros((0, 2), np.float32)
-        if self._model is None:
-            if self._reference is None:
-                raise RuntimeError("fit the map before placing objects on it")
-            if not len(self._reference):
-                return np.zeros((len(x), 2), np.float32)
-            return self._xy[np.argmax(x @ self._reference.T, axis=1)]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return np.asarray(self._model.transform(x), dtype=np.float32)
+        if self._model is not None:
+            return self._model.transform(x).astype(np.float32)
+        if self._reference is None:
+            raise RuntimeError("fit the map before placing objects on it")
+        if not len(self._reference):
+            return np.zeros((len(x), 2), np.float32)
+        if getattr(self, "_index", None) is None:  # (a map saved before it had one)
+            from morphospace.explore.search import SimilarityIndex
+
+            self._index = SimilarityIndex(self._reference, "exact")  # or its graph, for many
+        k = min(PLACE_NEIGHBOURS, len(self._reference))
+        placed = np.empty((len(x), 2), np.float32)
+        for start in range(0, len(x), PLACE_CHUNK):
+            near, similarity = self._index.query(x[start : start + PLACE_CHUNK], k)
+            weight = 1.0 / np.maximum(1.0 - similarity, 1e-6)  # a twin outweighs the rest
+            weight /= weight.sum(axis=1, keepdims=True)
+            placed[start : start + PLACE_CHUNK] = np.einsum("nk,nkd->nd", weight, self._xy[near])
+        return placed
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_index": None}  # the index is made again when needed
 
     def save(self, path: str | Path) -> Path:
         """Pickle the fitted map (atomically)."""

@@ -23,6 +23,9 @@ __all__ = ["FAISS_FROM", "GRAPH_FROM", "SEARCH_METHODS", "SimilarityIndex", "nor
 
 FAISS_FROM = 200_000
 GRAPH_FROM = 200_000
+#: Queries that would compare more query-object pairs than this go through the HNSW graph
+#: (placing a million objects among a fitted sample of 100,000, say).
+GRAPH_PAIRS = 10**10
 #: The HNSW graph: links per node, and the candidate lists when building and searching.
 HNSW_LINKS, HNSW_BUILD, HNSW_SEARCH = 32, 80, 96
 SearchMethod = Literal["auto", "exact", "faiss"]
@@ -54,6 +57,7 @@ class SimilarityIndex:
         n, dim = self.vectors.shape
         self.method = ("faiss" if n >= FAISS_FROM else "exact") if method == "auto" else method
         self._index = None
+        self._hnsw = None
         if self.method == "faiss":
             import faiss
 
@@ -70,17 +74,29 @@ class SimilarityIndex:
         return len(self.vectors)
 
     def query(
-        self, queries: np.ndarray, k: int = 10, exclude: np.ndarray | None = None
+        self,
+        queries: np.ndarray,
+        k: int = 10,
+        exclude: np.ndarray | None = None,
+        graph: bool | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most similar objects to each query: (indices, cosine similarities).
 
         ``exclude`` gives, per query, one index to leave out (the query object itself);
-        rows are sorted from most to least similar.
+        rows are sorted from most to least similar. ``graph`` searches the HNSW graph
+        (approximate); by default when the queries times the objects pass
+        :data:`GRAPH_PAIRS`.
         """
         queries = normalise(np.atleast_2d(queries))
         extra = 1 if exclude is not None else 0
         want = min(k + extra, len(self))
-        if self._index is not None:
+        if graph is None:
+            graph = len(queries) * len(self) >= GRAPH_PAIRS
+        if graph:
+            hnsw = self._graph()
+            hnsw.hnsw.efSearch = max(HNSW_SEARCH, 2 * want)
+            similarity, index = hnsw.search(queries, want)
+        elif self._index is not None:
             similarity, index = self._index.search(queries, want)
         else:
             index, similarity = self._exact(queries, want)
@@ -105,17 +121,18 @@ class SimilarityIndex:
         HNSW graph (approximate) from :data:`GRAPH_FROM` objects (``graph`` forces either)."""
         if graph is None:
             graph = len(self) >= GRAPH_FROM
-        if not graph:
-            return self.query(self.vectors, k, exclude=np.arange(len(self)))
-        import faiss
+        return self.query(self.vectors, k, exclude=np.arange(len(self)), graph=graph)
 
-        hnsw = faiss.IndexHNSWFlat(self.vectors.shape[1], HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = HNSW_BUILD
-        hnsw.add(self.vectors)
-        hnsw.hnsw.efSearch = max(HNSW_SEARCH, 2 * k)
-        want = min(k + 1, len(self))
-        similarity, index = hnsw.search(self.vectors, want)
-        return _drop(index, similarity, np.arange(len(self)), k)
+    def _graph(self):
+        """The HNSW graph of the objects, built the first time it is asked for."""
+        if self._hnsw is None:
+            import faiss
+
+            dim = self.vectors.shape[1]
+            self._hnsw = faiss.IndexHNSWFlat(dim, HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
+            self._hnsw.hnsw.efConstruction = HNSW_BUILD
+            self._hnsw.add(self.vectors)
+        return self._hnsw
 
 
 def _drop(index: np.ndarray, similarity: np.ndarray, exclude: np.ndarray, k: int):
