@@ -121,7 +121,7 @@ PROPAGATE = """async (labels) => {
     body: JSON.stringify({ set: labels }) });
   const response = await fetch('/api/propagate', { method: 'POST' });
   const found = await response.json();
-  return [performance.now() - started, found.predicted.length];
+  return [performance.now() - started, found.classes.length];
 }"""
 
 

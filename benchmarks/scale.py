@@ -165,28 +165,30 @@ def explorer(run: Path, log: Path) -> tuple[float, float, dict[str, float]]:
     started = time.perf_counter()
     out = log.open("a")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=out, text=True)
-    url = None
-    for line in process.stdout:
-        if line.startswith("open http"):
-            url = line.split()[1]
-            break
-    if url is None:
-        raise SystemExit(f"morphospace explore printed no URL: see {log}")
-    ready = time.perf_counter() - started
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 850})
-        begun = time.perf_counter()
-        page.goto(url)
-        page.wait_for_selector("body[data-ready=true]", timeout=600_000)
-        page.evaluate("() => new Promise(requestAnimationFrame)")
-        paint = time.perf_counter() - begun
-        lasso, _ = page.evaluate(LASSO, 10_000)
-        browser.close()
-    process.terminate()
-    _, _, usage = os.wait4(process.pid, 0)
-    out.close()
+    try:
+        url = None
+        for line in process.stdout:
+            if line.startswith("open http"):
+                url = line.split()[1]
+                break
+        if url is None:
+            raise SystemExit(f"morphospace explore printed no URL: see {log}")
+        ready = time.perf_counter() - started
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
+            page = browser.new_page(viewport={"width": 1300, "height": 850})
+            begun = time.perf_counter()
+            page.goto(url)
+            page.wait_for_selector("body[data-ready=true]", timeout=600_000)
+            page.evaluate("() => new Promise(requestAnimationFrame)")
+            paint = time.perf_counter() - begun
+            lasso, _ = page.evaluate(LASSO, 10_000)
+            browser.close()
+    finally:
+        process.terminate()
+        _, _, usage = os.wait4(process.pid, 0)
+        out.close()
     seconds = time.perf_counter() - started
     return seconds, usage.ru_maxrss / 2**20, {"ready": ready, "paint": paint, "lasso": lasso}
 

@@ -357,9 +357,9 @@ function fillColumnChoice() {
   select.innerHTML = names.map((c) => `<option${c === current ? ' selected' : ''}>${escapeHtml(c)}</option>`).join('');
 }
 
-function showPredictions(predicted, probability) {
-  state.columns.predicted = predicted;
-  state.columns.probability = probability;
+function showPredictions(columns) {
+  // the propagated labels: the server's inline columns predicted and probability
+  Object.assign(state.columns, decodeColumns({ n: state.n, columns }));
   state.categorical = [...new Set([...state.categorical, 'predicted'])];
   fillColumnChoice();
 }
@@ -367,7 +367,7 @@ function showPredictions(predicted, probability) {
 async function propagate() {
   try {
     const found = await (await api('/api/propagate', { method: 'POST' })).json();
-    showPredictions(found.predicted, found.probability);
+    showPredictions(found.columns);
     $('#colour').value = 'predicted';
     colourBy('predicted');
     scatterplot.select(found.next);
@@ -431,7 +431,7 @@ async function loadTable() {
   }
   await fetchKept();
   const kept = await (await api('/api/predictions')).json();
-  if (kept.predicted) showPredictions(kept.predicted, kept.probability);
+  if (kept.columns) showPredictions(kept.columns);
 }
 
 // --- keys -------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ Routes (all JSON unless said otherwise):
 | ``GET``/``POST /api/marks`` | ``RUN/marks.csv``: 1 interesting, 0 not; POST as for labels |
 | ``GET``/``POST /api/seen`` | ``RUN/triage.csv``: the objects seen in triage, in order |
 | ``GET /api/triage?order=anomaly`` | every row in triage's order (see ``explore.triage``) |
-| ``POST /api/propagate`` | labels propagated to every object (kept in ``RUN/predictions.csv``), |
-| | and the objects to label next |
+| ``POST /api/propagate`` | labels propagated to every object (kept in ``RUN/predictions.csv``; |
+| | as ``report.html.inline_columns``), and the objects to label next |
 | ``GET /api/predictions`` | the labels last propagated, as ``POST /api/propagate`` answered |
 | ``POST /api/rerank`` | the anomaly scores re-ranked by the marks |
 | ``GET /api/view/{i}.png`` | its pixels (``?stretch=&interval=&cmap=&channel=``) |
@@ -250,11 +250,13 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
         except ValueError as exc:
             return _error(400, str(exc))
         table.keep_predictions(found)  # kept with the labels: exports carry them
+        predicted = pd.DataFrame(
+            {"predicted": [str(p) for p in found.predicted], "probability": found.probability}
+        )
         return JSONResponse(
             {
                 "classes": found.classes,
-                "predicted": [str(p) for p in found.predicted],
-                "probability": np.round(found.probability, 4).tolist(),
+                "columns": inline_columns(predicted),
                 "method": found.method,
                 "accuracy": found.accuracy,
                 "next": found.suggested.tolist(),
@@ -264,13 +266,11 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
     async def predictions(request: Request) -> JSONResponse:
         path = table.predictions_path
         if not path.exists():
-            return JSONResponse({"predicted": None, "probability": None})
+            return JSONResponse({"columns": None})
         kept = pd.read_csv(path, dtype={"id": str, "predicted": str}, keep_default_na=False)
         if list(kept["id"]) != table.ids:  # of another table: propagate again
-            return JSONResponse({"predicted": None, "probability": None})
-        return JSONResponse(
-            {"predicted": kept["predicted"].tolist(), "probability": kept["probability"].tolist()}
-        )
+            return JSONResponse({"columns": None})
+        return JSONResponse({"columns": inline_columns(kept[["predicted", "probability"]])})
 
     async def triage(request: Request) -> JSONResponse:
         order = request.query_params.get("order", TRIAGE_ORDER)
