@@ -193,56 +193,65 @@ def explorer(run: Path, log: Path) -> tuple[float, float, dict[str, float]]:
     return seconds, usage.ru_maxrss / 2**20, {"ready": ready, "paint": paint, "lasso": lasso}
 
 
-def run_size(
-    n: int, side: int, work: Path, epochs: int | None
-) -> list[tuple[str, float, float, str]]:
+Stage = tuple[str, float, float, str]  # name, wall seconds, peak GiB, notes
+
+
+def run_size(n: int, side: int, work: Path, epochs: int | None, resume: bool) -> list[Stage]:
+    """Every stage on the first n objects; with ``resume``, the stages recorded by an
+    earlier call (in WORK/stages-N.json, written as each stage ends) are not run again."""
     field, catalogue = make(n, work)
-    run = work / f"run-{n}"
-    shutil.rmtree(run, ignore_errors=True)
-    log = work / f"log-{n}.txt"
-    log.unlink(missing_ok=True)
+    run, log, record = work / f"run-{n}", work / f"log-{n}.txt", work / f"stages-{n}.json"
+    done: dict[str, list[Stage]] = (
+        json.loads(record.read_text()) if resume and record.exists() else {}
+    )
+    if not done:
+        shutil.rmtree(run, ignore_errors=True)
+        log.unlink(missing_ok=True)
     cut = ["--catalog", str(catalogue), "--x-col", "x", "--y-col", "y", "--name-col", "name"]
     cut += ["--size", f"{side}px"]
     ms = [sys.executable, "-m", "morphospace"]
-    stages: list[tuple[str, float, float, str]] = []
 
-    fixed = [] if epochs is None else ["--epochs", str(epochs)]
-    seconds, peak = timed([*ms, "train", str(field), *cut, *fixed, "-o", str(run)], log)
-    with (run / "logs" / "epochs.csv").open() as epochs:
-        records = list(csv.DictReader(epochs))
-    training = sum(float(r["seconds"]) for r in records)
-    stages.append(("read (the training bank)", seconds - training, peak, ""))
-    stages.append(("train", training, peak, f"{len(records)} epochs"))
+    def train() -> list[Stage]:
+        fixed = [] if epochs is None else ["--epochs", str(epochs)]
+        seconds, peak = timed([*ms, "train", str(field), *cut, *fixed, "-o", str(run)], log)
+        with (run / "logs" / "epochs.csv").open() as handle:
+            records = list(csv.DictReader(handle))
+        training = sum(float(r["seconds"]) for r in records)
+        return [
+            ("read (the training bank)", seconds - training, peak, ""),
+            ("train", training, peak, f"{len(records)} epochs"),
+        ]
 
-    seconds, peak = timed([*ms, "embed", str(run), str(field), *cut], log)
-    stages.append(("embed", seconds, peak, ""))
+    def embed() -> list[Stage]:
+        seconds, peak = timed([*ms, "embed", str(run), str(field), *cut], log)
+        return [("embed", seconds, peak, "")]
 
-    seconds, peak = timed([*ms, "report", str(run)], log)
-    whole = "the whole-table map" if n <= FIT_SAMPLE else f"fitted on {FIT_SAMPLE:,}"
-    stages.append(("map, clusters, anomalies, page", seconds, peak, whole))
+    def report() -> list[Stage]:
+        seconds, peak = timed([*ms, "report", str(run)], log)
+        whole = "the whole-table map" if n <= FIT_SAMPLE else f"fitted on {FIT_SAMPLE:,}"
+        return [("map, clusters, anomalies, page", seconds, peak, whole)]
 
-    seconds, peak = timed([sys.executable, __file__, "--search", str(run)], log)
-    found = json.loads((run / "scale-search.json").read_text())
-    stages.append(
-        (
-            "search: 12 neighbours of each",
-            seconds,
-            peak,
-            f"recall@10 {found['recall']:.3f}; {found['seconds']:.0f} s, exact scan "
-            f"{found['exact_seconds']:.0f} s: {found['exact_seconds'] / found['seconds']:.1f}x",
-        )
-    )
+    def search_all() -> list[Stage]:
+        seconds, peak = timed([sys.executable, __file__, "--search", str(run)], log)
+        found = json.loads((run / "scale-search.json").read_text())
+        ratio = found["exact_seconds"] / found["seconds"]
+        notes = (f"recall@10 {found['recall']:.3f}; {found['seconds']:.0f} s, exact scan "
+                 f"{found['exact_seconds']:.0f} s: {ratio:.1f}x")  # fmt: skip
+        return [("search: 12 neighbours of each", seconds, peak, notes)]
 
-    seconds, peak, page = explorer(run, log)
-    stages.append(
-        (
-            "explorer",
-            seconds,
-            peak,
-            f"ready {page['ready']:.1f} s, first paint {page['paint']:.2f} s, "
-            f"lasso {page['lasso']:.0f} ms",
-        )
-    )
+    def explore() -> list[Stage]:
+        seconds, peak, page = explorer(run, log)
+        notes = (f"ready {page['ready']:.1f} s, first paint {page['paint']:.2f} s, "
+                 f"lasso {page['lasso']:.0f} ms")  # fmt: skip
+        return [("explorer", seconds, peak, notes)]
+
+    stages: list[Stage] = []
+    for key, step in (("train", train), ("embed", embed), ("report", report),
+                      ("search", search_all), ("explorer", explore)):  # fmt: skip
+        if key not in done:
+            done[key] = step()
+            record.write_text(json.dumps(done))
+        stages += [tuple(stage) for stage in done[key]]
     return stages
 
 
@@ -251,6 +260,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--side", type=int, default=48)
     parser.add_argument("--epochs", type=int, help='fixed epochs (default: "auto")')
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the stages an interrupted call finished (same --work)",
+    )
     parser.add_argument(
         "--map-objects",
         type=int,
@@ -267,7 +281,7 @@ def main() -> None:
     make(max(args.map_objects, *args.sizes), args.work)
     totals = {}
     for n in args.sizes:
-        stages = run_size(n, args.side, args.work, args.epochs)
+        stages = run_size(n, args.side, args.work, args.epochs, args.resume)
         print(f"\n{n:,} objects, {args.side} px, 2 CPU cores")
         print(f"{'stage':<32} {'wall':>9} {'peak RSS':>9} {'per object':>11}  notes")
         for name, seconds, peak, notes in stages:

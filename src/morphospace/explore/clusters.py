@@ -1,7 +1,10 @@
 """Clusters and the class hierarchy.
 
 - k-means on the unit-normalised embeddings, with k chosen by the silhouette score;
-- HDBSCAN, which also marks objects that belong to no group (label -1);
+- HDBSCAN, which also marks objects that belong to no group (label -1); past
+  :data:`HDBSCAN_LIMIT` objects it is fitted on a seeded sample of that many (its
+  minimum spanning tree costs N² distances) and every other object joins the group of
+  its most similar sampled object;
 - agglomerative (Ward) clustering, whose linkage tree is the class hierarchy drawn as a
   dendrogram; it is cut at the same k as k-means.
 """
@@ -18,6 +21,7 @@ from sklearn.metrics import silhouette_score
 from morphospace.explore.search import normalise
 
 __all__ = [
+    "HDBSCAN_LIMIT",
     "MICRO_CLUSTERS",
     "WARD_LIMIT",
     "Clusters",
@@ -29,6 +33,7 @@ __all__ = [
 
 WARD_LIMIT = 20_000
 MICRO_CLUSTERS = 500
+HDBSCAN_LIMIT = 20_000
 
 
 @dataclass
@@ -79,7 +84,7 @@ def cluster(
         k, silhouettes = choose_k(x, k_max, seed)
     k = max(1, min(k, n - 1))
     by_kmeans = kmeans(x, k, seed)
-    hdbscan = HDBSCAN(min_cluster_size=min(max(5, n // 100), n), copy=True).fit_predict(x)
+    hdbscan = _hdbscan(x, seed)
     if n <= WARD_LIMIT:
         tree = linkage(x, method="ward")
         agglomerative = fcluster(tree, t=k, criterion="maxclust") - 1
@@ -91,6 +96,24 @@ def cluster(
         leaf_of = micro.labels_
         agglomerative = (fcluster(tree, t=k, criterion="maxclust") - 1)[leaf_of]
     return Clusters(by_kmeans, hdbscan, agglomerative, k, silhouettes, tree, leaf_of)
+
+
+def _hdbscan(x: np.ndarray, seed: int) -> np.ndarray:
+    """HDBSCAN labels of the rows of ``x`` (fitted on a sample past HDBSCAN_LIMIT)."""
+    n = len(x)
+    chosen = np.arange(n)
+    if n > HDBSCAN_LIMIT:
+        chosen = np.sort(np.random.default_rng(seed).choice(n, HDBSCAN_LIMIT, replace=False))
+    m = len(chosen)
+    fitted = HDBSCAN(min_cluster_size=min(max(5, m // 100), m), copy=True).fit_predict(x[chosen])
+    if m == n:
+        return fitted
+    from morphospace.explore.search import SimilarityIndex
+
+    nearest, _ = SimilarityIndex(x[chosen], "exact").query(x, 1)
+    labels = fitted[nearest[:, 0]]
+    labels[chosen] = fitted
+    return labels
 
 
 def central_members(embeddings: np.ndarray, members: np.ndarray, count: int) -> list[int]:
