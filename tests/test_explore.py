@@ -129,3 +129,12 @@ def test_the_sampled_map_places_an_object_held_back_from_the_fit_beside_its_twin
         near = np.linalg.norm(xy[members] - xy[original], axis=1)
         apart = np.linalg.norm(xy[twin] - xy[original])
         assert apart < np.quantile(near, 0.1), (twin, apart, np.quantile(near, 0.1))
+
+
+def test_hdbscan_of_more_objects_than_its_limit_is_fitted_on_a_sample_and_spread_to_all():
+    from morphospace.explore.clusters import _hdbscan
+
+    x, labels = blobs(300, centres=3, seed=6)  # 900 objects
+    found = _hdbscan(x, seed=0, limit=300)
+    assert adjusted_rand_score(labels, found) > 0.95  # every object in its group
+    assert np.array_equal(_hdbscan(x[:250], seed=0, limit=300), _hdbscan(x[:250], seed=1))

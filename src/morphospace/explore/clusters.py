@@ -98,12 +98,12 @@ def cluster(
     return Clusters(by_kmeans, hdbscan, agglomerative, k, silhouettes, tree, leaf_of)
 
 
-def _hdbscan(x: np.ndarray, seed: int) -> np.ndarray:
-    """HDBSCAN labels of the rows of ``x`` (fitted on a sample past HDBSCAN_LIMIT)."""
+def _hdbscan(x: np.ndarray, seed: int, limit: int = HDBSCAN_LIMIT) -> np.ndarray:
+    """HDBSCAN labels of the rows of ``x`` (fitted on a sample past ``limit`` rows)."""
     n = len(x)
     chosen = np.arange(n)
-    if n > HDBSCAN_LIMIT:
-        chosen = np.sort(np.random.default_rng(seed).choice(n, HDBSCAN_LIMIT, replace=False))
+    if n > limit:
+        chosen = np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
     m = len(chosen)
     fitted = HDBSCAN(min_cluster_size=min(max(5, m // 100), m), copy=True).fit_predict(x[chosen])
     if m == n:
