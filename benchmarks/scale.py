@@ -29,12 +29,14 @@ the whole-table map).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -115,18 +117,63 @@ def make(n: int, work: Path) -> tuple[Path, Path]:
 # --- one stage, one process tree ----------------------------------------------------------
 
 
+def tree(pid: int) -> list[int]:
+    """A process and all its descendants, from /proc."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in task.read_text().split()]
+    return found
+
+
+def tree_pss(pid: int, field: str = "Pss") -> int:
+    """Bytes resident in a process tree, shared pages shared out (the kernel's PSS; or
+    ``Pss_Anon``: without the pages of memory-mapped files, which the kernel can drop)."""
+    total = 0
+    for p in tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith(f"{field}:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
+class PeakMemory:
+    """The highest sum of PSS over a process tree, sampled twice a second in a thread."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            self.peak = max(self.peak, tree_pss(self.pid))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak / 2**30
+
+
 def timed(command: list[str], log: Path) -> tuple[float, float]:
-    """Wall seconds and peak resident GiB of a command and every process it waited for."""
+    """Wall seconds and peak resident GiB of a command's process tree: the larger of the
+    kernel's ``ru_maxrss`` for the command and every process it waited for (the largest
+    one alone) and the highest sum of PSS over the whole tree, sampled."""
     started = time.perf_counter()
     with log.open("a") as out:
         out.write(f"$ {' '.join(command)}\n")
         out.flush()
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        memory = PeakMemory(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed: see {log}")
-    return seconds, usage.ru_maxrss / 2**20  # kB on Linux
+    return seconds, max(usage.ru_maxrss / 2**20, memory.stop())  # ru_maxrss: kB
 
 
 def search(run: Path) -> None:
@@ -273,9 +320,22 @@ def main() -> None:
     )
     parser.add_argument("--work", type=Path, default=WORK, help="where the data and runs go")
     parser.add_argument("--search", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--watch", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.search is not None:
         search(args.search)
+        return
+    if args.watch is not None:  # the PSS of a running call's tree, a line per child, to stdout
+        while Path(f"/proc/{args.watch}").exists():
+            children = tree(args.watch)[1:2]
+            name = (
+                Path(f"/proc/{children[0]}/cmdline").read_bytes().split(b"\0")[3:4]
+                if children
+                else []
+            )
+            pss, anon = tree_pss(args.watch) / 2**30, tree_pss(args.watch, "Pss_Anon") / 2**30
+            print(f"{time.time():.0f} {pss:.3f} {anon:.3f} {b''.join(name).decode()}", flush=True)
+            time.sleep(1)
         return
     sys.path.insert(0, str(Path(__file__).parent))
     make(max(args.map_objects, *args.sizes), args.work)
