@@ -312,3 +312,17 @@ def test_an_epoch_of_a_set_larger_than_its_draws_is_a_new_subset_each_time():
     assert seen[0] != seen[1]
     whole = EpochSampler(objects, draws=1000, num_replicas=1, rank=0)
     assert sorted(whole) == objects and len(whole) == 100
+
+
+def test_a_run_of_one_epoch_warms_up_over_its_first_tenth_and_then_decays():
+    from morphospace.config import validate_settings
+    from morphospace.train.distributed import Distributed
+    from morphospace.train.setup import plan_schedule
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=(1, 40, 40)).astype(np.float32) for _ in range(660)]
+    bank = ObjectBank(arrays, [f"o{i}.fits" for i in range(660)], 32)
+    one = plan_schedule(validate_settings({"train": {"epochs": 1}}), bank, Distributed())
+    assert one.total_steps == 9 and one.warmup_steps == 1  # not the whole run (2 epochs)
+    many = plan_schedule(validate_settings({"train": {"epochs": 50}}), bank, Distributed())
+    assert many.warmup_steps == 2 * many.steps_per_epoch  # longer runs: two epochs, as before

@@ -148,6 +148,12 @@ class Plan:
     warmup_steps: int
 
 
+#: The warm-up never takes more than this fraction of the run: ``warmup_epochs = 2`` is
+#: the first tenth of the default 20 epochs or more, and of a one-epoch run (a million
+#: objects) the first tenth too.
+WARMUP_MAX_FRACTION = 0.1
+
+
 class EpochSampler(DistributedSampler):
     """Each process's share of an epoch's shuffled objects, of ``draws`` objects in all:
     the whole set, or for a set larger than ``draws`` a new random subset each epoch."""
@@ -204,7 +210,11 @@ def plan_schedule(settings: Settings, bank: ObjectBank, dist: Distributed) -> Pl
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
         learning_rate=learning_rate,
-        warmup_steps=min(round(warmup_epochs * steps_per_epoch), max(total_steps - 1, 0)),
+        warmup_steps=min(
+            round(warmup_epochs * steps_per_epoch),
+            round(WARMUP_MAX_FRACTION * total_steps),  # a run of a few epochs also decays
+            max(total_steps - 1, 0),
+        ),
     )
 
 
