@@ -138,3 +138,18 @@ def test_hdbscan_of_more_objects_than_its_limit_is_fitted_on_a_sample_and_spread
     found = _hdbscan(x, seed=0, limit=300)
     assert adjusted_rand_score(labels, found) > 0.95  # every object in its group
     assert np.array_equal(_hdbscan(x[:250], seed=0, limit=300), _hdbscan(x[:250], seed=1))
+
+
+def test_the_outlier_factor_of_new_objects_from_their_neighbours_is_scikit_learns():
+    from sklearn.neighbors import LocalOutlierFactor
+
+    from morphospace.explore.anomalies import _novel_lof
+    from morphospace.explore.search import SimilarityIndex, normalise
+
+    x, _ = blobs(100, centres=3, seed=7)
+    x = normalise(x)
+    fit, new = x[::2], x[1::2]
+    lof = LocalOutlierFactor(n_neighbors=10, metric="cosine", novelty=True).fit(fit)
+    near, similarity = SimilarityIndex(fit).query(new, 10)
+    ours = _novel_lof(lof, near, 1.0 - similarity)
+    assert np.allclose(ours, -lof.score_samples(new), rtol=1e-4)

@@ -19,7 +19,7 @@ from scipy.stats import rankdata
 from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import KNeighborsRegressor, LocalOutlierFactor
 
-from morphospace.explore.search import SimilarityIndex, normalise
+from morphospace.explore.search import GRAPH_PAIRS, SimilarityIndex, normalise
 
 __all__ = ["CHUNK", "UNINTERESTING_WEIGHT", "anomaly_scores", "rerank"]
 
@@ -72,13 +72,24 @@ def _scores_from_sample(x: np.ndarray, fit: np.ndarray, k: int, seed: int) -> pd
     outlier[fit] = -lof.negative_outlier_factor_
     _, similarity = index.neighbours(k)
     knn[fit] = 1.0 - similarity.mean(axis=1)
+    graph = len(rest) * len(fit) >= GRAPH_PAIRS  # one neighbour search serves both scores
     for start in range(0, len(rest), CHUNK):
         rows = rest[start : start + CHUNK]
-        outlier[rows] = -lof.score_samples(x[rows])
-        knn[rows] = 1.0 - index.query(x[rows], k)[1].mean(axis=1)
+        near, similarity = index.query(x[rows], k, graph=graph)
+        outlier[rows] = _novel_lof(lof, near, 1.0 - similarity)
+        knn[rows] = 1.0 - similarity.mean(axis=1)
     for start in range(0, len(x), CHUNK):
         iforest[start : start + CHUNK] = -forest.score_samples(x[start : start + CHUNK])
     return _combined({"anomaly_iforest": iforest, "anomaly_lof": outlier, "anomaly_knn": knn})
+
+
+def _novel_lof(lof: LocalOutlierFactor, near: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    """The local outlier factor of new objects whose k nearest fitted objects (``near``)
+    lie at cosine ``distance``: ``-lof.score_samples(X)``, from neighbours already found
+    (scikit-learn's formula, without its brute-force search of every fitted object)."""
+    k_distance = lof._distances_fit_X_[near, lof.n_neighbors_ - 1]
+    reachability = 1.0 / (np.maximum(distance, k_distance).mean(axis=1) + 1e-10)
+    return (lof._lrd[near] / reachability[:, None]).mean(axis=1)
 
 
 def _combined(scores: dict[str, np.ndarray]) -> pd.DataFrame:
