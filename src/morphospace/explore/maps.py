@@ -22,7 +22,7 @@ from sklearn.decomposition import PCA
 
 from morphospace.choices import MAP_METHOD, MAP_METHODS, MapMethod, check_choice
 from morphospace.errors import InputError
-from morphospace.explore.search import normalise
+from morphospace.explore.search import GRAPH_PAIRS, normalise
 from morphospace.files import atomic_write
 
 __all__ = ["GRAPH_MINIMUM", "PLACE_NEIGHBOURS", "Map", "map_file", "project"]
@@ -96,8 +96,9 @@ class Map:
             self._index = SimilarityIndex(self._reference, "exact")  # or its graph, for many
         k = min(PLACE_NEIGHBOURS, len(self._reference))
         placed = np.empty((len(x), 2), np.float32)
+        graph = len(x) * len(self._reference) >= GRAPH_PAIRS  # decided for all, not a chunk
         for start in range(0, len(x), PLACE_CHUNK):
-            near, similarity = self._index.query(x[start : start + PLACE_CHUNK], k)
+            near, similarity = self._index.query(x[start : start + PLACE_CHUNK], k, graph=graph)
             weight = 1.0 / np.maximum(1.0 - similarity, 1e-6)  # a twin outweighs the rest
             weight /= weight.sum(axis=1, keepdims=True)
             placed[start : start + PLACE_CHUNK] = np.einsum("nk,nkd->nd", weight, self._xy[near])
