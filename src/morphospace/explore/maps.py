@@ -79,8 +79,11 @@ class Map:
         self._reference, self._xy = x, xy
         return xy
 
-    def transform(self, embeddings: np.ndarray) -> np.ndarray:
-        """Place (M, D) new embeddings on the fitted map; returns (M, 2) coordinates."""
+    def transform(self, embeddings: np.ndarray, graph: bool | None = None) -> np.ndarray:
+        """Place (M, D) new embeddings on the fitted map; returns (M, 2) coordinates.
+        ``graph`` finds their neighbours in the HNSW graph (by default past
+        :data:`~morphospace.explore.search.GRAPH_PAIRS` new-fitted pairs; a caller that
+        places a large set a chunk at a time decides it for the whole set)."""
         x = normalise(embeddings)
         if len(x) == 0:
             return np.zeros((0, 2), np.float32)
@@ -96,7 +99,8 @@ class Map:
             self._index = SimilarityIndex(self._reference, "exact")  # or its graph, for many
         k = min(PLACE_NEIGHBOURS, len(self._reference))
         placed = np.empty((len(x), 2), np.float32)
-        graph = len(x) * len(self._reference) >= GRAPH_PAIRS  # decided for all, not a chunk
+        if graph is None:
+            graph = len(x) * len(self._reference) >= GRAPH_PAIRS
         for start in range(0, len(x), PLACE_CHUNK):
             near, similarity = self._index.query(x[start : start + PLACE_CHUNK], k, graph=graph)
             weight = 1.0 / np.maximum(1.0 - similarity, 1e-6)  # a twin outweighs the rest

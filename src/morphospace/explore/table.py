@@ -43,7 +43,7 @@ from morphospace.explore.clusters import Clusters, cluster
 from morphospace.explore.labels import LabelStore
 from morphospace.explore.maps import Map, map_file
 from morphospace.explore.propagate import Propagation, propagate
-from morphospace.explore.search import SimilarityIndex, normalise
+from morphospace.explore.search import GRAPH_PAIRS, SimilarityIndex, normalise
 from morphospace.explore.triage import triage_order
 from morphospace.io.catalogue import CatalogueJoin, CatalogueMatch
 
@@ -274,9 +274,10 @@ class RunTable:
         for name in columns:
             columns[name][chosen] = fitted_part.column(name)
         nearest = np.empty(len(rest), dtype=int)
+        graph = len(rest) * size >= GRAPH_PAIRS  # for the whole set, not a chunk
         for start in range(0, len(rest), CHUNK):
             rows = rest[start : start + CHUNK]
-            placed, near = fitted_part._placed(self.vectors[rows], fitted)
+            placed, near = fitted_part._placed(self.vectors[rows], fitted, graph)
             nearest[start : start + len(rows)] = near
             for name, values in placed.items():
                 columns[name][rows] = values
@@ -306,11 +307,13 @@ class RunTable:
             raise InputError(path, "is not the map of this table; run 'morphospace report' again")
         return new.with_columns(self._placed(new.embeddings, fitted)[0])
 
-    def _placed(self, vectors: np.ndarray, fitted: Map) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def _placed(
+        self, vectors: np.ndarray, fitted: Map, graph: bool | None = None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Where objects of these ``vectors`` go on this explored table's map and clusters,
         and each one's nearest object here (the one mechanism of :meth:`place` and of a
-        table explored from a sample)."""
-        xy = fitted.transform(vectors)
+        table explored from a sample); ``graph`` as :meth:`Map.transform`."""
+        xy = fitted.transform(vectors, graph)
         columns: dict[str, np.ndarray] = {"x": xy[:, 0], "y": xy[:, 1]}
         if "cluster" in self.columns:
             groups = self.column("cluster")
@@ -318,7 +321,7 @@ class RunTable:
             known = normalise(self.vectors)
             centres = normalise(np.stack([known[groups == g].mean(axis=0) for g in names]))
             columns["cluster"] = names[np.argmax(normalise(vectors) @ centres.T, axis=1)]
-        nearest = self.index.query(vectors, 1)[0][:, 0]
+        nearest = self.index.query(vectors, 1, graph=graph)[0][:, 0]
         for name in CLUSTER_COLUMNS[1:]:
             if name in self.columns:
                 columns[name] = self.column(name)[nearest]
