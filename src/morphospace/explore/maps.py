@@ -22,7 +22,7 @@ from sklearn.decomposition import PCA
 
 from morphospace.choices import MAP_METHOD, MAP_METHODS, MapMethod, check_choice
 from morphospace.errors import InputError
-from morphospace.explore.search import GRAPH_PAIRS, normalise
+from morphospace.explore.search import GRAPH_PAIRS, SimilarityIndex, normalise
 from morphospace.files import atomic_write
 
 __all__ = ["GRAPH_MINIMUM", "PLACE_NEIGHBOURS", "Map", "map_file", "project"]
@@ -94,8 +94,6 @@ class Map:
         if not len(self._reference):
             return np.zeros((len(x), 2), np.float32)
         if getattr(self, "_index", None) is None:  # (a map saved before it had one)
-            from morphospace.explore.search import SimilarityIndex
-
             self._index = SimilarityIndex(self._reference, "exact")  # or its graph, for many
         k = min(PLACE_NEIGHBOURS, len(self._reference))
         placed = np.empty((len(x), 2), np.float32)

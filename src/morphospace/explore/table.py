@@ -242,37 +242,39 @@ class RunTable:
             raise InputError(self._source, "the table is empty")
         if len(self) > sample:
             return self._explore_from_sample(method, k, seed, sample)
-        fitted = Map(method, seed)
-        xy = fitted.fit(self.vectors)
-        groups = cluster(self.vectors, k=k, seed=seed)
+        columns, groups, fitted = self._map_and_clusters(method, k, seed)
         scores = anomaly_scores(self.vectors, seed=seed)
-        columns = {
-            "x": xy[:, 0],
-            "y": xy[:, 1],
-            **dict(
-                zip(
-                    CLUSTER_COLUMNS,
-                    (groups.kmeans, groups.hdbscan, groups.agglomerative),
-                    strict=True,
-                )
-            ),
-            **{name: scores[name].to_numpy() for name in scores.columns},
-        }
+        columns.update({name: scores[name].to_numpy() for name in scores.columns})
         explored = self.with_columns(columns)
         explored.info.update(map=method, k=groups.k, map_token=fitted.token, fit_sample=len(self))
         return explored, groups, fitted
+
+    def _map_and_clusters(
+        self, method: MapMethod, k: int | None, seed: int
+    ) -> tuple[dict[str, np.ndarray], Clusters, Map]:
+        """Every object's place on a map fitted to them and its clusters (``x``, ``y``,
+        :data:`CLUSTER_COLUMNS`), the clusters and the fitted map."""
+        fitted = Map(method, seed)
+        xy = fitted.fit(self.vectors)
+        groups = cluster(self.vectors, k=k, seed=seed)
+        labels = (groups.kmeans, groups.hdbscan, groups.agglomerative)
+        columns = {"x": xy[:, 0], "y": xy[:, 1], **dict(zip(CLUSTER_COLUMNS, labels, strict=True))}
+        return columns, groups, fitted
 
     def _explore_from_sample(
         self, method: MapMethod, k: int | None, seed: int, size: int
     ) -> tuple[RunTable, Clusters, Map]:
         chosen = np.sort(np.random.default_rng(seed).choice(len(self), size, replace=False))
         rest = np.setdiff1d(np.arange(len(self)), chosen)
-        part = EmbeddingTable(self.rows(chosen).reset_index(drop=True), self.vectors[chosen], {})
-        fitted_part, groups, fitted = RunTable(part).explore(method, k, seed, sample=size)
-        columns = {name: np.empty(len(self), dtype=np.asarray(fitted_part.column(name)).dtype)
-                   for name in ("x", "y", *CLUSTER_COLUMNS)}  # fmt: skip
+        part = RunTable(
+            EmbeddingTable(self.rows(chosen).reset_index(drop=True), self.vectors[chosen], {})
+        )
+        sampled, groups, fitted = part._map_and_clusters(method, k, seed)  # scored below, once
+        fitted_part = part.with_columns(sampled)
+        columns = {name: np.empty(len(self), dtype=np.asarray(values).dtype)
+                   for name, values in sampled.items()}  # fmt: skip
         for name in columns:
-            columns[name][chosen] = fitted_part.column(name)
+            columns[name][chosen] = sampled[name]
         nearest = np.empty(len(rest), dtype=int)
         graph = len(rest) * size >= GRAPH_PAIRS  # for the whole set, not a chunk
         for start in range(0, len(rest), CHUNK):
