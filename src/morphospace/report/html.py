@@ -99,14 +99,19 @@ def _padded(data: bytes) -> bytes:
     return data + b"\0" * (-len(data) % 8)
 
 
-def inline_columns(rows: pd.DataFrame) -> dict[str, Any]:
-    """:func:`encoded_columns` for JSON: each chunk inline, in base64."""
-    header, chunks = encoded_columns(rows)
+def _pointing(header: dict[str, Any], to) -> dict[str, Any]:
+    """The header with each column's chunk index k replaced by ``to(k)``."""
     for column in header.values():
         for kind in ("float64", "codes"):
             if kind in column:
-                column[kind] = base64.b64encode(chunks[column[kind]]).decode("ascii")
+                column[kind] = to(column[kind])
     return header
+
+
+def inline_columns(rows: pd.DataFrame) -> dict[str, Any]:
+    """:func:`encoded_columns` for JSON: each chunk inline, in base64."""
+    header, chunks = encoded_columns(rows)
+    return _pointing(header, lambda k: base64.b64encode(chunks[k]).decode("ascii"))
 
 
 def binary_columns(rows: pd.DataFrame, extra: dict[str, Any] | None = None) -> bytes:
@@ -116,10 +121,7 @@ def binary_columns(rows: pd.DataFrame, extra: dict[str, Any] | None = None) -> b
     place, as typed arrays."""
     header, chunks = encoded_columns(rows)
     offsets = list(itertools.accumulate((len(chunk) for chunk in chunks), initial=0))
-    for column in header.values():
-        for kind in ("float64", "codes"):
-            if kind in column:
-                column[kind] = offsets[column[kind]]
+    header = _pointing(header, offsets.__getitem__)
     head = json.dumps({"n": len(rows), "columns": header, **(extra or {})}).encode("utf-8")
     return _padded(len(head).to_bytes(4, "little") + head) + b"".join(chunks)
 
