@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from morphospace.choices import MIN_SIDE, ON_ERROR, OnError
 from morphospace.errors import InputError
 from morphospace.files import atomic_write, save_npy
 from morphospace.io import ImageMeta, Problem, ReadResult, find_sources, read_many, split_address
+from morphospace.io._pages import PageBudget
 from morphospace.preprocess import PreprocessChain
 
 __all__ = [
@@ -201,11 +203,13 @@ def keep_batch(batch: Batch) -> Batch:
 
 
 class _HalfImages:
-    """Bank images kept as a float16 memory map, indexed as a float32 tensor would be."""
+    """Bank images kept as a float16 memory map, indexed as a float32 tensor would be; the
+    pages that batches touch are given back to the kernel as they pile up."""
 
     def __init__(self, array: np.ndarray):
         self.array = array
         self.shape = torch.Size(array.shape)
+        self.pages = PageBudget(array)
 
     def __len__(self) -> int:
         return len(self.array)
@@ -217,6 +221,7 @@ class _HalfImages:
         order = np.argsort(chosen, kind="stable")  # read the file forwards, then reorder
         rows = np.empty((len(chosen), *self.array.shape[1:]), dtype=np.float32)
         rows[order] = self.array[chosen[order]]
+        self.pages.spend(len(chosen) * max(self.array[0].nbytes, mmap.PAGESIZE))
         return torch.from_numpy(rows)
 
 
@@ -264,10 +269,12 @@ class ObjectBank(Dataset):
             if bank is None:
                 shape = (n, arrays[0].shape[0], size, size)
                 bank = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=shape)
+                written = PageBudget(bank, budget=0)  # each chunk's pages go once written
             if {a.shape[0] for a in arrays} != {bank.shape[1]}:
                 raise ValueError(f"objects have different channel counts than {bank.shape[1]}")
             start = len(paths)
             bank[start : start + len(arrays)] = to_bank(arrays, size).numpy().astype(np.float16)
+            written.release()
             extents += [tuple(a.shape[-2:]) for a in arrays]
             paths += [str(p) for p in names]
         if bank is None:

@@ -20,6 +20,7 @@ tangent-plane WCS centred on it, with the stack's pixel scale, north up and east
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ import numpy as np
 
 from morphospace.choices import MIN_SIDE
 from morphospace.errors import InputError
+from morphospace.io._pages import PageBudget
 from morphospace.io.fits import ImageMeta, SkyImage, read_fits
 
 __all__ = [
@@ -172,6 +174,7 @@ def read_stack_object(path: Path, index: int, min_side: int = MIN_SIDE) -> SkyIm
         data = raw.squeeze(0) if raw.ndim == 3 and raw.shape[0] == 1 else raw
     else:
         data = np.array(_object_pixels(pixels, index, stack), dtype=np.float32, order="C")
+        _pages(str(path), os.getpid()).spend(data.nbytes)
     mask = ~np.isfinite(data)
     data[mask] = np.nan
     if mask.all():
@@ -240,6 +243,13 @@ def _open(path: str, pid: int) -> tuple[Stack, Any]:
     return _open_fits(Path(path))
 
 
+@lru_cache(maxsize=8)
+def _pages(path: str, pid: int) -> PageBudget:
+    """What this process has read of a memory-mapped stack (a FITS one), given back to the
+    kernel as it goes."""
+    return PageBudget(_open(path, pid)[1])
+
+
 def _open_hdf5(path: Path) -> tuple[Stack, Any]:
     import h5py
 
@@ -272,10 +282,12 @@ def _open_hdf5(path: Path) -> tuple[Stack, Any]:
 
 class _MapWindows:
     """The objects of a map cut by a catalogue: each a window of the memory-mapped map,
-    padded with NaN where it crosses the edge, and the map's WCS moved to the window."""
+    padded with NaN where it crosses the edge, and the map's WCS moved to the window.
+    The pages of the map that the windows touch are given back as they pile up."""
 
     def __init__(self, data: Any, wcs: Any, x: np.ndarray, y: np.ndarray, side: np.ndarray):
         self.data, self.wcs, self.x, self.y, self.side = data, wcs, x, y, side
+        self.pages = PageBudget(data)
 
     def _slices(self, index: int):
         from astropy.nddata.utils import overlap_slices
@@ -294,6 +306,10 @@ class _MapWindows:
         side = int(self.side[index])
         out = np.full((*self.data.shape[:-2], side, side), np.nan, dtype=np.float32)
         out[(..., *small)] = self.data[(..., *large)]
+        # each row of the window lies on pages of its own (a row of a survey map is wider
+        # than a page): a page more than the row's bytes fill
+        per_row = (side * self.data.dtype.itemsize // mmap.PAGESIZE + 1) * mmap.PAGESIZE
+        self.pages.spend(out.size // side * per_row)
         return out, (large[1].start - small[1].start, large[0].start - small[0].start)
 
 
