@@ -98,6 +98,21 @@ def test_a_table_larger_than_the_fit_sample_is_fitted_on_a_sample_and_placed_who
     assert table.explore("pca", k=4)[0].info["fit_sample"] == 600
 
 
+def test_objects_outside_the_fit_sample_land_where_the_maps_own_transform_puts_them():
+    import pandas as pd
+
+    from morphospace.embed import EmbeddingTable
+    from morphospace.explore import RunTable
+
+    x, _ = blobs(100, centres=3, seed=5)  # 300 objects
+    rows = pd.DataFrame({"id": [f"o{i}" for i in range(len(x))], "path": "x.fits"})
+    explored, _, fitted = RunTable(EmbeddingTable(rows, x, {})).explore("umap", k=3, sample=120)
+    xy = explored.rows(columns=["x", "y"]).to_numpy()
+    apart = np.linalg.norm(fitted.transform(x) - xy, axis=1)
+    assert np.sum(apart < 1e-4) >= len(x) - 120  # the objects outside the sample: exactly
+    assert apart.max() < 1e-3 * np.ptp(xy)  # the fitted ones: at their own place
+
+
 def test_the_neighbours_of_every_object_from_the_graph_match_the_exact_ones():
     x, _ = blobs(300, centres=5, dim=32, spread=0.3, seed=2)
     index = SimilarityIndex(x)
@@ -140,16 +155,23 @@ def test_hdbscan_of_more_objects_than_its_limit_is_fitted_on_a_sample_and_spread
     assert np.array_equal(_hdbscan(x[:250], seed=0, limit=300), _hdbscan(x[:250], seed=1))
 
 
-def test_the_outlier_factor_of_new_objects_from_their_neighbours_is_scikit_learns():
+def test_the_outlier_factor_from_neighbours_already_found_is_scikit_learns():
     from sklearn.neighbors import LocalOutlierFactor
 
-    from morphospace.explore.anomalies import _novel_lof
+    from morphospace.explore.anomalies import OutlierFactor
     from morphospace.explore.search import SimilarityIndex, normalise
 
     x, _ = blobs(100, centres=3, seed=7)
     x = normalise(x)
     fit, new = x[::2], x[1::2]
     lof = LocalOutlierFactor(n_neighbors=10, metric="cosine", novelty=True).fit(fit)
-    near, similarity = SimilarityIndex(fit).query(new, 10)
-    ours = _novel_lof(lof, near, 1.0 - similarity)
-    assert np.allclose(ours, -lof.score_samples(new), rtol=1e-4)
+    index = SimilarityIndex(fit)
+    ours = OutlierFactor.fit(*_distances(index.neighbours(10)))
+    assert np.allclose(ours.of_fitted, -lof.negative_outlier_factor_, rtol=1e-4)
+    found = ours.of_new(*_distances(index.query(new, 10)))
+    assert np.allclose(found, -lof.score_samples(new), rtol=1e-4)
+
+
+def _distances(found):
+    near, similarity = found
+    return near, 1.0 - similarity

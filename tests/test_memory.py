@@ -71,3 +71,31 @@ def test_an_array_in_memory_has_no_pages_to_give_back():
     pages = PageBudget(array, budget=1)
     pages.spend(10**9)
     assert array.sum() == 10
+
+
+def test_windows_cut_from_a_map_keep_only_a_budget_of_it_resident(tmp_path):
+    from astropy.io import fits
+    from astropy.table import Table
+
+    from morphospace.io import find_sources, read_object
+    from morphospace.io._pages import FAULT_AROUND, PAGE_BUDGET
+    from morphospace.io.cutouts import CatalogueCut
+
+    side = 8192  # a 256 MiB map, twice the budget
+    rng = np.random.default_rng(0)
+    field = tmp_path / "field.fits"
+    fits.PrimaryHDU(np.ones((side, side), dtype=np.float32)).writeto(field)
+    n = 2000
+    x, y = rng.integers(40, side - 40, n), rng.integers(40, side - 40, n)
+    Table({"x": x, "y": y}).write(tmp_path / "positions.fits")
+    cut = CatalogueCut(tmp_path / "positions.fits", size="32px", x_column="x", y_column="y")
+    addresses = find_sources([cut.stack(field, tmp_path / "sources")])
+    peak = 0
+    for i, address in enumerate(addresses):
+        assert read_object(address).data.sum() == 32 * 32
+        if i % 50 == 0:
+            peak = max(peak, resident(field))
+    # the windows read span the map (256 MiB) several times over; what stays resident is
+    # the budget, give or take the kernel's reading ahead in larger blocks than counted
+    assert n * 32 * FAULT_AROUND > 4 * field.stat().st_size
+    assert 0 < peak <= 1.25 * PAGE_BUDGET

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mmap
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -221,7 +220,7 @@ class _HalfImages:
         order = np.argsort(chosen, kind="stable")  # read the file forwards, then reorder
         rows = np.empty((len(chosen), *self.array.shape[1:]), dtype=np.float32)
         rows[order] = self.array[chosen[order]]
-        self.pages.spend(len(chosen) * max(self.array[0].nbytes, mmap.PAGESIZE))
+        self.pages.spend_rows(len(chosen), self.array[0].nbytes)  # rows drawn at random
         return torch.from_numpy(rows)
 
 

@@ -21,26 +21,44 @@ from sklearn.neighbors import KNeighborsRegressor, LocalOutlierFactor
 
 from morphospace.explore.search import GRAPH_PAIRS, SimilarityIndex, normalise
 
-__all__ = ["CHUNK", "UNINTERESTING_WEIGHT", "anomaly_scores", "rerank"]
+__all__ = [
+    "ANOMALY_NEIGHBOURS",
+    "CHUNK",
+    "UNINTERESTING_WEIGHT",
+    "OutlierFactor",
+    "anomaly_scores",
+    "rerank",
+]
 
 #: Objects scored (or placed) per step when the detectors learnt from a sample.
 CHUNK = 50_000
+#: The neighbours of an object that its local outlier factor and k-NN distance look at.
+ANOMALY_NEIGHBOURS = 10
 
 
 def anomaly_scores(
-    embeddings: np.ndarray, k: int = 10, seed: int = 0, fit: np.ndarray | None = None
+    embeddings: np.ndarray,
+    k: int = ANOMALY_NEIGHBOURS,
+    seed: int = 0,
+    fit: np.ndarray | None = None,
+    index: SimilarityIndex | None = None,
+    found: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Columns ``anomaly_iforest``, ``anomaly_lof``, ``anomaly_knn``, ``anomaly`` (0-1) and
     ``anomaly_rank`` (1 = most unusual), one row per embedding.
 
     ``fit`` (row numbers) names the objects the detectors learn from, a sample of a large
     table (:data:`~morphospace.choices.FIT_SAMPLE`): the others are scored against them, as
-    new objects would be. By default every object is learnt from.
+    new objects would be. By default every object is learnt from. A caller that has the
+    search index of the ``fit`` rows (``index``), or has already found the ``k`` fitted
+    objects nearest each other row (``found``: their positions in ``fit`` and their
+    similarities, the other rows in increasing order), passes them on instead of having
+    them made again.
     """
     x = normalise(embeddings)
     n = len(x)
     if fit is not None and len(fit) < n:
-        return _scores_from_sample(x, np.asarray(fit), k, seed)
+        return _scores_from_sample(x, np.asarray(fit), k, seed, index, found)
     if n < 3:
         zeros = np.zeros(n)
         return pd.DataFrame(
@@ -61,35 +79,66 @@ def anomaly_scores(
     return _combined({"anomaly_iforest": iforest, "anomaly_lof": lof, "anomaly_knn": knn})
 
 
-def _scores_from_sample(x: np.ndarray, fit: np.ndarray, k: int, seed: int) -> pd.DataFrame:
-    """The three detectors fitted on the rows ``fit``; every row scored, in chunks."""
+def _scores_from_sample(
+    x: np.ndarray,
+    fit: np.ndarray,
+    k: int,
+    seed: int,
+    index: SimilarityIndex | None,
+    found: tuple[np.ndarray, np.ndarray] | None,
+) -> pd.DataFrame:
+    """The three detectors fitted on the rows ``fit``; every row scored, in chunks. The
+    local outlier factor and the k-NN distance come from one neighbour search."""
     rest = np.setdiff1d(np.arange(len(x)), fit)
     k = min(k, len(fit) - 1)
     forest = IsolationForest(n_estimators=200, random_state=seed).fit(x[fit])
-    lof = LocalOutlierFactor(n_neighbors=k, metric="cosine", novelty=True).fit(x[fit])
-    index = SimilarityIndex(x[fit])
+    index = index if index is not None else SimilarityIndex(x[fit])
     iforest, outlier, knn = (np.empty(len(x)) for _ in range(3))
-    outlier[fit] = -lof.negative_outlier_factor_
-    _, similarity = index.neighbours(k)
+    near, similarity = index.neighbours(k)
+    lof = OutlierFactor.fit(near, 1.0 - similarity)
+    outlier[fit] = lof.of_fitted
     knn[fit] = 1.0 - similarity.mean(axis=1)
     graph = len(rest) * len(fit) >= GRAPH_PAIRS  # one neighbour search serves both scores
     for start in range(0, len(rest), CHUNK):
         rows = rest[start : start + CHUNK]
-        near, similarity = index.query(x[rows], k, graph=graph)
-        outlier[rows] = _novel_lof(lof, near, 1.0 - similarity)
+        if found is not None:
+            near, similarity = (part[start : start + CHUNK, :k] for part in found)
+        else:
+            near, similarity = index.query(x[rows], k, graph=graph)
+        outlier[rows] = lof.of_new(near, 1.0 - similarity)
         knn[rows] = 1.0 - similarity.mean(axis=1)
     for start in range(0, len(x), CHUNK):
         iforest[start : start + CHUNK] = -forest.score_samples(x[start : start + CHUNK])
     return _combined({"anomaly_iforest": iforest, "anomaly_lof": outlier, "anomaly_knn": knn})
 
 
-def _novel_lof(lof: LocalOutlierFactor, near: np.ndarray, distance: np.ndarray) -> np.ndarray:
-    """The local outlier factor of new objects whose k nearest fitted objects (``near``)
-    lie at cosine ``distance``: ``-lof.score_samples(X)``, from neighbours already found
-    (scikit-learn's formula, without its brute-force search of every fitted object)."""
-    k_distance = lof._distances_fit_X_[near, lof.n_neighbors_ - 1]
-    reachability = 1.0 / (np.maximum(distance, k_distance).mean(axis=1) + 1e-10)
-    return (lof._lrd[near] / reachability[:, None]).mean(axis=1)
+class OutlierFactor:
+    """The local outlier factor (Breunig et al. 2000, scikit-learn's formula) of fitted
+    objects and of new ones, from neighbours already found rather than from a search of
+    its own: each fitted object's ``k`` nearest other fitted objects ``near`` at cosine
+    ``distance`` (:meth:`fit`)."""
+
+    def __init__(self, k_distance: np.ndarray, density: np.ndarray, of_fitted: np.ndarray):
+        self.k_distance = k_distance  # distance of each fitted object to its k-th neighbour
+        self.density = density  # local reachability density of each fitted object
+        self.of_fitted = of_fitted  # the factor of each fitted object
+
+    @classmethod
+    def fit(cls, near: np.ndarray, distance: np.ndarray) -> OutlierFactor:
+        k_distance = distance[:, -1]
+        density = _density(near, distance, k_distance)
+        return cls(k_distance, density, (density[near] / density[:, None]).mean(axis=1))
+
+    def of_new(self, near: np.ndarray, distance: np.ndarray) -> np.ndarray:
+        """The factor of new objects whose k nearest fitted objects lie at ``distance``."""
+        return (self.density[near] / _density(near, distance, self.k_distance)[:, None]).mean(
+            axis=1
+        )
+
+
+def _density(near: np.ndarray, distance: np.ndarray, k_distance: np.ndarray) -> np.ndarray:
+    reachability = np.maximum(distance, k_distance[near])
+    return 1.0 / (reachability.mean(axis=1) + 1e-10)
 
 
 def _combined(scores: dict[str, np.ndarray]) -> pd.DataFrame:

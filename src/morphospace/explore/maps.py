@@ -100,11 +100,27 @@ class Map:
         if graph is None:
             graph = len(x) * len(self._reference) >= GRAPH_PAIRS
         for start in range(0, len(x), PLACE_CHUNK):
-            near, similarity = self._index.query(x[start : start + PLACE_CHUNK], k, graph=graph)
-            weight = 1.0 / np.maximum(1.0 - similarity, 1e-6)  # a twin outweighs the rest
-            weight /= weight.sum(axis=1, keepdims=True)
-            placed[start : start + PLACE_CHUNK] = np.einsum("nk,nkd->nd", weight, self._xy[near])
+            found = self._index.query(x[start : start + PLACE_CHUNK], k, graph=graph)
+            placed[start : start + PLACE_CHUNK] = self.place(*found)
         return placed
+
+    @property
+    def by_neighbours(self) -> bool:
+        """Whether new objects are placed among their most similar fitted objects (UMAP,
+        t-SNE) rather than by a projection (PCA)."""
+        return self._model is None and self._xy is not None
+
+    def place(self, near: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+        """Where :meth:`transform` puts objects whose most similar fitted objects (their
+        rows among the fitted embeddings, most similar first, at least
+        :data:`PLACE_NEIGHBOURS` of them when there are) and cosine similarities are
+        already known; (M, 2) coordinates."""
+        if not self.by_neighbours:
+            raise RuntimeError("only a UMAP or t-SNE map places objects by their neighbours")
+        near, similarity = near[:, :PLACE_NEIGHBOURS], similarity[:, :PLACE_NEIGHBOURS]
+        weight = 1.0 / np.maximum(1.0 - similarity, 1e-6)  # a twin outweighs the rest
+        weight /= weight.sum(axis=1, keepdims=True)
+        return np.einsum("nk,nkd->nd", weight, self._xy[near]).astype(np.float32)
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_index": None}  # the index is made again when needed

@@ -38,10 +38,10 @@ from morphospace.choices import (
 )
 from morphospace.embed.table import EmbeddingTable, find_table
 from morphospace.errors import InputError
-from morphospace.explore.anomalies import CHUNK, anomaly_scores, rerank
+from morphospace.explore.anomalies import ANOMALY_NEIGHBOURS, CHUNK, anomaly_scores, rerank
 from morphospace.explore.clusters import Clusters, cluster
 from morphospace.explore.labels import LabelStore
-from morphospace.explore.maps import Map, map_file
+from morphospace.explore.maps import PLACE_NEIGHBOURS, Map, map_file
 from morphospace.explore.propagate import Propagation, propagate
 from morphospace.explore.search import GRAPH_PAIRS, SimilarityIndex, normalise
 from morphospace.explore.triage import triage_order
@@ -275,14 +275,19 @@ class RunTable:
                    for name, values in sampled.items()}  # fmt: skip
         for name in columns:
             columns[name][chosen] = sampled[name]
-        nearest = np.empty(len(rest), dtype=int)
+        # one search of the sample serves the map, the groups and the anomaly scores
+        want = min(max(PLACE_NEIGHBOURS, ANOMALY_NEIGHBOURS), size)
+        near = np.empty((len(rest), want), dtype=np.int64)
+        similarity = np.empty((len(rest), want), dtype=np.float32)
         graph = len(rest) * size >= GRAPH_PAIRS  # for the whole set, not a chunk
         for start in range(0, len(rest), CHUNK):
             rows = rest[start : start + CHUNK]
-            placed, near = fitted_part._placed(self.vectors[rows], fitted, graph)
-            nearest[start : start + len(rows)] = near
+            found = fitted_part.index.query(self.vectors[rows], want, graph=graph)
+            near[start : start + len(rows)], similarity[start : start + len(rows)] = found
+            placed, _ = fitted_part._placed(self.vectors[rows], fitted, found=found)
             for name, values in placed.items():
                 columns[name][rows] = values
+        nearest = near[:, 0]
         leaf_of = np.empty(len(self), dtype=int)
         leaf_of[chosen] = groups.leaf_of if groups.leaf_of is not None else np.arange(size)
         leaf_of[rest] = leaf_of[chosen][nearest]
@@ -290,7 +295,9 @@ class RunTable:
             columns["cluster"], columns["cluster_hdbscan"], columns["cluster_agglomerative"],
             groups.k, groups.silhouettes, groups.linkage, leaf_of,
         )  # fmt: skip
-        scores = anomaly_scores(self.vectors, seed=seed, fit=chosen)
+        scores = anomaly_scores(
+            self.vectors, ANOMALY_NEIGHBOURS, seed, chosen, fitted_part.index, (near, similarity)
+        )
         columns.update({name: scores[name].to_numpy() for name in scores.columns})
         explored = self.with_columns(columns)
         explored.info.update(map=method, k=groups.k, map_token=fitted.token, fit_sample=size)
@@ -310,12 +317,23 @@ class RunTable:
         return new.with_columns(self._placed(new.embeddings, fitted)[0])
 
     def _placed(
-        self, vectors: np.ndarray, fitted: Map, graph: bool | None = None
+        self,
+        vectors: np.ndarray,
+        fitted: Map,
+        graph: bool | None = None,
+        found: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Where objects of these ``vectors`` go on this explored table's map and clusters,
         and each one's nearest object here (the one mechanism of :meth:`place` and of a
-        table explored from a sample); ``graph`` as :meth:`Map.transform`."""
-        xy = fitted.transform(vectors, graph)
+        table explored from a sample); ``graph`` as :meth:`Map.transform`. ``found``: the
+        objects here most similar to each one and their similarities, already searched,
+        when this table's objects are those the map was fitted on."""
+        by_neighbours = found is not None and fitted.by_neighbours
+        xy = fitted.place(*found) if by_neighbours else fitted.transform(vectors, graph)
+        if found is not None:
+            nearest = found[0][:, 0]
+        else:
+            nearest = self.index.query(vectors, 1, graph=graph)[0][:, 0]
         columns: dict[str, np.ndarray] = {"x": xy[:, 0], "y": xy[:, 1]}
         if "cluster" in self.columns:
             groups = self.column("cluster")
@@ -323,7 +341,6 @@ class RunTable:
             known = normalise(self.vectors)
             centres = normalise(np.stack([known[groups == g].mean(axis=0) for g in names]))
             columns["cluster"] = names[np.argmax(normalise(vectors) @ centres.T, axis=1)]
-        nearest = self.index.query(vectors, 1, graph=graph)[0][:, 0]
         for name in CLUSTER_COLUMNS[1:]:
             if name in self.columns:
                 columns[name] = self.column(name)[nearest]

@@ -20,7 +20,6 @@ tangent-plane WCS centred on it, with the stack's pixel scale, north up and east
 
 from __future__ import annotations
 
-import mmap
 import os
 import re
 from dataclasses import dataclass
@@ -174,7 +173,7 @@ def read_stack_object(path: Path, index: int, min_side: int = MIN_SIDE) -> SkyIm
         data = raw.squeeze(0) if raw.ndim == 3 and raw.shape[0] == 1 else raw
     else:
         data = np.array(_object_pixels(pixels, index, stack), dtype=np.float32, order="C")
-        _pages(str(path), os.getpid()).spend(data.nbytes)
+        _pages(str(path), os.getpid()).spend_rows(1, data.nbytes)
     mask = ~np.isfinite(data)
     data[mask] = np.nan
     if mask.all():
@@ -306,10 +305,7 @@ class _MapWindows:
         side = int(self.side[index])
         out = np.full((*self.data.shape[:-2], side, side), np.nan, dtype=np.float32)
         out[(..., *small)] = self.data[(..., *large)]
-        # each row of the window lies on pages of its own (a row of a survey map is wider
-        # than a page): a page more than the row's bytes fill
-        per_row = (side * self.data.dtype.itemsize // mmap.PAGESIZE + 1) * mmap.PAGESIZE
-        self.pages.spend(out.size // side * per_row)
+        self.pages.spend_rows(out.size // side, side * out.itemsize)  # rows a map row apart
         return out, (large[1].start - small[1].start, large[0].start - small[0].start)
 
 
