@@ -143,15 +143,18 @@ def tree_pss(pid: int, field: str = "Pss") -> int:
 
 
 class PeakMemory:
-    """The highest sum of PSS over a process tree, sampled twice a second in a thread."""
+    """The highest sum of PSS over a process tree, sampled every ``every`` seconds in a
+    thread (reading a large process's page accounting costs CPU time: at twice a second it
+    took an eighth of a core from the stage it measured; memory moves chunk by chunk, over
+    seconds)."""
 
-    def __init__(self, pid: int):
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+    def __init__(self, pid: int, every: float = 2.0):
+        self.pid, self.every, self.peak, self._stop = pid, every, 0, threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
 
     def _watch(self) -> None:
-        while not self._stop.wait(0.5):
+        while not self._stop.wait(self.every):
             self.peak = max(self.peak, tree_pss(self.pid))
 
     def stop(self) -> float:
