@@ -391,3 +391,15 @@ def test_a_table_larger_than_the_page_is_shown_by_a_sample_with_its_top_anomalie
     top = ranks.sort_values("anomaly_rank")["id"][:24]
     ids = shown["columns"]["id"]["lines"].split("\n")
     assert set(top) <= set(ids)  # the most anomalous are all there
+
+
+def test_report_of_a_run_folder_writes_into_the_run(trained, tmp_path):
+    import shutil
+
+    run, images = trained
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    embed_run(copy, [str(images)], copy / "embeddings.parquet", options=EmbedOptions(workers=1))
+    assert main(["report", str(copy), "--map", "pca", "-k", "2", "--no-progress"]) == 0
+    assert (copy / "report" / "index.html").exists()
+    assert not (tmp_path / "report").exists()

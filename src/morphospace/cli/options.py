@@ -176,8 +176,7 @@ def table_argument(
 ) -> Path:
     from morphospace.embed.table import find_table
 
-    find_table(embeddings)  # a missing table is said before the heavy imports
-    return embeddings
+    return find_table(embeddings)  # a run folder names its table; a missing one is said early
 
 
 def run_or_table_argument(
