@@ -328,23 +328,29 @@ class RunTable:
         table explored from a sample); ``graph`` as :meth:`Map.transform`. ``found``: the
         objects here most similar to each one and their similarities, already searched,
         when this table's objects are those the map was fitted on."""
-        by_neighbours = found is not None and fitted.by_neighbours
-        xy = fitted.place(*found) if by_neighbours else fitted.transform(vectors, graph)
-        if found is not None:
-            nearest = found[0][:, 0]
+        if found is None:
+            found = self.index.query(vectors, 1, graph=graph)
+            xy = fitted.transform(vectors, graph)
         else:
-            nearest = self.index.query(vectors, 1, graph=graph)[0][:, 0]
+            xy = fitted.place(*found) if fitted.by_neighbours else fitted.transform(vectors)
+        nearest = found[0][:, 0]
         columns: dict[str, np.ndarray] = {"x": xy[:, 0], "y": xy[:, 1]}
         if "cluster" in self.columns:
-            groups = self.column("cluster")
-            names = np.unique(groups)
-            known = normalise(self.vectors)
-            centres = normalise(np.stack([known[groups == g].mean(axis=0) for g in names]))
+            names, centres = self._cluster_centres
             columns["cluster"] = names[np.argmax(normalise(vectors) @ centres.T, axis=1)]
         for name in CLUSTER_COLUMNS[1:]:
             if name in self.columns:
                 columns[name] = self.column(name)[nearest]
         return columns, nearest
+
+    @cached_property
+    def _cluster_centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """The k-means clusters' names and mean directions, made once for every chunk of
+        objects placed in them."""
+        groups = self.column("cluster")
+        names = np.unique(groups)
+        known = normalise(self.vectors)
+        return names, normalise(np.stack([known[groups == g].mean(axis=0) for g in names]))
 
     def anomalies(self) -> pd.DataFrame:
         """Every object's anomaly scores (:data:`SCORE_COLUMNS`): the table's when ``report``
