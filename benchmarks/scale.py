@@ -205,7 +205,7 @@ def search(run: Path, queries: int = 1000) -> None:
     for q in chosen:
         scores = vectors @ vectors[q]
         scores[q] = -np.inf  # not itself
-        exact.append(np.argpartition(-scores, 11)[:12])
+        exact.append(np.argpartition(-scores, 11)[:12].copy())  # not a view of all N
     exact_each = (time.perf_counter() - started) / queries
     recall = np.mean([len(set(f[:10]) & set(e[np.argsort(-(vectors[e] @ vectors[q]))][:10])) / 10
                       for f, e, q in zip(found, exact, chosen, strict=True)])  # fmt: skip

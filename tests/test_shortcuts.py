@@ -10,14 +10,45 @@ from conftest import celestial_header, gaussian_blob
 from morphospace.io import _fast as io_fast
 from morphospace.io import read_fits
 from morphospace.preprocess import _fast as preprocess_fast
+from morphospace.report import _fast as report_fast
 
 
-@pytest.mark.parametrize("module", [io_fast, preprocess_fast])
+@pytest.mark.parametrize("module", [io_fast, preprocess_fast, report_fast])
 def test_every_shortcut_names_its_library_call(module):
     assert module.LIBRARY, module
     for name, library in module.LIBRARY.items():
         assert callable(getattr(module, name)) and library is not getattr(module, name)
         assert module.__doc__ and f":func:`{name}`" in module.__doc__
+
+
+TEXT_COLUMNS = [
+    [f"src{i}" for i in range(50)],  # ids: one a line
+    ["b", "a", None, "b", "Ä", "a", "c", "a"] * 5,  # names: codes, code-point order
+    ["one\nline", None, "x"],  # a newline inside a value, a missing value
+    ["é", "e", "Z", "z", "\u00e9", "10", "9"] * 3,
+    [],
+    [None, None, None, None],
+]
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [(values, dtype) for values in TEXT_COLUMNS for dtype in (object, "str")]
+    + [([1, "a", 2.5, "a"] * 4, object)],  # not all text: the library's route
+)
+def test_text_columns_encode_as_pandas_factorize_and_join_give(values, dtype):
+    import pandas as pd
+
+    series = pd.Series(values, dtype=dtype)
+    for limit in (2, 1000):
+        fast = report_fast.encode_text(series, limit)
+        library = report_fast.library_encode_text(series, limit)
+        assert type(fast) is type(library)
+        if isinstance(fast, str):
+            assert fast == library
+        else:
+            assert fast[1] == library[1] and np.array_equal(fast[0], library[0])
+            assert fast[0].dtype == np.dtype("<i4")
 
 
 def test_median_equals_numpys_with_ties_and_odd_and_even_counts():

@@ -26,17 +26,27 @@ const state = {
   n: 0, columns: {}, all: [], categorical: [], selection: [], labels: {}, marks: {},
   names: Array(9).fill(''), x: [], y: [], readOnly: report !== null,
   similarity: new Map(), rowOfId: new Map(), enc: null, shown: null, drawing: Promise.resolve(),
+  spatialIndex: undefined,
 };
 let scatterplot = null;
 
 function normalisedPositions(xs, ys) {
   // one scale for both axes, so the map keeps its shape, centred in [-1, 1]
-  const [x0, x1] = extent(xs.filter(Number.isFinite));
-  const [y0, y1] = extent(ys.filter(Number.isFinite));
+  const [x0, x1] = extent(xs); // one pass, no copy (a missing position is NaN)
+  const [y0, y1] = extent(ys);
   const half = Math.max(x1 - x0, y1 - y0, 1e-9) / 2 / 0.95;
-  const cx = (x0 + x1) / 2; const cy = (y0 + y1) / 2;
-  const scaled = (vs, c) => Float32Array.from(vs, (v) => (Number.isFinite(v) ? (v - c) / half : 0));
-  return [scaled(xs, cx), scaled(ys, cy)];
+  const scaled = (vs, c) => {
+    const out = new Float32Array(vs.length);
+    for (let i = 0; i < vs.length; i++) out[i] = Number.isFinite(vs[i]) ? (vs[i] - c) / half : 0;
+    return out;
+  };
+  return [scaled(xs, (x0 + x1) / 2), scaled(ys, (y0 + y1) / 2)];
+}
+
+function rowIndex(ids) {
+  // each id's row, made the first time one is asked for: a million ids take a while
+  let rows = null;
+  return { get: (id) => (rows ??= new Map(ids.map((v, i) => [v, i]))).get(id) };
 }
 
 // --- columns: the first paint's at once, any other when it is needed -------------------------
@@ -89,11 +99,19 @@ async function colourBy(name) {
   state.enc = enc; state.shown = null;
   const zeros = () => new Float32Array(state.n);
   const points = { x: state.x, y: state.y, valueA: enc.valueA || zeros(), valueB: enc.valueB || zeros() };
-  scatterplot.set({ colorBy: enc.kind === 'categorical' ? 'valueA' : 'valueB', pointColor: enc.colours });
-  // one draw at a time: a colour chosen while the last is drawn waits for it
-  state.drawing = state.drawing.then(() => scatterplot.draw(points, { zDataType: 'categorical', wDataType: 'continuous' }))
-    .then(() => { if (state.selection.length) scatterplot.select(state.selection, { preventEvent: true }); updateThumbs(); });
+  const colours = { colorBy: enc.kind === 'categorical' ? 'valueA' : 'valueB', pointColor: enc.colours };
+  // one draw at a time: a colour chosen while the last is drawn waits for it. The colours
+  // are set (a frame of their own) before the points come, so that a million points are
+  // drawn once, not twice. The points never move: the spatial index that the first draw
+  // built serves every later one.
+  const draw = () => scatterplot.draw(points, { zDataType: 'categorical', wDataType: 'continuous', spatialIndex: state.spatialIndex });
+  state.drawing = state.drawing.then(() => scatterplot.set(colours)).then(draw).then(() => {
+    state.spatialIndex ??= scatterplot.get('spatialIndex');
+    if (state.selection.length) scatterplot.select(state.selection, { preventEvent: true });
+    updateThumbs();
+  });
   drawLegend(name);
+  return state.drawing;
 }
 
 function drawLegend(name) {
@@ -242,6 +260,7 @@ function updateThumbs() {
   // zoomed in far enough, the points become the objects' thumbnails, framed in their
   // group's colour; images already shown stay (moved, not made again)
   const layer = $('#thumbs');
+  if (!fewInView()) { layer.replaceChildren(); return; }
   const inView = scatterplot.get('pointsInView').filter((i) => !state.shown || state.shown.has(state.enc.valueA[i]));
   if (!inView.length || inView.length > THUMBS_BELOW) { layer.replaceChildren(); return; }
   const { width, height } = $('#map').getBoundingClientRect();
@@ -261,6 +280,21 @@ function updateThumbs() {
     Object.assign(img.style, { left: `${x - side / 2}px`, top: `${y - side / 2}px`, width: `${side}px`, height: `${side}px`, borderColor: state.enc.colourOf(i) });
     img.classList.toggle('selected', selected.has(i));
   }
+}
+
+function fewInView(tried = 4096) {
+  // whether the points in view may be few enough for thumbnails, judged from an even
+  // sample of them: asking the spatial index for every point in view is a pass over all
+  // of them when zoomed out. Generous (8x), so that a sample never hides a small view.
+  if (state.n <= 8 * tried) return true;
+  const step = Math.floor(state.n / tried);
+  const { width, height } = $('#map').getBoundingClientRect();
+  let inside = 0;
+  for (let i = 0; i < state.n; i += step) {
+    const [x, y] = scatterplot.getScreenPosition(i);
+    if (x >= 0 && x <= width && y >= 0 && y <= height) inside += 1;
+  }
+  return inside * step <= 8 * THUMBS_BELOW;
 }
 
 async function findObject(query) {
@@ -340,9 +374,19 @@ async function fetchKept() {
   state.marks = (await (await api('/api/marks')).json()).labels;
 }
 
+function byRow(kept, value) {
+  // a column from values kept by id: one step per kept value, not per object
+  const column = new Array(state.n).fill(null);
+  for (const [id, v] of Object.entries(kept)) {
+    const i = state.rowOfId.get(id);
+    if (i !== undefined) column[i] = value(v);
+  }
+  return column;
+}
+
 function refreshLabelColumn() {
-  state.columns.label = state.columns.id.map((id) => state.labels[id] ?? null);
-  state.columns.interesting = state.columns.id.map((id) => (id in state.marks ? +state.marks[id] : null));
+  state.columns.label = byRow(state.labels, (v) => v);
+  state.columns.interesting = byRow(state.marks, (v) => +v);
   const used = [...new Set(Object.values(state.labels))].sort();
   used.forEach((name) => { if (!state.names.includes(name)) { const free = state.names.indexOf(''); if (free >= 0) state.names[free] = name; } });
   document.querySelectorAll('#names input').forEach((input, k) => { input.value = state.names[k]; });
@@ -419,19 +463,20 @@ async function sendOverSamp() {
 }
 
 async function loadTable() {
-  // a report holds every column; the explorer's server sends the first paint's
+  // a report holds every column; the explorer's server sends the first paint's, and the
+  // labels kept and the last propagated ones are asked for while those come
+  const kept = report ? null : Promise.all([api('/api/predictions').then((r) => r.json()), fetchKept()]);
   const { header, columns } = report ? { header: report, columns: decodeColumns(report) } : await fetchColumns();
   state.n = header.n; state.columns = columns; state.categorical = header.categorical || [];
   state.all = header.all || Object.keys(columns);
-  state.rowOfId = new Map(state.columns.id.map((id, i) => [id, i]));
+  state.rowOfId = rowIndex(state.columns.id);
   if (report) {
     document.body.classList.add('read-only');
     document.title = report.title; $('#title').textContent = report.title;
     return;
   }
-  await fetchKept();
-  const kept = await (await api('/api/predictions')).json();
-  if (kept.columns) showPredictions(kept.columns);
+  const [predicted] = await kept;
+  if (predicted.columns) showPredictions(predicted.columns);
 }
 
 // --- keys -------------------------------------------------------------------------------
@@ -462,12 +507,16 @@ function onKey(e) {
 }
 
 async function main() {
-  await loadTable();
-  if (!state.columns.x) { say('this table has no map yet: run morphospace report on it first', true); return; }
-  [state.x, state.y] = normalisedPositions(state.columns.x, state.columns.y);
+  // the drawing canvas is made while the table comes. Its spatial index (for the lasso) is
+  // built here, not in regl-scatterplot's worker: from a million points on, the worker is
+  // sent a copy of every point, which takes longer than building the index.
+  const loaded = loadTable();
   const canvas = $('#canvas');
   const { width, height } = canvas.getBoundingClientRect();
-  scatterplot = createScatterplot({ canvas, width, height, pointSize: 4, opacity: 0.85, backgroundColor: '#101418', lassoColor: '#ffd166', pointColorActive: '#ffffff', pointColorHover: '#ffd166' });
+  scatterplot = createScatterplot({ canvas, width, height, spatialIndexUseWorker: false, pointSize: 4, opacity: 0.85, backgroundColor: '#101418', lassoColor: '#ffd166', pointColorActive: '#ffffff', pointColorHover: '#ffd166' });
+  await loaded;
+  if (!state.columns.x) { say('this table has no map yet: run morphospace report on it first', true); return; }
+  [state.x, state.y] = normalisedPositions(state.columns.x, state.columns.y);
   scatterplot.subscribe('select', ({ points }) => showSelection([...points]));
   scatterplot.subscribe('deselect', () => showSelection([]));
   scatterplot.subscribe('pointOver', (i) => showObject(i));
@@ -478,7 +527,7 @@ async function main() {
   window.addEventListener('resize', () => { const r = canvas.getBoundingClientRect(); scatterplot.set({ width: r.width, height: r.height }); });
   refreshLabelColumn();
   $('#colour').value = state.columns.cluster ? 'cluster' : 'id';
-  colourBy($('#colour').value);
+  const drawn = colourBy($('#colour').value);
   $('#colour').addEventListener('change', (e) => colourBy(e.target.value));
   $('#legend').addEventListener('click', legendClick);
   $('#size').addEventListener('input', (e) => scatterplot.set({ pointSize: +e.target.value }));
@@ -526,8 +575,8 @@ async function main() {
     setUpTriage({ state, keep, select: (indices) => scatterplot.select(indices) });
   }
   window.morphospaceExplorer = { state, scatterplot, leaveTriage }; // for scripts and tests
-  document.body.dataset.ready = 'true';
-  if (!triageActive()) say(`${state.n} objects. ${IDLE}`);
+  await drawn; // ready: every point drawn and its spatial index built, so a lasso can search it
+  document.body.dataset.ready = 'true';  if (!triageActive()) say(`${state.n} objects. ${IDLE}`);
 }
 
 main().catch((error) => say(error.message, true));

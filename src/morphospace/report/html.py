@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from morphospace.files import atomic_write
+from morphospace.report._fast import encode_text
 from morphospace.report.thumbnails import png_data_uri
 
 __all__ = [
@@ -84,14 +85,13 @@ def encoded_columns(rows: pd.DataFrame) -> tuple[dict[str, Any], list[bytes]]:
             header[str(name)] = {"float64": len(chunks)}
             chunks.append(numbers.tobytes())
             continue
-        text = values.astype(object).where(values.notna(), None)
-        codes, names = pd.factorize(text.map(lambda v: v if v is None else str(v)), sort=True)
-        if len(names) <= min(MAX_NAMES, len(values) // 2):  # names repeat: codes
-            header[str(name)] = {"codes": len(chunks), "names": [str(v) for v in names]}
+        encoded = encode_text(values, MAX_NAMES)
+        if isinstance(encoded, str):
+            header[str(name)] = {"lines": encoded}
+        else:  # names repeat: codes
+            codes, names = encoded
+            header[str(name)] = {"codes": len(chunks), "names": names}
             chunks.append(_padded(codes.astype("<i4").tobytes()))
-        else:
-            lines = ["" if v is None else str(v).replace("\n", " ") for v in text.tolist()]
-            header[str(name)] = {"lines": "\n".join(lines)}
     return header, chunks
 
 
