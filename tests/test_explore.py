@@ -175,3 +175,65 @@ def test_the_outlier_factor_from_neighbours_already_found_is_scikit_learns():
 def _distances(found):
     near, similarity = found
     return near, 1.0 - similarity
+
+
+def _sharded_table(folder, n=250, per=100):
+    import pandas as pd
+
+    from morphospace.embed.table import EmbeddingTable, finish_shards, write_shard
+
+    rng = np.random.default_rng(3)
+    rows = pd.DataFrame(
+        {
+            "id": [f"o{i}" for i in range(n)],
+            "path": [f"cut{i}.fits" for i in range(n)],
+            "hdu": 0,
+            "object": [f"OBJ {i}" for i in range(n)],
+            "x": rng.normal(size=n),
+            "cluster": rng.integers(0, 4, n),
+            "note": [None if i % 7 else f"note {i}" for i in range(n)],
+            "score": np.where(np.arange(n) % 5 == 0, np.nan, rng.normal(size=n)),
+        }
+    )
+    vectors = rng.normal(size=(n, 8)).astype(np.float32)
+    for k, start in enumerate(range(0, n, per)):
+        part = EmbeddingTable(rows[start : start + per], vectors[start : start + per], {})
+        write_shard(part, folder, k, {})
+    finish_shards(folder, {"model_sha256": "x"})
+    return rows, vectors
+
+
+def test_a_table_opened_with_some_columns_reads_the_others_where_they_are_used(tmp_path):
+    from morphospace.embed.table import EmbeddingTable
+    from morphospace.explore import RunTable
+
+    folder = tmp_path / "embeddings.parquet"
+    rows, vectors = _sharded_table(folder)
+    assert list(EmbeddingTable.read(folder, ["x", "id"]).rows.columns) == ["id", "path", "x"]
+    whole = RunTable.open(folder)
+    part = RunTable.open(folder, columns=("x",))
+    assert part.columns == whole.columns == list(rows.columns)
+    assert np.array_equal(part.vectors, vectors)
+    for i in (0, 99, 100, 249):  # rows of each shard, read from that shard alone
+        assert part.row(i).equals(whole.row(i))
+    chosen = [249, 0, 120, 120]
+    picked = part.rows(chosen).reset_index(drop=True)
+    assert picked.equals(whole.rows(chosen).reset_index(drop=True))
+    assert part.rows(indices=[]).dtypes.equals(whole.rows(indices=[]).dtypes)
+    assert part.rows(chosen, ["note", "x"]).columns.tolist() == ["note", "x"]
+    assert np.array_equal(part.column("score"), whole.column("score"), equal_nan=True)
+    assert part.find("OBJ 42") == 42
+    assert part.rows().equals(whole.rows())  # every row: the columns read whole
+
+
+def test_a_table_opened_with_some_columns_writes_back_every_column(tmp_path):
+    from morphospace.explore import RunTable
+
+    folder = tmp_path / "embeddings.parquet"
+    rows, vectors = _sharded_table(folder)
+    part = RunTable.open(folder, columns=("x",))
+    part.with_columns({"flag": np.arange(len(rows)) % 2}).write()
+    again = RunTable.open(folder)
+    assert again.rows(columns=list(rows.columns)).equals(rows)
+    assert np.array_equal(again.column("flag"), np.arange(len(rows)) % 2)
+    assert np.array_equal(again.vectors, vectors)

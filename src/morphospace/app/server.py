@@ -113,7 +113,8 @@ class Explorer:
     ):
         self.table_path = Path(table_path)
         self.run_dir = Path(run_dir) if run_dir is not None else self.table_path.parent
-        self.table = RunTable.open(self.table_path, folder=self.run_dir)
+        # the first paint's columns now, any other when the page or a request first uses it
+        self.table = RunTable.open(self.table_path, folder=self.run_dir, columns=FIRST_COLUMNS)
         self.joined: CatalogueMatch | None = None
         if join is not None:
             self.table, self.joined = self.table.join(join)

@@ -37,7 +37,10 @@ __all__ = [
     "find_table",
     "finish_shards",
     "is_dataset",
+    "read_columns",
+    "read_rows",
     "read_shard_marks",
+    "table_columns",
     "unique_ids",
     "unused_id",
     "write_shard",
@@ -131,8 +134,10 @@ class EmbeddingTable:
         return path
 
     @classmethod
-    def read(cls, path: str | Path) -> EmbeddingTable:
-        """Read a table written by :meth:`write`.
+    def read(cls, path: str | Path, columns: Sequence[str] | None = None) -> EmbeddingTable:
+        """Read a table written by :meth:`write`: every column, or the ``columns`` named
+        (those the table has) with ``id``, ``path`` and the embeddings, which are always
+        read (:func:`read_rows` reads the others where they are needed).
 
         Raises
         ------
@@ -142,11 +147,14 @@ class EmbeddingTable:
         path = Path(path)
         if not path.exists():
             raise InputError(path, "no such file (make one with 'morphospace embed')")
+        wanted = (
+            None if columns is None else list(dict.fromkeys(["id", "path", *columns, "embedding"]))
+        )
         if path.is_dir():
-            table, raw = _read_dataset(path)
+            table, raw = _read_dataset(path, wanted)
         else:
             try:
-                table = pq.read_table(path)
+                table = pq.read_table(path, columns=_present(pq.read_schema(path), wanted))
             except Exception as exc:
                 raise InputError(path, f"not a readable Parquet file ({_short(exc)})") from None
             raw = (table.schema.metadata or {}).get(METADATA_KEY)
@@ -155,13 +163,20 @@ class EmbeddingTable:
         info = json.loads(raw)
         if info.pop("format", None) != TABLE_FORMAT:
             raise InputError(path, "unknown embedding table format")
-        column = table.column("embedding").combine_chunks()
-        sizes = set(column.value_lengths().to_numpy(zero_copy_only=False).tolist())
+        chunks = table.column("embedding").chunks
+        sizes = set()
+        for chunk in chunks:
+            sizes |= set(chunk.value_lengths().to_numpy(zero_copy_only=False).tolist())
         if len(sizes) > 1:
             raise InputError(path, f"embeddings of different lengths {sorted(sizes)}")
         width = sizes.pop() if sizes else 0
-        values = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-        embeddings = values.reshape(len(table), width)
+        # chunk by chunk into one array: no second copy of every vector on the way
+        embeddings = np.empty((len(table), width), dtype=np.float32)
+        start = 0
+        for chunk in chunks:
+            values = chunk.flatten().to_numpy(zero_copy_only=False)
+            embeddings[start : start + len(chunk)] = values.reshape(len(chunk), width)
+            start += len(chunk)
         rows = table.drop(["embedding"]).to_pandas()
         return cls(rows, embeddings, info)
 
@@ -294,15 +309,81 @@ def finish_shards(folder: Path, info: dict[str, Any]) -> Path:
     return folder
 
 
-def _read_dataset(path: Path) -> tuple[pa.Table, bytes]:
+def table_columns(path: str | Path) -> list[str]:
+    """The names of the columns of the table at ``path`` (a file or a sharded folder), in
+    the order kept, from the files' schemas alone; the embeddings' column is left out."""
+    path = Path(path)
+    parts = _shards(path) if path.is_dir() else [path]
+    names: dict[str, None] = {}
+    for part in parts:
+        names.update(dict.fromkeys(pq.read_schema(part).names))
+    return [name for name in names if name != "embedding"]
+
+
+def read_rows(path: str | Path, rows: Sequence[int] | np.ndarray, columns: Sequence[str]):
+    """The ``columns`` of the chosen ``rows`` of the table at ``path``, in the order given,
+    as a frame: only the shards that hold them are read, and of those only the columns."""
+    path = Path(path)
+    rows = np.asarray(rows, dtype=np.int64)
+    parts = _shards(path) if path.is_dir() else [path]
+    sizes = [pq.ParquetFile(part).metadata.num_rows for part in parts]
+    starts = np.cumsum([0, *sizes])
+    shard = np.searchsorted(starts, rows, side="right") - 1
+    pieces, order = [_empty(parts[0], columns)], [np.empty(0, np.int64)]
+    for k in np.unique(shard):
+        chosen = np.flatnonzero(shard == k)
+        part = parts[int(k)]
+        table = pq.read_table(part, columns=_present(pq.read_schema(part), columns))
+        pieces.append(table.take(pa.array(rows[chosen] - starts[k])).replace_schema_metadata(None))
+        order.append(chosen)
+    frame = pa.concat_tables(pieces, promote_options="default").to_pandas()
+    frame.index = np.concatenate(order)
+    return frame.sort_index().reset_index(drop=True).reindex(columns=list(columns))
+
+
+def read_columns(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
+    """The ``columns`` of every row of the table at ``path``, without its embeddings."""
+    path = Path(path)
+    parts = _shards(path) if path.is_dir() else [path]
+    tables = [
+        pq.read_table(
+            part, columns=_present(pq.read_schema(part), columns)
+        ).replace_schema_metadata(None)
+        for part in parts
+    ]
+    return (
+        pa.concat_tables(tables, promote_options="default")
+        .to_pandas()
+        .reindex(columns=list(columns))
+    )
+
+
+def _empty(part: Path, columns: Sequence[str]) -> pa.Table:
+    """No rows of the ``columns`` of a shard, with their types."""
+    schema = pq.read_schema(part)
+    return schema.empty_table().select(_present(schema, columns)).replace_schema_metadata(None)
+
+
+def _present(schema: pa.Schema, wanted: Sequence[str] | None) -> list[str] | None:
+    """Those of the ``wanted`` columns that a file holds (None: all of them)."""
+    return None if wanted is None else [name for name in wanted if name in schema.names]
+
+
+def _shards(path: Path) -> list[Path]:
+    return sorted(path.glob("part-*.parquet"))
+
+
+def _read_dataset(path: Path, wanted: Sequence[str] | None = None) -> tuple[pa.Table, bytes]:
     info = path / DATASET_INFO
     if not info.exists():
         raise InputError(
             path, "is an embedding still under way; run the same 'morphospace embed' to finish it"
         )
-    parts = sorted(path.glob("part-*.parquet"))
     try:
-        tables = [pq.read_table(part) for part in parts]
+        tables = [
+            pq.read_table(part, columns=_present(pq.read_schema(part), wanted))
+            for part in _shards(path)
+        ]
     except Exception as exc:
         raise InputError(path, f"has a shard that cannot be read ({_short(exc)})") from None
     table = pa.concat_tables(

@@ -56,16 +56,15 @@ class SimilarityIndex:
         self.vectors = normalise(embeddings)
         n, dim = self.vectors.shape
         self.method = ("faiss" if n >= FAISS_FROM else "exact") if method == "auto" else method
+        self.refine = refine
         self._index = None
         self._hnsw = None
         if self.method == "faiss":
             import faiss
 
-            coarse = faiss.IndexScalarQuantizer(
+            index = faiss.IndexScalarQuantizer(
                 dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
             )
-            index = faiss.IndexRefineFlat(coarse)
-            index.k_factor = float(refine)
             index.train(self.vectors[:1000])
             index.add(self.vectors)
             self._index = index
@@ -97,12 +96,20 @@ class SimilarityIndex:
             hnsw.hnsw.efSearch = max(HNSW_SEARCH, 2 * want)
             similarity, index = hnsw.search(queries, want)
         elif self._index is not None:
-            similarity, index = self._index.search(queries, want)
+            index, similarity = self._refined(queries, want)
         else:
             index, similarity = self._exact(queries, want)
         if exclude is not None:
             index, similarity = _drop(index, similarity, np.asarray(exclude), k)
         return index[:, :k], similarity[:, :k]
+
+    def _refined(self, queries: np.ndarray, want: int):
+        """faiss's float16 scan for ``refine * want`` candidates, re-ranked by their exact
+        similarities from the float32 vectors already held (not a second copy in faiss)."""
+        _, candidates = self._index.search(queries, min(self.refine * want, len(self)))
+        similarity = np.einsum("qd,qkd->qk", queries, self.vectors[candidates])
+        order = np.argsort(-similarity, axis=1, kind="stable")[:, :want]
+        return np.take_along_axis(candidates, order, 1), np.take_along_axis(similarity, order, 1)
 
     def _exact(self, queries: np.ndarray, want: int, block: int = 1024):
         index = np.empty((len(queries), want), dtype=np.int64)

@@ -19,6 +19,7 @@ the framing of its thumbnails) is made on first use and kept.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -36,7 +37,13 @@ from morphospace.choices import (
     PropagateMethod,
     TriageOrder,
 )
-from morphospace.embed.table import EmbeddingTable, find_table
+from morphospace.embed.table import (
+    EmbeddingTable,
+    find_table,
+    read_columns,
+    read_rows,
+    table_columns,
+)
 from morphospace.errors import InputError
 from morphospace.explore.anomalies import ANOMALY_NEIGHBOURS, CHUNK, anomaly_scores, rerank
 from morphospace.explore.clusters import Clusters, cluster
@@ -57,6 +64,9 @@ __all__ = ["CLUSTER_COLUMNS", "SCORE_COLUMNS", "RunTable"]
 SCORE_COLUMNS = ("anomaly_iforest", "anomaly_lof", "anomaly_knn", "anomaly", "anomaly_rank")
 #: The cluster columns that ``report`` writes: k-means, HDBSCAN and Ward.
 CLUSTER_COLUMNS = ("cluster", "cluster_hdbscan", "cluster_agglomerative")
+#: Chosen rows of columns not read yet are read from the shards that hold them, up to this
+#: many rows; more read those columns whole (and keep them).
+ROWS_APART = 1000
 
 
 class RunTable:
@@ -71,6 +81,10 @@ class RunTable:
     folder : path, optional
         Where the user's ``labels.csv`` and ``marks.csv`` are kept; the table's folder by
         default.
+
+    A table opened with some of its ``columns`` (:meth:`open`) reads any other column the
+    first time it is asked for, and the other columns of a few rows from the shards that
+    hold them; everything that changes or writes the table reads it whole first.
     """
 
     def __init__(
@@ -84,12 +98,24 @@ class RunTable:
         if folder is None and self.path is not None:
             folder = self.path.parent
         self.folder = Path(folder) if folder is not None else None
+        self._order: list[str] = []  # every column kept, when some are not read yet
+        self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, target: str | Path, folder: str | Path | None = None) -> RunTable:
-        """The table of a run folder (``RUN/embeddings.parquet``), or a table file."""
+    def open(
+        cls,
+        target: str | Path,
+        folder: str | Path | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> RunTable:
+        """The table of a run folder (``RUN/embeddings.parquet``), or a table file: every
+        column, or ``columns`` (with ``id``, ``path`` and the vectors, always read) now and
+        each other one when it is first used."""
         path = find_table(target)
-        return cls(EmbeddingTable.read(path), path, folder)
+        table = cls(EmbeddingTable.read(path, columns), path, folder)
+        if columns is not None:
+            table._order = table_columns(path)
+        return table
 
     def __len__(self) -> int:
         return len(self._table)
@@ -112,13 +138,14 @@ class RunTable:
     @property
     def columns(self) -> list[str]:
         """The names of the table's columns (the vectors are :attr:`vectors`)."""
-        return [str(name) for name in self._table.rows.columns]
+        return self._order or [str(name) for name in self._table.rows.columns]
 
     def column(self, name: str) -> np.ndarray:
         """One column, one value per object."""
-        if name not in self._table.rows.columns:
+        if name not in self.columns:
             known = ", ".join(self.columns)
             raise InputError(self._source, f"no such column {name!r} (columns: {known})")
+        self._read([name])
         return self._table.rows[name].to_numpy()
 
     def rows(
@@ -128,9 +155,16 @@ class RunTable:
     ) -> pd.DataFrame:
         """The chosen rows (all by default) and columns (all by default), as a frame of
         their own: changing it leaves the table as it is."""
-        rows = self._table.rows
-        if columns is not None:
-            rows = rows[list(columns)]
+        wanted = list(columns) if columns is not None else self.columns
+        unread = self._unread(wanted)
+        if unread and indices is not None and len(indices) <= ROWS_APART:
+            chosen = np.asarray(indices, dtype=int)
+            read = self._table.rows[[c for c in wanted if c not in unread]].iloc[chosen]
+            apart = read_rows(self.path, chosen, unread)
+            apart.index = read.index
+            return pd.concat([read, apart], axis=1)[wanted]
+        self._read(unread)
+        rows = self._table.rows[wanted] if columns is not None or self._order else self._table.rows
         if indices is not None:
             rows = rows.iloc[np.asarray(indices, dtype=int)]
         return rows.copy(deep=False)  # copy-on-write: nothing is copied until it changes
@@ -139,7 +173,7 @@ class RunTable:
         """The metadata of object ``i``; a :class:`KeyError` when the table has no such row."""
         if not 0 <= i < len(self):
             raise KeyError(i)
-        return self._table.rows.iloc[i]
+        return self.rows([i]).iloc[0] if self._order else self._table.rows.iloc[i]
 
     @property
     def vectors(self) -> np.ndarray:
@@ -148,7 +182,27 @@ class RunTable:
 
     @property
     def embedding_table(self) -> EmbeddingTable:
-        """The table itself."""
+        """The table itself, every column read."""
+        return self._whole()
+
+    def _unread(self, names: Sequence[str]) -> list[str]:
+        loaded = self._table.rows.columns
+        return [name for name in names if name not in loaded] if self._order else []
+
+    def _read(self, names: Sequence[str]) -> None:
+        """Read the named columns whole, where they are not read yet, and keep them."""
+        if not self._unread(names):
+            return
+        with self._lock:
+            unread = self._unread(names)
+            if unread:
+                found = read_columns(self.path, unread)
+                rows = self._table.rows.assign(**{name: found[name] for name in unread})
+                self._table.rows = rows[[c for c in self._order if c in rows.columns]]
+
+    def _whole(self) -> EmbeddingTable:
+        """The table with every column read."""
+        self._read(self._order)
         return self._table
 
     def find(self, query: str | int) -> int:
@@ -157,6 +211,7 @@ class RunTable:
             if not 0 <= query < len(self):
                 raise InputError(str(query), f"no such row (the run has {len(self)} objects)")
             return int(query)
+        self._read(["object"])
         try:
             return self._table.find(str(query))
         except KeyError as exc:
@@ -166,16 +221,17 @@ class RunTable:
         """The chosen objects, in the order given, as a table of their own in memory (its
         labels and marks still read from this table's folder)."""
         chosen = np.asarray(indices, dtype=int)
+        whole = self._whole()
         part = EmbeddingTable(
-            self._table.rows.iloc[chosen].reset_index(drop=True),
-            self._table.embeddings[chosen],
+            whole.rows.iloc[chosen].reset_index(drop=True),
+            whole.embeddings[chosen],
             dict(self.info),
         )
         return RunTable(part, None, self.folder)
 
     def with_columns(self, columns: dict[str, Any]) -> RunTable:
         """The same table, kept in the same place, with columns added or replaced."""
-        return RunTable(self._table.with_columns(columns), self.path, self.folder)
+        return RunTable(self._whole().with_columns(columns), self.path, self.folder)
 
     def write(self, fitted: Map | None = None) -> Path:
         """Write the table where it is kept, atomically, with its fitted map beside it."""
@@ -183,7 +239,7 @@ class RunTable:
             raise InputError("table", "is not kept in a file: give it a path to write it")
         if fitted is not None:
             fitted.save(map_file(self.path))
-        return self._table.write(self.path)
+        return self._whole().write(self.path)
 
     @cached_property
     def framing(self) -> Crop | None:
@@ -464,7 +520,7 @@ class RunTable:
         """The table with a catalogue's columns added (labels, catalogue values), and how its
         rows were matched to the objects (see :mod:`morphospace.io.catalogue`). Columns the
         table already has are kept as they are."""
-        aligned, found = CatalogueJoin.of(catalogue).match(self._table.rows)
+        aligned, found = CatalogueJoin.of(catalogue).match(self._whole().rows)
         new = [c for c in aligned.columns if c not in self.columns]
         return self.with_columns({c: aligned[c].to_numpy() for c in new}), found
 
@@ -477,7 +533,7 @@ class RunTable:
         if column not in columns:
             close = ", ".join(columns[:12])
             raise InputError(join.path, f"has no column {column!r} (columns: {close})")
-        values = join.match(self._table.rows)[0][column].to_numpy()
+        values = join.match(self._whole().rows)[0][column].to_numpy()
         if pd.isna(values).all():
             raise InputError(join.path, f"column {column!r} matches no embedded object")
         return values

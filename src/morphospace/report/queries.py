@@ -58,7 +58,7 @@ def similar_to(
     FITS file, which is embedded on the fly with the run's model (``run``, by default the
     one recorded in the table)."""
     table_path = Path(table_path)
-    table = RunTable.open(table_path)
+    table = RunTable.open(table_path, columns=("object",))  # the rest of the answer's rows only
     if _looks_like_file(query):
         vector, query_thumb, label = _embed_file(table, Path(query), run)
         near, score = table.similar(vector, k)
