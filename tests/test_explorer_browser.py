@@ -186,6 +186,14 @@ def _screenshot(page, name: str, tmp_path) -> None:
     page.screenshot(path=folder / f"explorer-{name}.png")
 
 
+LASSO_ALL = """async () => {
+  const { scatterplot } = window.morphospaceExplorer;
+  const done = new Promise((resolve) => scatterplot.subscribe('select', resolve, 1));
+  scatterplot.lassoSelect([[-9, -9], [9, -9], [9, 9], [-9, 9]], { isGl: true });
+  return (await done).points.length;
+}"""
+
+
 def test_the_explorer_in_a_real_browser(server, table_path, tmp_path):
     assert _status(f"{server}/") == 403 and _status(f"{server}/api/objects") == 403
     assert _status(f"{server}/api/thumbs/..%2F..%2Fetc%2Fpasswd?token={TOKEN}") == 404
@@ -204,6 +212,12 @@ def test_the_explorer_in_a_real_browser(server, table_path, tmp_path):
         assert first == ["application/octet-stream"]
         assert page.evaluate(f"{viewer}.state.columns.x instanceof Float64Array")
         assert page.evaluate(f"Object.keys({viewer}.state.columns).includes('ra')") is False
+        # ready means every point drawn and in the spatial index: a lasso at once finds them
+        assert page.evaluate(f"{viewer}.scatterplot.get('isPointsDrawn')")
+        everything = page.evaluate(LASSO_ALL)
+        assert everything == N
+        page.evaluate(f"{viewer}.scatterplot.deselect()")
+        _until(page, f"{viewer}.state.selection.length === 0")
         box = page.locator("#canvas").bounding_box()
         left, top, width, height = box["x"], box["y"], box["width"], box["height"]
 
