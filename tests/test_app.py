@@ -8,6 +8,7 @@ import json
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 from astropy.table import Table
 from PIL import Image
@@ -385,3 +386,34 @@ def test_the_object_view_stretches_the_pixels_and_knows_its_sky(fresh):
     assert (at["ra"], at["dec"]) == pytest.approx((float(ra), float(dec)))
     assert client.get("/api/view/3/at?x=-4&y=2").status_code == 422
     assert client.get("/api/view/99.json").status_code == 404
+
+
+def test_the_density_of_a_window_of_the_map_is_counted_and_shaded(tmp_path):
+    from morphospace.embed import EmbeddingTable
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-5, 0.2, 300), rng.normal(5, 0.2, 200)])
+    y = np.concatenate([rng.normal(-5, 0.2, 300), rng.normal(5, 0.2, 200)])
+    rows = pd.DataFrame({"id": [f"o{i}" for i in range(500)], "path": "none.fits", "x": x, "y": y})
+    table = tmp_path / "embeddings.parquet"
+    EmbeddingTable(rows, rng.normal(size=(500, 4)), {}).write(table)
+    explorer = Explorer(table, density_from=100)
+    with TestClient(create_app(explorer, TOKEN)) as client:
+        client.get(f"/api/objects?token={TOKEN}")
+        header, _ = _columns(client.get("/api/objects").content)
+        assert header["density_from"] == 100  # the page learns when to show the density
+        answer = client.get("/api/density?x0=0&x1=10&y0=0&y1=10&width=50&height=40")
+        assert answer.headers["content-type"] == "image/png"
+        assert answer.headers["x-objects-in-view"] == "200"  # the upper-right group alone
+        alpha = np.asarray(Image.open(io.BytesIO(answer.content)).convert("RGBA"))[..., 3]
+        assert alpha.shape == (40, 50)
+        assert alpha[40 - 20, 25] > 0 and alpha[0, 0] == 0 and alpha[-1, -1] == 0  # y up
+        whole = client.get("/api/density?x0=-10&x1=10&y0=-10&y1=10&width=64&height=64")
+        assert whole.headers["x-objects-in-view"] == "500"
+        empty = client.get("/api/density?x0=20&x1=30&y0=20&y1=30&width=8&height=8")
+        assert empty.headers["x-objects-in-view"] == "0"
+        assert not np.asarray(Image.open(io.BytesIO(empty.content)).convert("RGBA"))[..., 3].any()
+        for bad in ("x0=1&x1=0&y0=0&y1=1&width=8&height=8", "x0=0&x1=1&y0=0&y1=1&width=0&height=8",
+                    "x0=0&x1=nan&y0=0&y1=1&width=8&height=8", "x0=0"):  # fmt: skip
+            refused = client.get(f"/api/density?{bad}")
+            assert refused.status_code == 422 and "density" in refused.json()["error"]

@@ -16,6 +16,7 @@ from morphospace.errors import InputError
 __all__ = [
     "COLOUR_MAP",
     "COLOUR_MAPS",
+    "DENSITY_FROM",
     "DEVICE",
     "EMBED_BATCH_SIZE",
     "FIT_SAMPLE",
@@ -75,6 +76,9 @@ MAP_METHOD: MapMethod = "umap"
 #: random sample of this many objects; every other object is then placed on the map, put
 #: in its clusters and scored by the fitted models, in chunks.
 FIT_SAMPLE = 100_000
+#: From this many objects the explorer's map shows, while many of them are in view, the
+#: density of objects instead of the points (aggregated by datashader on the server).
+DENSITY_FROM = 2_000_000
 #: The report's page and figures show at most this many objects, each with its thumbnail:
 #: a larger table is shown by a seeded random sample of them that holds its most anomalous
 #: objects (``morphospace explore`` shows every object, its thumbnail made when asked).

@@ -14,6 +14,8 @@ Routes (all JSON unless said otherwise):
 | | ``report.html.binary_columns``, numbers as float64 read in place by the page |
 | ``GET /api/objects/{i}`` | one object's metadata |
 | ``GET /api/thumbs/{i}.png`` | its thumbnail, framed on its emission (``?full=1``: whole) |
+| ``GET /api/density?x0=..&x1=..&y0=..&y1=..&width=..&height=..`` | the density of objects |
+| | over that window of the map, a PNG (header ``X-Objects-In-View``: how many) |
 | ``GET /api/neighbours?of=i,j&k=12`` | the objects most like one object or a selection |
 | ``GET``/``POST /api/labels`` | ``RUN/labels.csv``; POST ``{"set": {id: label or null}}`` |
 | ``GET``/``POST /api/marks`` | ``RUN/marks.csv``: 1 interesting, 0 not; POST as for labels |
@@ -37,16 +39,21 @@ in worker threads, so one slow file does not hold the others back.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import math
 import secrets
 import threading
 from collections import OrderedDict
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import PIL.Image
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -56,9 +63,16 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from morphospace.app.samp import send_selection
-from morphospace.choices import COLOUR_MAP, INTERVAL, RERANK_EVERY, STRETCH, TRIAGE_ORDER
+from morphospace.choices import (
+    COLOUR_MAP,
+    DENSITY_FROM,
+    INTERVAL,
+    RERANK_EVERY,
+    STRETCH,
+    TRIAGE_ORDER,
+)
 from morphospace.embed import find_table
-from morphospace.errors import MorphospaceError
+from morphospace.errors import InputError, MorphospaceError
 from morphospace.explore.labels import LabelStore
 from morphospace.explore.table import RunTable
 from morphospace.files import atomic_write, safe_filename
@@ -76,7 +90,7 @@ from morphospace.report.html import (
 )
 from morphospace.report.thumbnails import png_bytes, thumbnail
 
-__all__ = ["LOOPBACK", "Explorer", "create_app", "serve"]
+__all__ = ["LOOPBACK", "DensityWindow", "Explorer", "create_app", "serve"]
 
 TOKEN_COOKIE = "morphospace_token"
 TOKEN_HEADER = "x-morphospace-token"
@@ -87,6 +101,39 @@ IMAGES_KEPT = 8  # objects whose pixels stay read, for the object view's pointer
 _MEDIA_TYPES = {".csv": "text/csv", ".ecsv": "text/plain", ".vot": "application/x-votable+xml",
                 ".xml": "application/x-votable+xml", ".fits": "application/fits",
                 ".reg": "text/plain", ".txt": "text/plain"}  # fmt: skip
+
+
+#: The density's colours, from few objects to many (the page's background is dark).
+DENSITY_COLOURS = ("#2a3550", "#3f6fb0", "#5fb3c9", "#ffd166", "#fff4d6")
+#: The largest density image drawn, in pixels a side.
+DENSITY_SIDE = 4096
+
+
+@dataclass(frozen=True)
+class DensityWindow:
+    """A window of the map, in its own coordinates, and the image's size in pixels."""
+
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    width: int
+    height: int
+
+    @classmethod
+    def of(cls, query: Mapping[str, str]) -> DensityWindow:
+        """The window a request names; an :class:`InputError` for a missing, empty or
+        oversized one."""
+        try:
+            x0, x1, y0, y1 = (float(query[k]) for k in ("x0", "x1", "y0", "y1"))
+            width, height = int(query["width"]), int(query["height"])
+        except (KeyError, ValueError):
+            raise InputError("density", "needs numbers x0, x1, y0, y1, width and height") from None
+        if not all(math.isfinite(v) for v in (x0, x1, y0, y1)) or x1 <= x0 or y1 <= y0:
+            raise InputError("density", "the window needs x0 < x1 and y0 < y1, all finite")
+        if not (0 < width <= DENSITY_SIDE and 0 < height <= DENSITY_SIDE):
+            raise InputError("density", f"width and height are 1 to {DENSITY_SIDE} pixels")
+        return cls(x0, x1, y0, y1, width, height)
 
 
 class Explorer:
@@ -103,6 +150,9 @@ class Explorer:
     join : path or CatalogueJoin, optional
         A catalogue whose columns are shown, coloured by and exported with the objects
         (the table on disk is left as it is).
+    density_from : int
+        From this many objects the page shows the density of the objects in view, drawn
+        here (:meth:`density_png`), while there are many of them.
     """
 
     def __init__(
@@ -110,7 +160,9 @@ class Explorer:
         table_path: str | Path,
         run_dir: str | Path | None = None,
         join: str | Path | CatalogueJoin | None = None,
+        density_from: int = DENSITY_FROM,
     ):
+        self.density_from = int(density_from)
         self.table_path = Path(table_path)
         self.run_dir = Path(run_dir) if run_dir is not None else self.table_path.parent
         # the first paint's columns now, any other when the page or a request first uses it
@@ -149,6 +201,36 @@ class Explorer:
         )
         return png_bytes(picture, optimize=False)
 
+    def density_png(self, window: DensityWindow) -> tuple[bytes, int]:
+        """A PNG of how many objects fall in each pixel of a window of the map (counted
+        and shaded by datashader, by histogram equalisation; transparent where there are
+        none), and how many fall in the window."""
+        import datashader
+        import datashader.transfer_functions as shading
+
+        canvas = datashader.Canvas(
+            plot_width=window.width,
+            plot_height=window.height,
+            x_range=(window.x0, window.x1),
+            y_range=(window.y0, window.y1),
+        )
+        counts = canvas.points(self._positions, "x", "y")
+        found = int(counts.sum())
+        if found == 0:  # nothing to shade: a transparent image
+            image = PIL.Image.new("RGBA", (window.width, window.height))
+        else:
+            image = shading.shade(counts, cmap=DENSITY_COLOURS, how="eq_hist").to_pil()
+        buffer = io.BytesIO()
+        image.save(buffer, format="png")
+        return buffer.getvalue(), found
+
+    @cached_property
+    def _positions(self) -> pd.DataFrame:
+        """The objects' places on the map, as datashader counts them."""
+        return pd.DataFrame(
+            {name: self.table.column(name).astype(np.float32) for name in ("x", "y")}
+        )
+
     def thumbnail_png(self, i: int, full: bool = False) -> bytes:
         """The PNG of object ``i``'s thumbnail, from the cache or made now."""
         row = self.table.row(i)
@@ -175,9 +257,15 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
         unknown = [c for c in wanted if c not in every_column]
         if unknown:
             return _error(404, f"no column {unknown[0]!r}")
-        extra = {"all": every_column, "categorical": categorical}
+        extra = {"all": every_column, "categorical": categorical,
+                 "density_from": explorer.density_from}  # fmt: skip
         payload = await run_in_threadpool(binary_columns, table.rows(columns=wanted), extra)
         return Response(payload, media_type="application/octet-stream")
+
+    async def density(request: Request) -> Response:
+        window = DensityWindow.of(request.query_params)
+        png, found = await run_in_threadpool(explorer.density_png, window)
+        return Response(png, media_type="image/png", headers={"X-Objects-In-View": str(found)})
 
     async def one_object(request: Request) -> JSONResponse:
         row = table.row(request.path_params["i"])
@@ -346,6 +434,7 @@ def create_app(explorer: Explorer, token: str) -> Starlette:
         Route("/api/view/{i:int}.png", view_png),
         Route("/api/view/{i:int}.json", view_geometry),
         Route("/api/view/{i:int}/at", view_at),
+        Route("/api/density", density),
         Route("/api/neighbours", neighbours),
         Route("/api/labels", kept_in(table.labels), methods=["GET", "POST"]),
         Route("/api/marks", kept_in(table.marks, MARKS), methods=["GET", "POST"]),
