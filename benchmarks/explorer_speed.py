@@ -10,7 +10,10 @@ then, measured in the browser:
 - one zoom frame: a wheel event to the next frame drawn;
 - a lasso of 10,000 points: the selection from a polygon (``lassoSelect``) to the event;
 - a propagate: 5 labels per class posted, the classifier fitted and every object's class
-  back in the page.
+  back in the page;
+- from :data:`~morphospace.choices.DENSITY_FROM` objects (10,000,000 with ``--sizes``):
+  the density of the map, drawn on the server, shown from the first paint; zoomed in on
+  one object, the time until the points replace it, and zoomed out, until it is back.
 
 The baseline, side by side: the same first paint with every column of the table sent at
 once, where the explorer sends only the map's coordinates, the ids and the colour column
@@ -134,8 +137,26 @@ def measure(page, url: str, table: Path, labels: pd.DataFrame) -> dict[str, floa
     zoom = min(page.evaluate(ZOOM) for _ in range(3))
     lasso, selected = page.evaluate(LASSO, 10_000)
     propagate, n = page.evaluate(PROPAGATE, dict(zip(labels["id"], labels["label"], strict=True)))
-    return {"paint_s": paint, "zoom_ms": zoom, "lasso_ms": lasso, "selected": selected,
-            "propagate_s": propagate / 1000, "n": n}  # fmt: skip
+    found = {"paint_s": paint, "zoom_ms": zoom, "lasso_ms": lasso, "selected": selected,
+             "propagate_s": propagate / 1000, "n": n}  # fmt: skip
+    if page.evaluate("document.body.dataset.density") == "shown":  # a table that large
+        found |= density(page)
+    return found
+
+
+def density(page) -> dict[str, float]:
+    """Seconds from zooming in on one object until the points replace the density, and
+    from zooming out again until the density of the new view is drawn."""
+    viewer = "window.morphospaceExplorer"
+    started = time.perf_counter()
+    page.evaluate(f"{viewer}.scatterplot.zoomToLocation([{viewer}.state.x[0], "
+                  f"{viewer}.state.y[0]], 0.002)")  # fmt: skip
+    page.wait_for_function("document.body.dataset.density === undefined", timeout=120_000)
+    points = time.perf_counter() - started
+    started = time.perf_counter()
+    page.evaluate(f"{viewer}.scatterplot.zoomToOrigin()")
+    page.wait_for_function("document.body.dataset.density === 'shown'", timeout=120_000)
+    return {"points_s": points, "density_s": time.perf_counter() - started}
 
 
 def command_ready(table: Path) -> float:
@@ -200,6 +221,10 @@ def main() -> None:
                   f"{baseline / m['paint_s']:3.1f}x)   {m['zoom_ms']:7.0f} ms   "
                   f"{m['lasso_ms']:6.0f} ms ({m['selected']:>6,})   {m['propagate_s']:6.2f} s",
                   flush=True)  # fmt: skip
+            if "density_s" in m:
+                print(f"{'':>9}  the density of the whole map drawn at the first paint; zoomed "
+                      f"in on one object, its points in {m['points_s']:.2f} s; zoomed out, "
+                      f"the density again in {m['density_s']:.2f} s", flush=True)  # fmt: skip
         browser.close()
 
 

@@ -88,13 +88,13 @@ def write_fits_module(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def _serving(table: Path) -> Iterator[str]:
+def _serving(table: Path, **options) -> Iterator[str]:
     import uvicorn
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    app = create_app(Explorer(table), TOKEN)
+    app = create_app(Explorer(table, **options), TOKEN)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
@@ -579,4 +579,30 @@ def test_the_object_view_and_triage_resumed_after_a_reload(fresh):
         marks = dict(pd.read_csv(table.parent / "marks.csv").to_numpy())
         assert marks == {f"object_{order[k]:04d}": m for k, m in
                          ((1, 1), (2, 0), (5, 0), (6, 0), (7, 1))}  # fmt: skip
+        assert errors == []
+
+
+def test_a_large_table_shows_its_density_zoomed_out_and_its_objects_zoomed_in(table_path, tmp_path):
+    folder = tmp_path / "survey"
+    folder.mkdir()
+    shutil.copy(table_path, folder / "embeddings.parquet")
+    # "large" from 200 objects: the density is shown while more than 20 are in view
+    large = _serving(folder / "embeddings.parquet", density_from=200)
+    with large as url, chromium_page() as (page, errors):
+        _open(page, url)  # ready once the density of the whole map is drawn
+        assert page.evaluate("document.body.dataset.density") == "shown"
+        size = page.evaluate("[document.querySelector('#density').naturalWidth, "
+                             "document.querySelector('#canvas').clientWidth]")  # fmt: skip
+        assert size[0] == size[1]  # drawn for the canvas, pixel for pixel
+        assert page.evaluate(f"{VIEWER}.scatterplot.get('opacity')") < 0.1  # points faint
+        # zoomed in on one object: the points and their thumbnails, the density hidden
+        page.evaluate(f"{VIEWER}.scatterplot.zoomToLocation([{VIEWER}.state.x[0], "
+                      f"{VIEWER}.state.y[0]], 0.02)")  # fmt: skip
+        _until(page, "document.body.dataset.density === undefined")
+        assert page.evaluate("document.querySelector('#density').hidden")
+        assert page.evaluate(f"{VIEWER}.scatterplot.get('opacity')") > 0.5
+        _until(page, "document.querySelectorAll('#thumbs img').length > 0")
+        # and back out: the density again, for the new view
+        page.evaluate(f"{VIEWER}.scatterplot.zoomToOrigin()")
+        _until(page, "document.body.dataset.density === 'shown'")
         assert errors == []

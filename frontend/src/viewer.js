@@ -26,15 +26,17 @@ const state = {
   n: 0, columns: {}, all: [], categorical: [], selection: [], labels: {}, marks: {},
   names: Array(9).fill(''), x: [], y: [], readOnly: report !== null,
   similarity: new Map(), rowOfId: new Map(), enc: null, shown: null, drawing: Promise.resolve(),
-  spatialIndex: undefined,
+  spatialIndex: undefined, norm: null, anchors: [0, 0], densityFrom: Infinity, densityAsked: 0,
 };
 let scatterplot = null;
+let densityTimer = null;
 
 function normalisedPositions(xs, ys) {
   // one scale for both axes, so the map keeps its shape, centred in [-1, 1]
   const [x0, x1] = extent(xs); // one pass, no copy (a missing position is NaN)
   const [y0, y1] = extent(ys);
   const half = Math.max(x1 - x0, y1 - y0, 1e-9) / 2 / 0.95;
+  state.norm = { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, half };
   const scaled = (vs, c) => {
     const out = new Float32Array(vs.length);
     for (let i = 0; i < vs.length; i++) out[i] = Number.isFinite(vs[i]) ? (vs[i] - c) / half : 0;
@@ -286,15 +288,69 @@ function fewInView(tried = 4096) {
   // whether the points in view may be few enough for thumbnails, judged from an even
   // sample of them: asking the spatial index for every point in view is a pass over all
   // of them when zoomed out. Generous (8x), so that a sample never hides a small view.
-  if (state.n <= 8 * tried) return true;
-  const step = Math.floor(state.n / tried);
+  return state.n <= 8 * tried || inViewEstimate(tried) <= 8 * THUMBS_BELOW;
+}
+
+function inViewEstimate(tried = 4096) {
+  // how many points are in view, from an even sample of them
+  const step = Math.max(1, Math.floor(state.n / tried));
   const { width, height } = $('#map').getBoundingClientRect();
   let inside = 0;
   for (let i = 0; i < state.n; i += step) {
     const [x, y] = scatterplot.getScreenPosition(i);
     if (x >= 0 && x <= width && y >= 0 && y <= height) inside += 1;
   }
-  return inside * step <= 8 * THUMBS_BELOW;
+  return inside * step;
+}
+
+// --- a large table's density ---------------------------------------------------------------
+
+function viewWindow() {
+  // the map's own coordinates at the canvas's edges, from where two far-apart points are
+  // drawn (the view is a scale and a shift of the map)
+  const { width, height } = $('#canvas').getBoundingClientRect();
+  const [i, j] = state.anchors;
+  const [sx0, sy0] = scatterplot.getScreenPosition(i);
+  const [sx1, sy1] = scatterplot.getScreenPosition(j);
+  if (sx1 === sx0 || sy1 === sy0) return null;
+  const { cx, cy, half } = state.norm;
+  const gx = (s) => (state.x[i] + ((s - sx0) * (state.x[j] - state.x[i])) / (sx1 - sx0)) * half + cx;
+  const gy = (s) => (state.y[i] + ((s - sy0) * (state.y[j] - state.y[i])) / (sy1 - sy0)) * half + cy;
+  return { x0: gx(0), x1: gx(width), y0: gy(height), y1: gy(0), width: Math.round(width), height: Math.round(height) };
+}
+
+function farApart(tried = 4096) {
+  // two points far apart in both directions: the lowest and the highest x + y of a sample
+  const step = Math.max(1, Math.floor(state.n / tried));
+  let low = 0; let high = 0;
+  for (let i = 0; i < state.n; i += step) {
+    if (state.x[i] + state.y[i] < state.x[low] + state.y[low]) low = i;
+    if (state.x[i] + state.y[i] > state.x[high] + state.y[high]) high = i;
+  }
+  return [low, high];
+}
+
+async function updateDensity() {
+  // a table of many objects, zoomed out: the density of the objects in view, counted on
+  // the server, under points drawn faint; zoomed in: the points themselves
+  if (state.n < state.densityFrom) return;
+  const layer = $('#density');
+  // a tenth of the table's size it is shown from: 200,000 points in view by default
+  const window_ = inViewEstimate() > state.densityFrom / 10 ? viewWindow() : null;
+  if (!window_) {
+    state.densityAsked += 1;
+    layer.hidden = true; delete document.body.dataset.density;
+    scatterplot.set({ opacity: +$('#opacity').value });
+    return;
+  }
+  const asked = ++state.densityAsked;
+  const blob = await (await api(`/api/density?${new URLSearchParams(window_)}`)).blob();
+  if (asked !== state.densityAsked) return; // the view moved on meanwhile
+  if (layer.src) URL.revokeObjectURL(layer.src);
+  layer.src = URL.createObjectURL(blob);
+  await layer.decode();
+  layer.hidden = false; document.body.dataset.density = 'shown';
+  scatterplot.set({ opacity: 0.02 });
 }
 
 async function findObject(query) {
@@ -468,6 +524,7 @@ async function loadTable() {
   const kept = report ? null : Promise.all([api('/api/predictions').then((r) => r.json()), fetchKept()]);
   const { header, columns } = report ? { header: report, columns: decodeColumns(report) } : await fetchColumns();
   state.n = header.n; state.columns = columns; state.categorical = header.categorical || [];
+  state.densityFrom = header.density_from ?? Infinity; // a report is never that large
   state.all = header.all || Object.keys(columns);
   state.rowOfId = rowIndex(state.columns.id);
   if (report) {
@@ -517,12 +574,16 @@ async function main() {
   await loaded;
   if (!state.columns.x) { say('this table has no map yet: run morphospace report on it first', true); return; }
   [state.x, state.y] = normalisedPositions(state.columns.x, state.columns.y);
+  state.anchors = farApart();
+  // the density is drawn under the points, which the canvas then leaves transparent
+  if (state.n >= state.densityFrom) scatterplot.set({ backgroundColor: [0, 0, 0, 0] });
   scatterplot.subscribe('select', ({ points }) => showSelection([...points]));
   scatterplot.subscribe('deselect', () => showSelection([]));
   scatterplot.subscribe('pointOver', (i) => showObject(i));
   let pending = false;
   scatterplot.subscribe('view', () => {
     if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; updateThumbs(); }); }
+    clearTimeout(densityTimer); densityTimer = setTimeout(() => updateDensity().catch((e) => say(e.message, true)), 150);
   });
   window.addEventListener('resize', () => { const r = canvas.getBoundingClientRect(); scatterplot.set({ width: r.width, height: r.height }); });
   refreshLabelColumn();
@@ -576,6 +637,7 @@ async function main() {
   }
   window.morphospaceExplorer = { state, scatterplot, leaveTriage }; // for scripts and tests
   await drawn; // ready: every point drawn and its spatial index built, so a lasso can search it
+  await updateDensity();
   document.body.dataset.ready = 'true';  if (!triageActive()) say(`${state.n} objects. ${IDLE}`);
 }
 

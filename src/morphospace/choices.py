@@ -76,8 +76,9 @@ MAP_METHOD: MapMethod = "umap"
 #: random sample of this many objects; every other object is then placed on the map, put
 #: in its clusters and scored by the fitted models, in chunks.
 FIT_SAMPLE = 100_000
-#: From this many objects the explorer's map shows, while many of them are in view, the
-#: density of objects instead of the points (aggregated by datashader on the server).
+#: From this many objects the explorer's map shows, while more than a tenth as many are in
+#: view, the density of the objects under faint points (aggregated by datashader on the
+#: server); zoomed in further, the points and their thumbnails.
 DENSITY_FROM = 2_000_000
 #: The report's page and figures show at most this many objects, each with its thumbnail:
 #: a larger table is shown by a seeded random sample of them that holds its most anomalous
