@@ -154,7 +154,7 @@ class EmbeddingTable:
             table, raw = _read_dataset(path, wanted)
         else:
             try:
-                table = pq.read_table(path, columns=_present(pq.read_schema(path), wanted))
+                table = _read_part(path, wanted)
             except Exception as exc:
                 raise InputError(path, f"not a readable Parquet file ({_short(exc)})") from None
             raw = (table.schema.metadata or {}).get(METADATA_KEY)
@@ -312,10 +312,8 @@ def finish_shards(folder: Path, info: dict[str, Any]) -> Path:
 def table_columns(path: str | Path) -> list[str]:
     """The names of the columns of the table at ``path`` (a file or a sharded folder), in
     the order kept, from the files' schemas alone; the embeddings' column is left out."""
-    path = Path(path)
-    parts = _shards(path) if path.is_dir() else [path]
     names: dict[str, None] = {}
-    for part in parts:
+    for part in _parts(Path(path)):
         names.update(dict.fromkeys(pq.read_schema(part).names))
     return [name for name in names if name != "embedding"]
 
@@ -323,17 +321,15 @@ def table_columns(path: str | Path) -> list[str]:
 def read_rows(path: str | Path, rows: Sequence[int] | np.ndarray, columns: Sequence[str]):
     """The ``columns`` of the chosen ``rows`` of the table at ``path``, in the order given,
     as a frame: only the shards that hold them are read, and of those only the columns."""
-    path = Path(path)
     rows = np.asarray(rows, dtype=np.int64)
-    parts = _shards(path) if path.is_dir() else [path]
+    parts = _parts(Path(path))
     sizes = [pq.ParquetFile(part).metadata.num_rows for part in parts]
     starts = np.cumsum([0, *sizes])
     shard = np.searchsorted(starts, rows, side="right") - 1
     pieces, order = [_empty(parts[0], columns)], [np.empty(0, np.int64)]
     for k in np.unique(shard):
         chosen = np.flatnonzero(shard == k)
-        part = parts[int(k)]
-        table = pq.read_table(part, columns=_present(pq.read_schema(part), columns))
+        table = _read_part(parts[int(k)], columns)
         pieces.append(table.take(pa.array(rows[chosen] - starts[k])).replace_schema_metadata(None))
         order.append(chosen)
     frame = pa.concat_tables(pieces, promote_options="default").to_pandas()
@@ -343,13 +339,8 @@ def read_rows(path: str | Path, rows: Sequence[int] | np.ndarray, columns: Seque
 
 def read_columns(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
     """The ``columns`` of every row of the table at ``path``, without its embeddings."""
-    path = Path(path)
-    parts = _shards(path) if path.is_dir() else [path]
     tables = [
-        pq.read_table(
-            part, columns=_present(pq.read_schema(part), columns)
-        ).replace_schema_metadata(None)
-        for part in parts
+        _read_part(part, columns).replace_schema_metadata(None) for part in _parts(Path(path))
     ]
     return (
         pa.concat_tables(tables, promote_options="default")
@@ -369,8 +360,18 @@ def _present(schema: pa.Schema, wanted: Sequence[str] | None) -> list[str] | Non
     return None if wanted is None else [name for name in wanted if name in schema.names]
 
 
+def _read_part(part: Path, wanted: Sequence[str] | None) -> pa.Table:
+    """One Parquet file of a table: the ``wanted`` columns it holds (None: all)."""
+    return pq.read_table(part, columns=_present(pq.read_schema(part), wanted))
+
+
 def _shards(path: Path) -> list[Path]:
     return sorted(path.glob("part-*.parquet"))
+
+
+def _parts(path: Path) -> list[Path]:
+    """The Parquet files of a table: the shards of a sharded one, or the file itself."""
+    return _shards(path) if path.is_dir() else [path]
 
 
 def _read_dataset(path: Path, wanted: Sequence[str] | None = None) -> tuple[pa.Table, bytes]:
@@ -380,10 +381,7 @@ def _read_dataset(path: Path, wanted: Sequence[str] | None = None) -> tuple[pa.T
             path, "is an embedding still under way; run the same 'morphospace embed' to finish it"
         )
     try:
-        tables = [
-            pq.read_table(part, columns=_present(pq.read_schema(part), wanted))
-            for part in _shards(path)
-        ]
+        tables = [_read_part(part, wanted) for part in _shards(path)]
     except Exception as exc:
         raise InputError(path, f"has a shard that cannot be read ({_short(exc)})") from None
     table = pa.concat_tables(
