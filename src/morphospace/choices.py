@@ -28,6 +28,7 @@ __all__ = [
     "ON_ERROR",
     "ON_ERROR_CHOICES",
     "PAGE_OBJECTS",
+    "PARTITION_ROWS",
     "PROPAGATE_METHOD",
     "PROPAGATE_METHODS",
     "RERANK_EVERY",
@@ -63,6 +64,10 @@ EMBED_BATCH_SIZE = 256
 #: objects a shard, each shard in place as soon as it is done (a stopped embedding
 #: resumes at the first shard missing).
 SHARD_ROWS = 100_000
+#: On a Dask cluster, each task of a worker embeds this many objects into a shard of its
+#: own: tens of seconds of work per core, so the scheduling (milliseconds a task) is lost
+#: in it and a worker that dies costs little to redo.
+PARTITION_ROWS = 10_000
 
 #: Where the network runs: ``auto`` is the first CUDA GPU when one is visible, else the CPU;
 #: or any torch device (``cpu``, ``cuda``, ``cuda:1``, …).

@@ -13,19 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from morphospace.config import Settings, load_settings
 from morphospace.embed import Embedder, EmbeddingTable, unique_ids
 from morphospace.embed.options import EmbedOptions
-from morphospace.embed.table import (
-    DATASET_INFO,
-    finish_shards,
-    is_dataset,
-    read_shard_marks,
-    unused_id,
-    write_shard,
-)
+from morphospace.embed.shards import embed_in_shards
+from morphospace.embed.table import DATASET_INFO, is_dataset, unused_id
 from morphospace.errors import InputError
 from morphospace.explore.table import RunTable
 from morphospace.files import folder_lock
@@ -109,6 +102,8 @@ def embed_run(
         raise InputError(output, "the embedding table must be a .parquet file")
     if overwrite and append:
         raise InputError("--append", "adds to the table, so it cannot go with --overwrite")
+    if append and options.cluster is not None:
+        raise InputError("--append", "adds to a single-file table here; drop --cluster")
     unfinished = is_dataset(output) and not (output / DATASET_INFO).exists()
     if output.exists() and not (overwrite or append or unfinished):
         raise InputError(
@@ -139,7 +134,7 @@ def _embed_into(
         if not sources:
             raise InputError(output, "already holds every one of these objects")
     paths = find_sources(sources)
-    if old is None and len(paths) > options.shard_rows:
+    if old is None and (options.cluster is not None or len(paths) > options.shard_rows):
         return _embed_in_shards(embedder, run_dir, paths, output, options, npy, progress)
     table, problems = embedder.embed(
         paths,
@@ -171,39 +166,12 @@ def _embed_in_shards(
     npy: bool,
     progress: bool,
 ) -> EmbedResult:
-    """Embed ``paths`` shard by shard into the sharded table ``output``: each shard is
-    written as soon as it is done, so a stopped embedding resumes at the first shard
-    missing, with no object lost or written twice."""
-    if output.is_file():
-        output.unlink()  # --overwrite of a single-file table
-    size = options.shard_rows
-    used: set[str] = set()
-    problems: list = []
-    model = embedder.settings.get("model_sha256")
-    for k, start in enumerate(range(0, len(paths), size)):
-        chunk = paths[start : start + size]
-        marks = {"first": str(chunk[0]), "count": len(chunk), "model_sha256": model}
-        if read_shard_marks(output, k) == marks:  # done before the embedding stopped
-            used.update(
-                pq.read_table(output / f"part-{k:05d}.parquet", columns=["id"])["id"].to_pylist()
-            )
-            continue
-        try:
-            part, found = embedder.embed(
-                chunk, progress=progress, on_error=options.on_error,
-                cache_dir=run_dir / "cache", workers=options.workers,
-            )  # fmt: skip
-        except InputError:
-            if options.on_error == "fail":
-                raise
-            problems.extend(Problem(str(p), "not usable") for p in chunk)
-            continue
-        problems.extend(found)
-        part = part.with_columns({"id": [unused_id(wanted, used) for wanted in part.ids]})
-        write_shard(part, output, k, marks)
-    for stale in sorted(output.glob("part-*.parquet"))[len(range(0, len(paths), size)) :]:
-        stale.unlink()  # shards of an earlier, longer embedding into this folder
-    finish_shards(output, embedder.settings)
+    """Embed ``paths`` into the sharded table ``output``, each shard written as soon as it
+    is done (here, or by the workers of ``options.cluster``), so a stopped embedding
+    resumes at the first shard missing, with no object lost or written twice."""
+    problems = embed_in_shards(
+        embedder, paths, output, options, cache_dir=run_dir / "cache", progress=progress
+    )
     if npy:
         EmbeddingTable.read(output).save_npy(output.with_suffix(".npy"))
     if problems:

@@ -10,6 +10,7 @@ from morphospace.choices import (
     EMBED_BATCH_SIZE,
     ON_ERROR,
     ON_ERROR_CHOICES,
+    PARTITION_ROWS,
     SHARD_ROWS,
     OnError,
     check_choice,
@@ -38,6 +39,13 @@ class EmbedOptions:
     shard_rows : int
         Past this many objects the table is written as a sharded folder, shard by shard
         (:data:`~morphospace.choices.SHARD_ROWS`).
+    cluster : str, optional
+        Embed on a Dask cluster: ``local:N`` (N worker processes here) or a scheduler's
+        address, ``tcp://HOST:PORT`` (:mod:`morphospace.cluster`). The table is then
+        always sharded, each shard one worker's task of ``partition_rows`` objects.
+    partition_rows : int
+        Objects in each task of a worker on a cluster
+        (:data:`~morphospace.choices.PARTITION_ROWS`).
     """
 
     tta: bool = True
@@ -46,10 +54,18 @@ class EmbedOptions:
     workers: int | None = None
     on_error: OnError = ON_ERROR
     shard_rows: int = SHARD_ROWS
+    cluster: str | None = None
+    partition_rows: int = PARTITION_ROWS
 
     def __post_init__(self) -> None:
+        from morphospace.cluster import check_cluster
+
         check_choice("--on-error", self.on_error, ON_ERROR_CHOICES)
-        if self.shard_rows < 1:
-            raise InputError("--shard-rows", f"must be at least 1, not {self.shard_rows}")
+        if self.cluster is not None:
+            check_cluster(self.cluster)
+        for option, value in (("--shard-rows", self.shard_rows),
+                              ("--partition-rows", self.partition_rows)):  # fmt: skip
+            if value < 1:
+                raise InputError(option, f"must be at least 1, not {value}")
         if self.batch_size < 1:
             raise InputError("--batch-size", f"must be at least 1, not {self.batch_size}")
