@@ -85,7 +85,7 @@ def connect(spec: str) -> Iterator[Client]:
                 n_workers=int(local.group(1)),
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # a free port: never "8787 is in use"
                 silence_logs=logging.ERROR,
             ) as cluster,
             distributed.Client(cluster) as client,

@@ -27,6 +27,7 @@ from morphospace.choices import (
     ON_ERROR,
     ON_ERROR_CHOICES,
     PAGE_OBJECTS,
+    PARTITION_ROWS,
     check_choice,
 )
 from morphospace.errors import InputError
@@ -44,6 +45,7 @@ __all__ = [
     "TrainingRequest",
     "answer_options",
     "catalogue_options",
+    "cluster_option",
     "data_argument",
     "embed_options",
     "hdu_option",
@@ -134,6 +136,22 @@ def workers_option(
     ] = None,
 ) -> int | None:
     return workers
+
+
+def cluster_option(
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on a Dask cluster: local:N (N worker processes here) or the "
+            "scheduler's address, tcp://HOST:8786. Needs the cluster extra."
+        ),
+    ] = None,
+) -> str | None:
+    if cluster is None:
+        return None
+    from morphospace.cluster import check_cluster
+
+    return check_cluster(cluster)
 
 
 def hdu_option(
@@ -263,19 +281,28 @@ def one_column(spec: str | None, option: str) -> tuple[Path, str] | None:
 # --- what embed and report do ----------------------------------------------------------------
 
 
-@with_options(tta=tta_option, workers=workers_option, on_error=on_error_option)
+@with_options(
+    tta=tta_option, workers=workers_option, on_error=on_error_option, cluster=cluster_option
+)
 def embed_options(
     tta: bool,
     workers: int | None,
     on_error: str,
+    cluster: str | None,
     batch_size: Annotated[
         int, typer.Option(help="Objects per forward pass.", min=1)
     ] = EMBED_BATCH_SIZE,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, …")] = DEVICE,
+    partition_rows: Annotated[
+        int, typer.Option(help="With --cluster: objects in each task of a worker.", min=1)
+    ] = PARTITION_ROWS,
 ) -> EmbedOptions:
     from morphospace.embed.options import EmbedOptions
 
-    return EmbedOptions(tta, batch_size, device, workers, on_error)  # type: ignore[arg-type]
+    return EmbedOptions(
+        tta, batch_size, device, workers, on_error,  # type: ignore[arg-type]
+        cluster=cluster, partition_rows=partition_rows,
+    )  # fmt: skip
 
 
 @with_options(join=join_options)

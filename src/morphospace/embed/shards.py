@@ -209,5 +209,6 @@ def _ids_unique_across(output: Path, shards: list[Shard]) -> None:
         if unique != ids:
             table = pq.read_table(path)  # its marks stay in its metadata
             column = table.schema.get_field_index("id")
-            table = table.set_column(column, "id", pa.array(unique, pa.string()))
+            kind = table.schema.field(column).type
+            table = table.set_column(column, "id", pa.array(unique, kind))
             atomic_write(path, lambda temporary, table=table: pq.write_table(table, temporary))

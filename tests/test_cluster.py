@@ -1,0 +1,168 @@
+"""Embedding on a real Dask ``LocalCluster`` of two worker processes, and what it gives."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from morphospace.embed import EmbeddingTable  # noqa: E402
+from morphospace.embed.options import EmbedOptions  # noqa: E402
+from morphospace.errors import InputError  # noqa: E402
+from morphospace.pipeline import embed_run  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two worker processes of one thread, as ``--cluster local:2`` starts them."""
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as local:
+        yield local
+
+
+@pytest.fixture
+def many(trained, tmp_path) -> Path:
+    """60 objects: the 30 training files, and each again in a folder of its own (same
+    names, so the ids must be made unique across shards)."""
+    _, images = trained
+    folder = tmp_path / "many"
+    for sub in ("a", "b"):
+        (folder / sub).mkdir(parents=True)
+        for path in sorted(images.glob("*.fits")):
+            shutil.copy(path, folder / sub / path.name)
+    return folder
+
+
+def test_a_cluster_embeds_the_same_vectors_in_the_same_order_as_one_process(
+    trained, many, cluster, tmp_path
+):
+    run, _ = trained
+    here = embed_run(run, [str(many)], tmp_path / "here.parquet",
+                     options=EmbedOptions(shard_rows=7, workers=1))  # fmt: skip
+    there = embed_run(
+        run, [str(many)], tmp_path / "there.parquet",
+        options=EmbedOptions(cluster=cluster.scheduler_address, partition_rows=7),
+    )  # fmt: skip
+    assert len(list((tmp_path / "there.parquet").glob("part-*.parquet"))) == 9  # 60 / 7
+    assert there.table.ids == here.table.ids and len(set(there.table.ids)) == 60
+    assert there.table.rows["path"].tolist() == here.table.rows["path"].tolist()
+    assert np.allclose(there.table.embeddings, here.table.embeddings, atol=1e-5)
+    whole = embed_run(run, [str(many)], tmp_path / "one.parquet", options=EmbedOptions(workers=1))
+    assert np.allclose(there.table.embeddings, whole.table.embeddings, atol=1e-5)
+
+
+def test_a_worker_killed_mid_run_leaves_every_object_in_the_table_exactly_once(
+    trained, many, cluster, tmp_path
+):
+    run, _ = trained
+    out = tmp_path / "embeddings.parquet"
+    done: dict[str, object] = {}
+
+    def embed() -> None:
+        try:
+            options = EmbedOptions(cluster=cluster.scheduler_address, partition_rows=3)
+            done["result"] = embed_run(run, [str(many)], out, options=options)
+        except BaseException as exc:  # handed to the test's own thread
+            done["error"] = exc
+
+    worker = threading.Thread(target=embed)
+    with distributed.Client(cluster) as client:
+        client.wait_for_workers(2)
+        worker.start()
+        killed = None
+        deadline = time.monotonic() + 120
+        while killed is None and time.monotonic() < deadline and worker.is_alive():
+            busy = [addr for addr, tasks in client.processing().items() if tasks]
+            if busy and any(out.glob("part-*.parquet")):  # under way: some shards written
+                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                os.kill(pid, signal.SIGKILL)
+                killed = pid
+        worker.join(180)
+        assert killed is not None, "the embedding ended before a worker could be killed"
+        assert killed not in client.run(os.getpid).values()  # that process is gone
+    assert "error" not in done, done.get("error")
+    table = EmbeddingTable.read(out)
+    assert len(table) == 60 and table.rows["path"].is_unique and table.rows["id"].is_unique
+    assert sorted(table.rows["path"]) == sorted(str(p) for p in many.rglob("*.fits"))
+    assert len(list(out.glob("part-*.parquet"))) == 20 and not list(out.glob(".*.tmp"))
+
+
+def test_a_bad_file_on_a_worker_gives_the_one_line_message_of_one_process(
+    trained, many, cluster, tmp_path
+):
+    run, _ = trained
+    (many / "a" / "broken.fits").write_bytes(b"not a FITS file at all")
+    messages = []
+    for name, options in (
+        ("here", EmbedOptions(shard_rows=7, workers=1, on_error="fail")),
+        ("there", EmbedOptions(cluster=cluster.scheduler_address, partition_rows=7,
+                               on_error="fail")),
+    ):  # fmt: skip
+        with pytest.raises(InputError) as raised:
+            embed_run(run, [str(many)], tmp_path / f"{name}.parquet", options=options)
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1] and "broken.fits" in messages[0]
+    assert "\n" not in messages[0]
+    # skipped instead: the same file listed, every other object embedded
+    skipped = []
+    for name, options in (
+        ("here2", EmbedOptions(shard_rows=7, workers=1)),
+        ("there2", EmbedOptions(cluster=cluster.scheduler_address, partition_rows=7)),
+    ):
+        result = embed_run(run, [str(many)], tmp_path / name / "embeddings.parquet",
+                           options=options)  # fmt: skip
+        assert len(result.table) == 60
+        skipped.append([str(problem) for problem in result.problems])
+        assert (tmp_path / name / "embed_skipped.csv").exists()
+    assert skipped[0] == skipped[1] and len(skipped[0]) == 1 and "broken.fits" in skipped[0][0]
+
+
+def test_a_worker_given_other_weights_refuses_them_in_one_line(trained, cluster, tmp_path):
+    from morphospace.embed.shards import Shard, _embed_shard_on_worker
+
+    run, images = trained
+    shard = Shard(0, sorted(images.glob("*.fits"))[:2], {})
+    with distributed.Client(cluster) as client:
+        future = client.submit(
+            _embed_shard_on_worker, shard, str(run), "0" * 64, tmp_path / "t.parquet",
+            EmbedOptions(), None, pure=False,
+        )  # fmt: skip
+        with pytest.raises(InputError, match="is not the model the embedding began with"):
+            future.result()
+    assert not (tmp_path / "t.parquet").exists()
+
+
+def test_a_cluster_that_is_not_there_or_misnamed_is_said_in_one_line(
+    trained, tmp_path, monkeypatch
+):
+    from morphospace import cluster as cluster_module
+
+    run, images = trained
+    with pytest.raises(InputError, match="give local:N"):
+        EmbedOptions(cluster="slurm")
+    monkeypatch.setattr(cluster_module, "CONNECT_TIMEOUT", 1)  # a setting, not a stand-in
+    with pytest.raises(InputError, match="no Dask scheduler answers there"):
+        embed_run(run, [str(images)], tmp_path / "e.parquet",
+                  options=EmbedOptions(cluster="tcp://127.0.0.1:9"))  # fmt: skip
+    assert not list((tmp_path / "e.parquet").glob("part-*"))
+
+
+def test_embed_on_the_command_line_with_a_local_cluster(trained, tmp_path):
+    from morphospace.cli import main
+
+    run, images = trained
+    out = tmp_path / "embeddings.parquet"
+    argv = ["embed", str(run), str(images), "-o", str(out), "--cluster", "local:2",
+            "--partition-rows", "10", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    table = EmbeddingTable.read(out)
+    assert len(table) == 30 and len(list(out.glob("part-*.parquet"))) == 3
