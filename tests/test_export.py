@@ -142,3 +142,54 @@ def test_written_files_are_readable_as_the_umask_allows_and_keep_a_replaced_file
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # lsdb's own use of pandas
+def test_a_hats_export_opens_in_lsdb_and_cross_matches_by_position(tmp_path, capsys):
+    lsdb = pytest.importorskip("lsdb")
+    rng = np.random.default_rng(3)
+    n = 60
+    ra, dec = rng.uniform(150, 151, n), rng.uniform(2, 3, n)
+    ra[[7, 8]] = np.nan  # two objects without a sky position
+    rows = pd.DataFrame({"id": [f"obj{i:02d}" for i in range(n)],
+                         "path": [f"/data/obj{i:02d}.fits" for i in range(n)],
+                         "ra": ra, "dec": dec, "shape": ["1x32x32"] * n})  # fmt: skip
+    vectors = rng.normal(size=(n, 8)).astype(np.float32)
+    table = EmbeddingTable(rows, vectors, {}).write(tmp_path / "embeddings.parquet")
+    out = tmp_path / "hats"
+    assert main(["export", str(table), "--hats", str(out), "--no-progress"]) == 0
+    said = capsys.readouterr().out
+    assert "left out 2 objects without a sky position" in said and str(out) in said
+    exported = lsdb.read_hats(out)
+    # a survey catalogue: five sources 0.5" from five of the objects, three far from all
+    near = [3, 11, 25, 40, 59]
+    survey = pd.DataFrame({
+        "name": [f"src{k}" for k in near] + ["far1", "far2", "far3"],
+        "ra": np.r_[ra[near] + 0.5 / 3600 / np.cos(np.radians(dec[near])), 10, 200, 300],
+        "dec": np.r_[dec[near], -40, 60, 0],
+    })  # fmt: skip
+    pairs = (
+        lsdb.from_dataframe(survey, ra_column="ra", dec_column="dec", catalog_name="survey")
+        .crossmatch(exported, radius_arcsec=2, n_neighbors=1, suffixes=("", "_ms"),
+                    suffix_method="overlapping_columns")
+        .compute()
+    )  # fmt: skip
+    assert sorted(zip(pairs["name"], pairs["id"], strict=True)) == sorted(
+        (f"src{k}", f"obj{k:02d}") for k in near
+    )
+    assert np.allclose(pairs["_dist_arcsec"], 0.5, atol=0.01)
+    whole = exported.compute().set_index("id")
+    assert len(whole) == n - 2 and "obj07" not in whole.index
+    assert np.allclose(np.asarray(whole.loc["obj25", "embedding"]), vectors[25])
+    # a folder already there is refused in one line, and left as it is
+    assert main(["export", str(table), "--hats", str(out), "--no-progress"]) == 2
+    assert "already exists; name a new folder" in capsys.readouterr().err
+    assert main(["export", str(table), "--no-progress"]) == 2
+    assert "give exactly one of -o TABLE or --hats FOLDER" in capsys.readouterr().err
+
+
+def test_a_command_needing_a_missing_extra_names_the_extra():
+    from morphospace.cluster import needs_extra
+
+    with pytest.raises(InputError, match=r'--hats: needs no_such_module.*"morphospace\[cluster\]"'):
+        needs_extra("no_such_module", "--hats")

@@ -101,13 +101,22 @@ def report(
 
 
 @app.command()
-@with_options(table=run_or_table_argument, join=join_options)
+@with_options(table=run_or_table_argument, join=join_options, progress=progress_option)
 def export(
     table: Path,
     join: CatalogueJoin | None,
+    progress: bool,
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="The table to write: .fits, .vot, .ecsv or .csv.")
-    ],
+        Path | None,
+        typer.Option("-o", "--output", help="The table to write: .fits, .vot, .ecsv or .csv."),
+    ] = None,
+    hats: Annotated[
+        Path | None,
+        typer.Option(
+            help="Or a new folder for a HATS catalogue, with the embeddings, that LSDB "
+            "opens and cross-matches (needs the cluster extra)."
+        ),
+    ] = None,
     embedding: Annotated[
         bool, typer.Option(help="Also write the embedding vectors, as an array column.")
     ] = False,
@@ -116,7 +125,19 @@ def export(
     ] = True,
 ) -> None:
     """Every object with its metadata, map position, cluster, anomaly score and labels, for
-    TOPCAT, DS9, CARTA or astropy."""
+    TOPCAT, DS9, CARTA or astropy; or, with --hats, a catalogue for LSDB."""
+    from morphospace.errors import InputError
+
+    if (output is None) == (hats is None):
+        raise InputError(str(table), "give exactly one of -o TABLE or --hats FOLDER")
+    if hats is not None:
+        from morphospace.report.export import export_hats
+
+        folder, said = export_hats(table, hats, join=join, progress=progress)
+        for line in said:
+            typer.echo(line)
+        typer.echo(f"wrote the HATS catalogue {folder} (open it with lsdb.read_hats)")
+        return
     from morphospace.report.export import export_table
 
     written, said = export_table(table, output, embedding=embedding, join=join, regions=regions)

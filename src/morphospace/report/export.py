@@ -15,12 +15,17 @@ Every file is written atomically. The embedding vectors can go along as an array
 in FITS, VOTable and ECSV. Regions are coloured by cluster when the table has one.
 
 :func:`export_table` is ``morphospace export``: a whole table, with the run's labels and
-marks and optionally a catalogue, plus its regions beside it.
+marks and optionally a catalogue, plus its regions beside it. :func:`export_hats` is
+``morphospace export --hats``: the same columns and the embedding vectors as a HATS
+catalogue (HEALPix-partitioned Parquet, with a margin), which LSDB opens and cross-matches
+with survey catalogues of any size; it needs the ``cluster`` extra.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,10 +41,12 @@ from morphospace.io.catalogue import CatalogueJoin
 from morphospace.report.palette import category_colours
 
 __all__ = [
+    "HATS_PARTITION_BYTES",
     "SUFFIXES",
     "TABLE_SUFFIXES",
     "UNITS",
     "ds9_regions",
+    "export_hats",
     "export_table",
     "rows_table",
     "selection_table",
@@ -66,6 +73,9 @@ SUFFIXES = (*TABLE_SUFFIXES, ".reg", ".txt")
 _ARRAY_FORMATS = (".vot", ".xml", ".fits", ".ecsv")
 #: Radius of a region whose object has no known angular size.
 DEFAULT_RADIUS = 10 * u.arcsec
+#: The most bytes in memory of one partition of a HATS export (HEALPix pixels are split
+#: until each holds no more).
+HATS_PARTITION_BYTES = 256 * 2**20
 
 
 def selection_table(
@@ -196,6 +206,69 @@ def export_table(
     if regions:
         written.append(write_selection(table, output.with_suffix(".reg")))
     return written, said
+
+
+def export_hats(
+    target: str | Path,
+    folder: str | Path,
+    *,
+    join: str | Path | CatalogueJoin | None = None,
+    progress: bool = False,
+) -> tuple[Path, list[str]]:
+    """``morphospace export --hats``: every object with a sky position as a HATS catalogue
+    in the new folder ``folder``, named after it; the columns of :func:`export_table` and
+    the embedding (``list<float32>``).
+
+    ``lsdb.read_hats(folder)`` opens it. It is written beside ``folder`` first and moved
+    into place whole, so a stopped export leaves no half catalogue. Returns the folder
+    and one line on each join made and on the objects left out for want of a position.
+    """
+    import pyarrow as pa
+
+    from morphospace.cluster import needs_extra
+
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise InputError(folder, "already exists; name a new folder for the HATS catalogue")
+    lsdb = needs_extra("lsdb", "--hats")
+    table, said = RunTable.open(target).annotated()
+    if join is not None:
+        join = CatalogueJoin.of(join)
+        table, found = table.join(join)
+        said.append(found.summary(join.path))
+    rows = table.rows()
+    placed = np.zeros(len(rows), bool)
+    if {"ra", "dec"} <= set(rows.columns):
+        ra, dec = (pd.to_numeric(rows[c], errors="coerce").to_numpy(float) for c in ("ra", "dec"))
+        placed = np.isfinite(ra) & np.isfinite(dec) & (np.abs(dec) <= 90)
+    if not placed.any():
+        raise InputError(target, "no object has a sky position (ra, dec) to partition it by")
+    if not placed.all():
+        said.append(f"left out {int((~placed).sum())} objects without a sky position")
+    chosen = np.flatnonzero(placed)
+    columns = pa.Table.from_pandas(rows.iloc[chosen], preserve_index=False)
+    vectors = table.vectors[chosen]
+    offsets = pa.array(np.arange(len(chosen) + 1) * vectors.shape[1], type=pa.int32())
+    columns = columns.append_column(
+        "embedding", pa.ListArray.from_arrays(offsets, pa.array(vectors.reshape(-1)))
+    )
+    frame = columns.to_pandas(types_mapper=pd.ArrowDtype)
+    fresh = folder.with_name(f".{folder.name}.new")
+    shutil.rmtree(fresh, ignore_errors=True)
+    try:
+        with warnings.catch_warnings():  # the libraries' notes on their own use of pandas
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            catalogue = lsdb.from_dataframe(
+                frame, ra_column="ra", dec_column="dec", partition_bytes=HATS_PARTITION_BYTES
+            )
+            catalogue.write_catalog(fresh, catalog_name=folder.name, progress_bar=progress)
+        if folder.exists():
+            folder.rmdir()  # empty: checked above
+        fresh.rename(folder)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+    return folder, said
 
 
 def _radius_arcsec(row) -> float:
