@@ -166,3 +166,31 @@ def test_embed_on_the_command_line_with_a_local_cluster(trained, tmp_path):
     assert main(argv) == 0
     table = EmbeddingTable.read(out)
     assert len(table) == 30 and len(list(out.glob("part-*.parquet"))) == 3
+
+
+def test_cutouts_cut_on_a_cluster_are_the_files_and_index_of_one_process(cluster, tmp_path):
+    from astropy.io import fits
+    from astropy.table import Table
+
+    from conftest import celestial_header
+    from morphospace.io import cutouts_from_catalog
+
+    rng = np.random.default_rng(5)
+    field = tmp_path / "field.fits"
+    fits.PrimaryHDU(rng.normal(size=(200, 300)).astype(np.float32),
+                    celestial_header((200, 300), pixel_deg=2 / 3600)).writeto(field)  # fmt: skip
+    x, y = rng.uniform(0, 299, 40), rng.uniform(0, 199, 40)
+    x[0], y[0] = 1.0, 198.0  # at the corner: padded
+    names = [f"c{i % 37}" for i in range(40)]  # three names twice: files made unique
+    catalogue = tmp_path / "clumps.csv"
+    Table({"name": names, "x": x, "y": y}).write(catalogue)
+    here = cutouts_from_catalog(field, catalogue, tmp_path / "here", size="20px")
+    there = cutouts_from_catalog(field, catalogue, tmp_path / "there", size="20px",
+                                 cluster=cluster.scheduler_address)  # fmt: skip
+    assert there.records == here.records and len(there.written) == 40
+    assert (tmp_path / "there" / "cutouts.csv").read_text() == here.index_path.read_text()
+    for record in here.records:
+        with fits.open(tmp_path / "here" / record.file) as a, \
+             fits.open(tmp_path / "there" / record.file) as b:  # fmt: skip
+            assert np.array_equal(a[0].data, b[0].data, equal_nan=True)
+            assert a[0].header["CRPIX1"] == b[0].header["CRPIX1"]

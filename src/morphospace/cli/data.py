@@ -10,6 +10,7 @@ import typer
 from morphospace.choices import MIN_SIDE, check_choice
 from morphospace.cli.options import (
     catalogue_options,
+    cluster_option,
     data_argument,
     hdu_option,
     on_error_option,
@@ -101,11 +102,14 @@ def inspect(
 
 
 @app.command()
-@with_options(hdu=hdu_option, progress=progress_option, cut=catalogue_options)
+@with_options(
+    hdu=hdu_option, progress=progress_option, cut=catalogue_options, cluster=cluster_option
+)
 def cutouts(
     hdu: str | None,
     progress: bool,
     cut: CatalogueCut | None,
+    cluster: str | None,
     map_file: Annotated[Path, typer.Argument(metavar="MAP", help="The large FITS map or cube.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")],
     mask: Annotated[
@@ -138,10 +142,13 @@ def cutouts(
     if cut is not None:
         result = cutouts_from_catalog(
             map_file, cut.catalog, output, edge=edge, outside=outside, hdu=hdu,  # type: ignore[arg-type]
-            progress=progress, overwrite=overwrite, **cut.options(),  # type: ignore[arg-type]
+            progress=progress, overwrite=overwrite, cluster=cluster,
+            **cut.options(),  # type: ignore[arg-type]
         )  # fmt: skip
     else:
         assert mask is not None
+        if cluster is not None:
+            raise InputError("--cluster", "cuts from a catalogue; a mask is cut here, without it")
         result = cutouts_from_mask(
             map_file, mask, output, margin=margin, min_area=min_area, isolate=isolate,
             edge=edge, hdu=hdu, progress=progress, overwrite=overwrite,  # type: ignore[arg-type]

@@ -135,8 +135,10 @@ def cutouts_from_catalog(
     hdu: int | str | None = None,
     progress: bool = False,
     overwrite: bool = False,
+    cluster: str | None = None,
 ) -> CutoutResult:
-    """Write one FITS cutout per catalogue row.
+    """Write one FITS cutout per catalogue row: here, or on the Dask cluster ``cluster``
+    names (:mod:`morphospace.cluster`), :data:`CUT_ROWS` rows a task.
 
     Parameters
     ----------
@@ -167,6 +169,9 @@ def cutouts_from_catalog(
         A position outside the map raises :class:`InputError`, or is recorded and skipped.
     hdu : int or str
         HDU of the map.
+    cluster : str, optional
+        ``local:N`` or a scheduler's address: each worker opens the map once and writes
+        the files of its rows; the index is written here, last.
     """
     claim_folder(Path(outdir), overwrite)
     cut = CatalogueCut(
@@ -176,22 +181,105 @@ def cutouts_from_catalog(
     rows = _catalogue_rows(map_path, cut, hdu, lambda i, count: f"cutout_{i:05d}")
     if rows.outside and outside == "fail":
         rows.refuse_outside(map_path)  # before anything is written: no partial output
-    image, table, names, xs, ys = rows.image, rows.table, rows.names, rows.xs, rows.ys
-    outside_set, catalog = set(rows.outside), rows.catalog
-    writer = _CutoutWriter(image, Path(outdir), edge)
-    each = progress_bar(enumerate(table), "cutouts", progress, total=len(table), unit="object")
-    for row_index, row in each:
-        name, x, y = names[row_index], xs[row_index], ys[row_index]
-        if row_index in outside_set:
-            writer.record(row_index, name, x, y, "skipped", "outside the map")
+    files = _file_names(rows.names)  # planned in row order, the same here or on a cluster
+    job = _CutJob(Path(map_path), hdu, Path(outdir), edge, Path(rows.catalog).name[:68])
+    if cluster is None:
+        return _write_index(Path(outdir), _cut_part(_part(rows, files, 0, len(rows.table)), job,
+                                                    rows.image, progress))  # fmt: skip
+    from morphospace.cluster import connect, run_partitions, worker_count
+
+    with connect(cluster) as client:
+        size = max(1, min(CUT_ROWS, -(-len(rows.table) // (4 * worker_count(client)))))
+        parts = [_part(rows, files, start, start + size)
+                 for start in range(0, len(rows.table), size)]  # fmt: skip
+        found = run_partitions(client, _cut_part, parts, job, progress=progress,
+                               description="cutouts")  # fmt: skip
+    return _write_index(Path(outdir), [record for part in found for record in part])
+
+
+#: The most catalogue rows one task of a worker cuts, on a cluster (each worker is given
+#: about four tasks of a smaller catalogue).
+CUT_ROWS = 5_000
+
+
+@dataclass(frozen=True)
+class _CutJob:
+    """What every part of a catalogue's cutouts shares: the map and where they go."""
+
+    map_path: Path
+    hdu: int | str | None
+    outdir: Path
+    edge: EdgePolicy
+    catalog: str
+
+
+@dataclass(frozen=True)
+class _CutPart:
+    """Consecutive catalogue rows to cut, from row ``start``: their places, sizes, names,
+    files, which of them lie outside the map, and the rows themselves."""
+
+    start: int
+    xs: np.ndarray
+    ys: np.ndarray
+    sizes: list
+    names: list[str]
+    files: list[str]
+    outside: set[int]
+    table: Table
+
+
+_MAPS: dict[tuple[Path, int | str | None], SkyImage] = {}  # the map a worker cuts from
+
+
+def _part(rows: _CatalogueRows, files: list[str], start: int, stop: int) -> _CutPart:
+    """Rows ``start`` to ``stop`` of a catalogue read with its map, to cut."""
+    block = slice(start, stop)
+    outside = {i - start for i in rows.outside if start <= i < stop}
+    return _CutPart(start, rows.xs[block], rows.ys[block], rows.sizes[block],
+                    rows.names[block], files[block], outside, rows.table[block])  # fmt: skip
+
+
+def _cut_part(
+    part: _CutPart, job: _CutJob, image: SkyImage | None = None, progress: bool = False
+) -> list[CutoutRecord]:
+    """Write the cutouts of one part of the catalogue; what became of each row."""
+    if image is None:  # on a worker: the map opened (memory-mapped) once
+        key = (job.map_path, job.hdu)
+        if key not in _MAPS:
+            _MAPS.clear()
+            _MAPS[key] = read_fits(job.map_path, hdu=job.hdu)
+        image = _MAPS[key]
+    writer = _CutoutWriter(image, job.outdir, job.edge)
+    rows = progress_bar(part.table, "cutouts", progress, total=len(part.table), unit="object")
+    for k, row in enumerate(rows):
+        index, name, x, y = part.start + k, part.names[k], part.xs[k], part.ys[k]
+        if k in part.outside:
+            writer.record(index, name, x, y, "skipped", "outside the map")
             continue
         extra = [
-            *_row_cards(row, table.colnames),
-            ("CATROW", row_index, "row of the source catalogue (0-based)"),
-            ("CATALOG", Path(catalog).name[:68], "source catalogue"),
+            *_row_cards(row, part.table.colnames),
+            ("CATROW", index, "row of the source catalogue (0-based)"),
+            ("CATALOG", job.catalog, "source catalogue"),
         ]
-        writer.cut(row_index, name, x, y, _box_pixels(image, rows.sizes[row_index]), extra)
-    return writer.finish()
+        box = _box_pixels(image, part.sizes[k])
+        writer.cut(index, name, x, y, box, extra, filename=part.files[k])
+    return writer.records
+
+
+def _file_names(names: list[str]) -> list[str]:
+    """A FITS file name for each object name, made unique in order (``name_2``, …)."""
+    used: set[str] = set()
+    return [_unused_file(name, used) for name in names]
+
+
+def _unused_file(name: str, used: set[str]) -> str:
+    stem = safe_filename(name).strip("._") or "cutout"
+    candidate, n = stem, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{stem}_{n}"
+    used.add(candidate)
+    return f"{candidate}.fits"
 
 
 @dataclass
@@ -461,6 +549,7 @@ class _CutoutWriter:
         shape: tuple[int, int],
         cards: list[tuple[str, Any, str]],
         blank: np.ndarray | None = None,
+        filename: str | None = None,
     ) -> None:
         # Callers place the centre inside the map, so the box always overlaps it.
         large, small = overlap_slices(self.image.data.shape[-2:], shape, (y, x), mode="partial")
@@ -474,7 +563,7 @@ class _CutoutWriter:
             data[..., small[0], small[1]][..., blank[large]] = np.nan
         origin_y = large[0].start - small[0].start
         origin_x = large[1].start - small[1].start
-        filename = self._filename(name)
+        filename = filename or _unused_file(name, self.used_names)
         header = self._header(origin_x, origin_y, name, cards)
         fits.PrimaryHDU(data, header).writeto(self.outdir / filename, overwrite=True)
         status = "padded" if partial else "ok"
@@ -487,15 +576,6 @@ class _CutoutWriter:
             "padded with NaN at the map edge" if partial else "",
             filename,
         )
-
-    def _filename(self, name: str) -> str:
-        stem = safe_filename(name).strip("._") or "cutout"
-        candidate, n = stem, 1
-        while candidate in self.used_names:
-            n += 1
-            candidate = f"{stem}_{n}"
-        self.used_names.add(candidate)
-        return f"{candidate}.fits"
 
     def _header(self, origin_x: int, origin_y: int, name: str, cards) -> fits.Header:
         header = self.base_header.copy()
@@ -513,15 +593,18 @@ class _CutoutWriter:
         return header
 
     def finish(self) -> CutoutResult:
-        index_path = self.outdir / "cutouts.csv"
-        with index_path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["index", "name", "x", "y", "status", "file", "note"])
-            for r in self.records:
-                writer.writerow(
-                    [r.index, r.name, f"{r.x:.2f}", f"{r.y:.2f}", r.status, r.file, r.note]
-                )
-        return CutoutResult(records=self.records, index_path=index_path)
+        return _write_index(self.outdir, self.records)
+
+
+def _write_index(outdir: Path, records: list[CutoutRecord]) -> CutoutResult:
+    """Write ``cutouts.csv``, the index of every requested object, last."""
+    index_path = outdir / "cutouts.csv"
+    with index_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "name", "x", "y", "status", "file", "note"])
+        for r in records:
+            writer.writerow([r.index, r.name, f"{r.x:.2f}", f"{r.y:.2f}", r.status, r.file, r.note])
+    return CutoutResult(records=records, index_path=index_path)
 
 
 def _descriptive_cards(image: SkyImage) -> fits.Header:
