@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 distributed = pytest.importorskip("distributed")
@@ -194,3 +195,20 @@ def test_cutouts_cut_on_a_cluster_are_the_files_and_index_of_one_process(cluster
              fits.open(tmp_path / "there" / record.file) as b:  # fmt: skip
             assert np.array_equal(a[0].data, b[0].data, equal_nan=True)
             assert a[0].header["CRPIX1"] == b[0].header["CRPIX1"]
+
+
+def test_the_objects_outside_the_fit_sample_are_placed_on_a_cluster_as_here(cluster):
+    from morphospace.explore import RunTable
+
+    rng = np.random.default_rng(9)
+    centres = rng.normal(size=(4, 16))
+    vectors = (centres[rng.integers(0, 4, 400)] + 0.3 * rng.normal(size=(400, 16))).astype("f4")
+    rows = pd.DataFrame(
+        {"id": [f"o{i}" for i in range(400)], "path": [f"o{i}" for i in range(400)]}
+    )
+    table = RunTable(EmbeddingTable(rows, vectors, {}))
+    here, _, _ = table.explore("umap", k=4, sample=120)
+    there, _, _ = table.explore("umap", k=4, sample=120, cluster=cluster.scheduler_address)
+    for name in ("x", "y", "cluster", "cluster_hdbscan", "cluster_agglomerative", "anomaly"):
+        assert np.allclose(there.column(name), here.column(name)), name
+    assert here.info["fit_sample"] == 120 and there.info["fit_sample"] == 120

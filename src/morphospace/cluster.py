@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import pickle
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -134,9 +135,9 @@ def run_partitions(
 
 
 def _large(value: Any) -> bool:
-    """Whether a shared argument is sent to each worker once, rather than with each task."""
-    size = getattr(value, "nbytes", None)
-    return isinstance(size, int) and size > 1_000_000
+    """Whether a shared argument is sent to each worker once (over a megabyte pickled),
+    rather than with each task."""
+    return len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)) > 1_000_000
 
 
 def _short(exc: BaseException) -> str:

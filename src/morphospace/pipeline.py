@@ -209,7 +209,8 @@ def run_pipeline(
 
     The objects are embedded on the device training ran on (``train.device``), with the
     training's rule for bad files (``data.on_error``), and averaged over rotations and
-    flips unless ``tta`` is False. A catalogue to join (``report.join``) is matched to
+    flips unless ``tta`` is False; on the Dask cluster ``report.cluster`` names, if any,
+    which also places them on the map. A catalogue to join (``report.join``) is matched to
     the objects' headers before training starts, and ``announce`` is told how many
     matched. With ``stop_after``, training may stop early: ``resume`` continues it, then
     embeds and reports.
@@ -225,7 +226,12 @@ def run_pipeline(
     ).fit()
     if not training.finished:  # embedding and report wait for the rest of the schedule
         return RunResult(run_dir, training, None, None)
-    embedding = EmbedOptions(tta=tta, device=settings.train.device, on_error=settings.data.on_error)
+    embedding = EmbedOptions(
+        tta=tta,
+        device=settings.train.device,
+        on_error=settings.data.on_error,
+        cluster=report.cluster,  # the workers that place the objects embed them too
+    )
     embedded = embed_run(
         run_dir,
         settings.data.sources,

@@ -305,9 +305,10 @@ def embed_options(
     )  # fmt: skip
 
 
-@with_options(join=join_options)
+@with_options(join=join_options, cluster=cluster_option)
 def report_options(
     join: CatalogueJoin | None,
+    cluster: str | None,
     map_method: Annotated[str, typer.Option("--map", help="2-D map: umap, tsne or pca.")] = (
         MAP_METHOD
     ),
@@ -339,6 +340,7 @@ def report_options(
         join=join,
         tensorboard=tensorboard,
         page_objects=page_objects,
+        cluster=cluster,
     )
 
 

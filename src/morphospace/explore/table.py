@@ -284,6 +284,7 @@ class RunTable:
         k: int | None = None,
         seed: int = 0,
         sample: int = FIT_SAMPLE,
+        cluster: str | None = None,
     ) -> tuple[RunTable, Clusters, Map]:
         """The table with its 2-D map, clusters and anomaly scores as columns (``x``, ``y``,
         :data:`CLUSTER_COLUMNS`, :data:`SCORE_COLUMNS`), the clusters, and the fitted map
@@ -292,12 +293,14 @@ class RunTable:
         A table of more than ``sample`` objects has its map, clusters and detectors fitted
         on a seeded random sample of that many; the other objects are placed as
         :meth:`place` places new ones, and scored by the detectors fitted on the sample.
-        ``info["fit_sample"]`` records how many objects the fit saw.
+        ``info["fit_sample"]`` records how many objects the fit saw. With ``cluster``
+        (``local:N`` or a scheduler's address), the workers of that Dask cluster place
+        them, a chunk a task.
         """
         if len(self) == 0:
             raise InputError(self._source, "the table is empty")
         if len(self) > sample:
-            return self._explore_from_sample(method, k, seed, sample)
+            return self._explore_from_sample(method, k, seed, sample, cluster)
         columns, groups, fitted = self._map_and_clusters(method, k, seed)
         scores = anomaly_scores(self.vectors, seed=seed)
         columns.update({name: scores[name].to_numpy() for name in scores.columns})
@@ -318,7 +321,7 @@ class RunTable:
         return columns, groups, fitted
 
     def _explore_from_sample(
-        self, method: MapMethod, k: int | None, seed: int, size: int
+        self, method: MapMethod, k: int | None, seed: int, size: int, cluster: str | None
     ) -> tuple[RunTable, Clusters, Map]:
         chosen = np.sort(np.random.default_rng(seed).choice(len(self), size, replace=False))
         rest = np.setdiff1d(np.arange(len(self)), chosen)
@@ -336,13 +339,26 @@ class RunTable:
         near = np.empty((len(rest), want), dtype=np.int64)
         similarity = np.empty((len(rest), want), dtype=np.float32)
         graph = len(rest) * size >= GRAPH_PAIRS  # for the whole set, not a chunk
-        for start in range(0, len(rest), CHUNK):
-            rows = rest[start : start + CHUNK]
-            found = fitted_part.index.query(self.vectors[rows], want, graph=graph)
+        placing = fitted_part._placing(fitted)
+        if cluster is None:
+            chunks = _chunks(rest, CHUNK)
+            results = (placing.search_and_place(self.vectors[rows], want, graph)
+                       for rows in chunks)  # fmt: skip
+        else:
+            from morphospace.cluster import connect, run_partitions, worker_count
+
+            with connect(cluster) as client:  # about four chunks a worker, at most CHUNK
+                chunks = _chunks(rest, min(CHUNK, -(-len(rest) // (4 * worker_count(client)))))
+                results = run_partitions(
+                    client, _search_and_place, [self.vectors[rows] for rows in chunks],
+                    placing, want, graph, description="place",
+                )  # fmt: skip
+        start = 0
+        for rows, (found, placed) in zip(chunks, results, strict=True):
             near[start : start + len(rows)], similarity[start : start + len(rows)] = found
-            placed, _ = fitted_part._placed(self.vectors[rows], fitted, found=found)
             for name, values in placed.items():
                 columns[name][rows] = values
+            start += len(rows)
         nearest = near[:, 0]
         leaf_of = np.empty(len(self), dtype=int)
         leaf_of[chosen] = groups.leaf_of if groups.leaf_of is not None else np.arange(size)
@@ -380,24 +396,14 @@ class RunTable:
         found: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Where objects of these ``vectors`` go on this explored table's map and clusters,
-        and each one's nearest object here (the one mechanism of :meth:`place` and of a
-        table explored from a sample); ``graph`` as :meth:`Map.transform`. ``found``: the
-        objects here most similar to each one and their similarities, already searched,
-        when this table's objects are those the map was fitted on."""
-        if found is None:
-            found = self.index.query(vectors, 1, graph=graph)
-            xy = fitted.transform(vectors, graph)
-        else:
-            xy = fitted.place(*found) if fitted.by_neighbours else fitted.transform(vectors)
-        nearest = found[0][:, 0]
-        columns: dict[str, np.ndarray] = {"x": xy[:, 0], "y": xy[:, 1]}
-        if "cluster" in self.columns:
-            names, centres = self._cluster_centres
-            columns["cluster"] = names[np.argmax(normalise(vectors) @ centres.T, axis=1)]
-        for name in CLUSTER_COLUMNS[1:]:
-            if name in self.columns:
-                columns[name] = self.column(name)[nearest]
-        return columns, nearest
+        and each one's nearest object here (:meth:`Placing.place`)."""
+        return self._placing(fitted).place(vectors, graph, found)
+
+    def _placing(self, fitted: Map) -> Placing:
+        """What places objects on this explored table's map and in its clusters."""
+        groups = {name: self.column(name) for name in CLUSTER_COLUMNS[1:] if name in self.columns}
+        centres = self._cluster_centres if "cluster" in self.columns else None
+        return Placing(self.vectors, fitted, groups, centres, self.index)
 
     @cached_property
     def _cluster_centres(self) -> tuple[np.ndarray, np.ndarray]:
@@ -581,3 +587,88 @@ class RunTable:
         if self.folder is None:
             raise InputError(name, "a table in memory has no run folder to keep it in")
         return self.folder / name
+
+
+class Placing:
+    """What places new objects on an explored table's map and in its clusters: the
+    explored objects' vectors, the fitted map, their HDBSCAN and Ward groups and the
+    k-means clusters' mean directions. It holds no table, so it is sent whole to the
+    workers of a Dask cluster, which make the search index again (on first use).
+
+    Parameters
+    ----------
+    vectors : ndarray, shape (N, D)
+        The explored objects' embeddings (the fitted sample's, for a large table).
+    fitted : Map
+        The map fitted to them.
+    groups : dict
+        Their HDBSCAN and Ward groups, by column name.
+    centres : tuple, optional
+        The k-means clusters' names and mean directions.
+    index : SimilarityIndex, optional
+        A search index of ``vectors`` already made.
+    """
+
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        fitted: Map,
+        groups: dict[str, np.ndarray],
+        centres: tuple[np.ndarray, np.ndarray] | None,
+        index: SimilarityIndex | None = None,
+    ):
+        self.vectors, self.fitted, self.groups, self.centres = vectors, fitted, groups, centres
+        self._index = index
+
+    @property
+    def index(self) -> SimilarityIndex:
+        if self._index is None:
+            self._index = SimilarityIndex(self.vectors)
+        return self._index
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_index": None}  # made again where it is needed
+
+    def place(
+        self,
+        vectors: np.ndarray,
+        graph: bool | None = None,
+        found: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Where objects of these ``vectors`` go (``x``, ``y`` and the cluster columns) and
+        each one's nearest explored object. ``graph`` as :meth:`Map.transform`; ``found``:
+        the explored objects most similar to each one and their similarities, already
+        searched, when those are the objects the map was fitted on."""
+        fitted = self.fitted
+        if found is None:
+            found = self.index.query(vectors, 1, graph=graph)
+            xy = fitted.transform(vectors, graph)
+        else:
+            xy = fitted.place(*found) if fitted.by_neighbours else fitted.transform(vectors)
+        nearest = found[0][:, 0]
+        columns: dict[str, np.ndarray] = {"x": xy[:, 0], "y": xy[:, 1]}
+        if self.centres is not None:
+            names, centres = self.centres
+            columns["cluster"] = names[np.argmax(normalise(vectors) @ centres.T, axis=1)]
+        for name, values in self.groups.items():
+            columns[name] = values[nearest]
+        return columns, nearest
+
+    def search_and_place(
+        self, vectors: np.ndarray, want: int, graph: bool
+    ) -> tuple[tuple[np.ndarray, np.ndarray], dict[str, np.ndarray]]:
+        """The ``want`` explored objects most similar to each of ``vectors`` (rows and
+        similarities), and where each goes: one search serving both."""
+        found = self.index.query(vectors, want, graph=graph)
+        return found, self.place(vectors, found=found)[0]
+
+
+def _chunks(rows: np.ndarray, size: int) -> list[np.ndarray]:
+    """``rows`` in consecutive chunks of ``size`` (at least one a chunk)."""
+    size = max(1, size)
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+def _search_and_place(vectors: np.ndarray, placing: Placing, want: int, graph: bool):
+    """:meth:`Placing.search_and_place` as a task of a Dask worker."""
+    return placing.search_and_place(vectors, want, graph)

@@ -155,7 +155,9 @@ def _build_report(table_path: Path, out: Path, options: ReportOptions, stage) ->
         known = ", ".join(c for c in table.columns if c != "id")
         raise InputError(table_path, f"no column {missing[0]!r} to colour by (columns: {known})")
     stage(f"{options.map} map, clusters and anomalies")
-    table, groups, fitted = table.explore(options.map, options.clusters, options.seed)
+    table, groups, fitted = table.explore(
+        options.map, options.clusters, options.seed, cluster=options.cluster
+    )
     if options.update_table:
         table.write(fitted)
     every = table

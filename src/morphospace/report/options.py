@@ -49,6 +49,10 @@ class ReportOptions:
     page_objects : int
         The most objects the page and figures show (a sample of a larger table, with its
         most anomalous objects).
+    cluster : str, optional
+        A Dask cluster (``local:N`` or ``tcp://HOST:PORT``) whose workers place the objects
+        of a large table outside the map's fit sample (and, in ``morphospace run``, embed
+        them).
     """
 
     map: MapMethod = MAP_METHOD
@@ -61,9 +65,14 @@ class ReportOptions:
     workers: int | None = None
     update_table: bool = True
     page_objects: int = PAGE_OBJECTS
+    cluster: str | None = None
 
     def __post_init__(self) -> None:
+        from morphospace.cluster import check_cluster
+
         check_choice("--map", self.map, MAP_METHODS)
+        if self.cluster is not None:
+            check_cluster(self.cluster)
         if self.clusters is not None and self.clusters < 1:
             raise InputError("--clusters", f"must be at least 1, not {self.clusters}")
         if self.page_objects < 100:
