@@ -212,3 +212,19 @@ def test_the_objects_outside_the_fit_sample_are_placed_on_a_cluster_as_here(clus
     for name in ("x", "y", "cluster", "cluster_hdbscan", "cluster_agglomerative", "anomaly"):
         assert np.allclose(there.column(name), here.column(name)), name
     assert here.info["fit_sample"] == 120 and there.info["fit_sample"] == 120
+
+
+def test_run_embeds_on_the_cluster_it_is_given(trained, tmp_path, cluster):
+    from morphospace.cli import main
+
+    _, images = trained
+    run = tmp_path / "run"
+    argv = ["run", str(images), "-o", str(run), "--cluster", cluster.scheduler_address,
+            "--map", "pca", "-k", "2", "--no-progress", "--set", "model.backbone=amm",
+            "--set", "model.projection_size=32", "--set", "model.projection_hidden_size=64",
+            "--set", "augment.view_size=32", "--set", "train.epochs=1",
+            "--set", "train.batch_size=16"]  # fmt: skip
+    assert main(argv) == 0
+    table = EmbeddingTable.read(run / "embeddings.parquet")
+    assert (run / "embeddings.parquet" / "_morphospace.json").exists()  # written by workers
+    assert len(table) == 30 and "cluster" in table.rows and (run / "report/index.html").exists()
