@@ -46,6 +46,13 @@ def noop(x: int) -> int:
     return x
 
 
+def peak_memory() -> int:
+    """The peak resident memory of this (worker) process, in bytes."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def sources(n: int) -> tuple[Path, Path]:
     """The stack of n objects cut while read, and of 2,000 for training."""
     field, catalogue = make(n, Path(".bench/scale"))
@@ -90,9 +97,11 @@ def main() -> None:
     torch.set_num_threads(1)  # one core, as each worker process of the cluster has
     one_core, reference = embed(run, stack, "one-core", EmbedOptions(workers=1))
     torch.set_num_threads(threads)
-    print(f"one process, 1 core           {n / one_core:8.1f} objects/s  ({one_core:.1f} s)")
+    print(f"one process, 1 core           {n / one_core:8.1f} objects/s  ({one_core:.1f} s)",
+          flush=True)  # fmt: skip
     every_core, _ = embed(run, stack, "every-core", EmbedOptions())
-    print(f"one process, every core       {n / every_core:8.1f} objects/s  ({every_core:.1f} s)")
+    print(f"one process, every core       {n / every_core:8.1f} objects/s  ({every_core:.1f} s)",
+          flush=True)  # fmt: skip
     cold, warm = {}, {}
     for workers in (1, 2):
         started = time.perf_counter()
@@ -109,11 +118,13 @@ def main() -> None:
             # first the workers import torch and load the model; then they have them
             cold[workers], vectors = embed(run, stack, f"cluster-{workers}", options)
             warm[workers], again = embed(run, stack, f"cluster-{workers}", options)
+            peak = max(client.run(peak_memory).values())
         same = max(np.abs(vectors - reference).max(), np.abs(again - reference).max())
         print(f"LocalCluster of {workers} worker{'s' if workers > 1 else ' '}  "
               f"{n / warm[workers]:8.1f} objects/s  ({warm[workers]:.1f} s with the model "
               f"loaded, {cold[workers]:.1f} s the first time; cluster up in {ready:.1f} s; "
-              f"largest difference from one process {same:.1e})", flush=True)  # fmt: skip
+              f"largest difference from one process {same:.1e}; peak memory of a worker "
+              f"{peak / 2**30:.2f} GiB)", flush=True)  # fmt: skip
         assert same <= 1e-5
     start_up = cold[1] - warm[1]
     per_partition = (warm[1] - one_core) / partitions
