@@ -37,6 +37,7 @@ __all__ = [
     "check_cluster",
     "connect",
     "needs_extra",
+    "on_worker",
     "run_partitions",
     "worker_count",
 ]
@@ -132,6 +133,35 @@ def run_partitions(
         return [future.result() for future in futures]
     finally:
         client.cancel(futures)
+
+
+_READY = False
+
+
+def on_worker() -> None:
+    """Ready a Dask worker process for morphospace's tasks (once; cheap after that).
+
+    Dask's nanny starts each worker with ``MALLOC_TRIM_THRESHOLD_=65536``, so that the
+    worker hands freed memory back to the system at once. For torch that means every
+    batch's buffers go back to the kernel and are faulted in again: embedding ran 34 %
+    slower for it (8.0 s against 6.0 s for 2,500 objects). glibc's allocator is given the
+    limits of an ordinary process instead (the largest it reaches by itself: buffers
+    under 32 MiB reused, memory handed back above 64 MiB free), which measured as fast as
+    one process. Elsewhere than glibc, nothing changes.
+    """
+    global _READY
+    if _READY:
+        return
+    _READY = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h>
+    libc.mallopt(m_mmap_threshold, 32 * 2**20)
+    libc.mallopt(m_trim_threshold, 64 * 2**20)
 
 
 def _large(value: Any) -> bool:

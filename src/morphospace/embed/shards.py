@@ -164,6 +164,9 @@ def _embed_shard_on_worker(
 ) -> list[Problem]:
     """One shard, on a Dask worker: the model loaded once per worker process and checked
     against the digest of the model the embedding began with."""
+    from morphospace.cluster import on_worker
+
+    on_worker()
     key = (run, digest, options)
     with _LOADING:
         if key not in _ON_WORKER:

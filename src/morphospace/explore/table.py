@@ -671,4 +671,7 @@ def _chunks(rows: np.ndarray, size: int) -> list[np.ndarray]:
 
 def _search_and_place(vectors: np.ndarray, placing: Placing, want: int, graph: bool):
     """:meth:`Placing.search_and_place` as a task of a Dask worker."""
+    from morphospace.cluster import on_worker
+
+    on_worker()
     return placing.search_and_place(vectors, want, graph)

@@ -244,6 +244,9 @@ def _cut_part(
 ) -> list[CutoutRecord]:
     """Write the cutouts of one part of the catalogue; what became of each row."""
     if image is None:  # on a worker: the map opened (memory-mapped) once
+        from morphospace.cluster import on_worker
+
+        on_worker()
         key = (job.map_path, job.hdu)
         if key not in _MAPS:
             _MAPS.clear()
