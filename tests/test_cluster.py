@@ -7,6 +7,7 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +23,13 @@ from morphospace.pipeline import embed_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """Two worker processes of one thread, as ``--cluster local:2`` starts them."""
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as local:
-        yield local
+def cluster() -> Iterator[str]:
+    """The address of two worker processes of one thread, started as ``--cluster local:2``
+    starts them (and this process's environment left as it was)."""
+    from morphospace.cluster import connect
+
+    with connect("local:2") as client:
+        yield client.scheduler.address
 
 
 @pytest.fixture
@@ -51,7 +53,7 @@ def test_a_cluster_embeds_the_same_vectors_in_the_same_order_as_one_process(
                      options=EmbedOptions(shard_rows=7, workers=1))  # fmt: skip
     there = embed_run(
         run, [str(many)], tmp_path / "there.parquet",
-        options=EmbedOptions(cluster=cluster.scheduler_address, partition_rows=7),
+        options=EmbedOptions(cluster=cluster, partition_rows=7),
     )  # fmt: skip
     assert len(list((tmp_path / "there.parquet").glob("part-*.parquet"))) == 9  # 60 / 7
     assert there.table.ids == here.table.ids and len(set(there.table.ids)) == 60
@@ -70,7 +72,7 @@ def test_a_worker_killed_mid_run_leaves_every_object_in_the_table_exactly_once(
 
     def embed() -> None:
         try:
-            options = EmbedOptions(cluster=cluster.scheduler_address, partition_rows=3)
+            options = EmbedOptions(cluster=cluster, partition_rows=3)
             done["result"] = embed_run(run, [str(many)], out, options=options)
         except BaseException as exc:  # handed to the test's own thread
             done["error"] = exc
@@ -105,7 +107,7 @@ def test_a_bad_file_on_a_worker_gives_the_one_line_message_of_one_process(
     messages = []
     for name, options in (
         ("here", EmbedOptions(shard_rows=7, workers=1, on_error="fail")),
-        ("there", EmbedOptions(cluster=cluster.scheduler_address, partition_rows=7,
+        ("there", EmbedOptions(cluster=cluster, partition_rows=7,
                                on_error="fail")),
     ):  # fmt: skip
         with pytest.raises(InputError) as raised:
@@ -117,7 +119,7 @@ def test_a_bad_file_on_a_worker_gives_the_one_line_message_of_one_process(
     skipped = []
     for name, options in (
         ("here2", EmbedOptions(shard_rows=7, workers=1)),
-        ("there2", EmbedOptions(cluster=cluster.scheduler_address, partition_rows=7)),
+        ("there2", EmbedOptions(cluster=cluster, partition_rows=7)),
     ):
         result = embed_run(run, [str(many)], tmp_path / name / "embeddings.parquet",
                            options=options)  # fmt: skip
@@ -158,6 +160,9 @@ def test_a_cluster_that_is_not_there_or_misnamed_is_said_in_one_line(
 
 
 def test_embed_on_the_command_line_with_a_local_cluster(trained, tmp_path):
+    import os
+
+    before = dict(os.environ)
     from morphospace.cli import main
 
     run, images = trained
@@ -167,6 +172,7 @@ def test_embed_on_the_command_line_with_a_local_cluster(trained, tmp_path):
     assert main(argv) == 0
     table = EmbeddingTable.read(out)
     assert len(table) == 30 and len(list(out.glob("part-*.parquet"))) == 3
+    assert dict(os.environ) == before  # no OMP_NUM_THREADS=1 left for what runs next
 
 
 def test_cutouts_cut_on_a_cluster_are_the_files_and_index_of_one_process(cluster, tmp_path):
@@ -187,7 +193,7 @@ def test_cutouts_cut_on_a_cluster_are_the_files_and_index_of_one_process(cluster
     Table({"name": names, "x": x, "y": y}).write(catalogue)
     here = cutouts_from_catalog(field, catalogue, tmp_path / "here", size="20px")
     there = cutouts_from_catalog(field, catalogue, tmp_path / "there", size="20px",
-                                 cluster=cluster.scheduler_address)  # fmt: skip
+                                 cluster=cluster)  # fmt: skip
     assert there.records == here.records and len(there.written) == 40
     assert (tmp_path / "there" / "cutouts.csv").read_text() == here.index_path.read_text()
     for record in here.records:
@@ -208,7 +214,7 @@ def test_the_objects_outside_the_fit_sample_are_placed_on_a_cluster_as_here(clus
     )
     table = RunTable(EmbeddingTable(rows, vectors, {}))
     here, _, _ = table.explore("umap", k=4, sample=120)
-    there, _, _ = table.explore("umap", k=4, sample=120, cluster=cluster.scheduler_address)
+    there, _, _ = table.explore("umap", k=4, sample=120, cluster=cluster)
     for name in ("x", "y", "cluster", "cluster_hdbscan", "cluster_agglomerative", "anomaly"):
         assert np.allclose(there.column(name), here.column(name)), name
     assert here.info["fit_sample"] == 120 and there.info["fit_sample"] == 120
@@ -219,7 +225,7 @@ def test_run_embeds_on_the_cluster_it_is_given(trained, tmp_path, cluster):
 
     _, images = trained
     run = tmp_path / "run"
-    argv = ["run", str(images), "-o", str(run), "--cluster", cluster.scheduler_address,
+    argv = ["run", str(images), "-o", str(run), "--cluster", cluster,
             "--map", "pca", "-k", "2", "--no-progress", "--set", "model.backbone=amm",
             "--set", "model.projection_size=32", "--set", "model.projection_hidden_size=64",
             "--set", "augment.view_size=32", "--set", "train.epochs=1",

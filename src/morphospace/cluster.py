@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import pickle
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -83,6 +84,7 @@ def connect(spec: str) -> Iterator[Client]:
     local = _LOCAL.match(spec)
     if local is not None:
         with (
+            _environment_kept(),
             distributed.LocalCluster(
                 n_workers=int(local.group(1)),
                 threads_per_worker=1,
@@ -100,6 +102,22 @@ def connect(spec: str) -> Iterator[Client]:
         raise InputError(spec, f"no Dask scheduler answers there ({_short(exc)})") from None
     with client:
         yield client
+
+
+@contextmanager
+def _environment_kept() -> Iterator[None]:
+    """This process's environment as it was, on the way out.
+
+    A ``LocalCluster``'s nannies run in this process and set, in its own environment, what
+    they give the workers they start (``OMP_NUM_THREADS=1``, ``MALLOC_TRIM_THRESHOLD_``,
+    …); every process started from here afterwards (a ``torchrun``, a thumbnail pool)
+    would otherwise run on one thread."""
+    kept = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(kept)
 
 
 def worker_count(client: Client) -> int:
