@@ -17,7 +17,6 @@ here, in shard order, so the table's ids are those of one process embedding in o
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from morphospace.embed.table import (
 from morphospace.errors import InputError
 from morphospace.files import atomic_write
 from morphospace.io import Problem
+from morphospace.models import weights_sha256
 
 __all__ = ["Shard", "embed_in_shards", "plan_shards"]
 
@@ -141,7 +141,7 @@ def _embed_on_cluster(
         raise InputError("--cluster", "the workers load the model of a run folder; give one")
     if not shards:
         return []
-    digest = embedder.card.weights_sha256 or _digest(Path(embedder.run))
+    digest = embedder.card.weights_sha256 or weights_sha256(embedder.run)
     with connect(options.cluster) as client:  # type: ignore[arg-type]  # set on a cluster
         return run_partitions(
             client, _embed_shard_on_worker, shards, embedder.run, digest, output, options,
@@ -170,7 +170,7 @@ def _embed_shard_on_worker(
     key = (run, digest, options)
     with _LOADING:
         if key not in _ON_WORKER:
-            found = _digest(Path(run))
+            found = weights_sha256(run)
             if found != digest:
                 raise InputError(
                     Path(run) / "model.safetensors",
@@ -183,19 +183,6 @@ def _embed_shard_on_worker(
             )
         embedder = _ON_WORKER[key]
     return _embed_shard(shard, embedder, output, options, cache_dir, workers=1)
-
-
-def _digest(run: Path) -> str:
-    """The sha256 of a run's weights, as its model card records it."""
-    weights = run / "model.safetensors"
-    digest = hashlib.sha256()
-    try:
-        with weights.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
-    except OSError as exc:
-        raise InputError(weights, f"cannot read the weights ({exc.strerror})") from None
-    return digest.hexdigest()
 
 
 def _ids_unique_across(output: Path, shards: list[Shard]) -> None:

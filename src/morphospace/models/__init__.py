@@ -40,6 +40,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "load_model",
             "read_model_card",
             "save_model",
+            "weights_sha256",
         ],
     },
 )

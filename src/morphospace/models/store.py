@@ -48,6 +48,7 @@ __all__ = [
     "package_versions",
     "read_model_card",
     "save_model",
+    "weights_sha256",
 ]
 
 MODEL_FORMAT = "morphospace-model/2"
@@ -193,11 +194,24 @@ def save_model(run_dir: str | Path, byol: BYOL, card: ModelCard) -> ModelCard:
             "representation_size": byol.representation_size,
             "whitening": bool(byol.whitening.fitted),
             "versions": package_versions(),
-            "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+            "weights_sha256": weights_sha256(run_dir),
         }
     )
     atomic_write(run_dir / "model.json", lambda temporary: temporary.write_text(written.to_json()))
     return written
+
+
+def weights_sha256(run_dir: str | Path) -> str:
+    """The SHA-256 of a run's ``model.safetensors``, as its card records it."""
+    weights = Path(run_dir) / "model.safetensors"
+    digest = hashlib.sha256()
+    try:
+        with weights.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except OSError as exc:
+        raise InputError(weights, f"cannot read the weights ({exc.strerror})") from None
+    return digest.hexdigest()
 
 
 def read_model_card(run_dir: str | Path) -> ModelCard:

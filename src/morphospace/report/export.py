@@ -34,6 +34,7 @@ import pandas as pd
 from astropy import units as u
 from astropy.table import Table
 
+from morphospace.embed.table import EmbeddingTable
 from morphospace.errors import InputError
 from morphospace.explore.table import RunTable
 from morphospace.files import atomic_write
@@ -197,11 +198,7 @@ def export_table(
     """
     output = Path(output)
     table_format(output)  # refuse an unknown format before any work
-    table, said = RunTable.open(target).annotated()
-    if join is not None:
-        join = CatalogueJoin.of(join)
-        table, found = table.join(join)
-        said.append(found.summary(join.path))
+    table, said = _exported(target, join)
     written = [write_selection(table, output, embedding=embedding)]
     if regions:
         written.append(write_selection(table, output.with_suffix(".reg")))
@@ -223,19 +220,13 @@ def export_hats(
     into place whole, so a stopped export leaves no half catalogue. Returns the folder
     and one line on each join made and on the objects left out for want of a position.
     """
-    import pyarrow as pa
-
     from morphospace.cluster import needs_extra
 
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise InputError(folder, "already exists; name a new folder for the HATS catalogue")
     lsdb = needs_extra("lsdb", "--hats")
-    table, said = RunTable.open(target).annotated()
-    if join is not None:
-        join = CatalogueJoin.of(join)
-        table, found = table.join(join)
-        said.append(found.summary(join.path))
+    table, said = _exported(target, join)
     rows = table.rows()
     placed = np.zeros(len(rows), bool)
     if {"ra", "dec"} <= set(rows.columns):
@@ -246,13 +237,8 @@ def export_hats(
     if not placed.all():
         said.append(f"left out {int((~placed).sum())} objects without a sky position")
     chosen = np.flatnonzero(placed)
-    columns = pa.Table.from_pandas(rows.iloc[chosen], preserve_index=False)
-    vectors = table.vectors[chosen]
-    offsets = pa.array(np.arange(len(chosen) + 1) * vectors.shape[1], type=pa.int32())
-    columns = columns.append_column(
-        "embedding", pa.ListArray.from_arrays(offsets, pa.array(vectors.reshape(-1)))
-    )
-    frame = columns.to_pandas(types_mapper=pd.ArrowDtype)
+    located = EmbeddingTable(rows.iloc[chosen], table.vectors[chosen], {})
+    frame = located.arrow().to_pandas(types_mapper=pd.ArrowDtype)  # embedding: list<float32>
     fresh = folder.with_name(f".{folder.name}.new")
     shutil.rmtree(fresh, ignore_errors=True)
     try:
@@ -269,6 +255,19 @@ def export_hats(
     finally:
         shutil.rmtree(fresh, ignore_errors=True)
     return folder, said
+
+
+def _exported(
+    target: str | Path, join: str | Path | CatalogueJoin | None
+) -> tuple[RunTable, list[str]]:
+    """What :func:`export_table` and :func:`export_hats` write: the table with the run's
+    labels and marks and the catalogue ``join``, and one line on each join made."""
+    table, said = RunTable.open(target).annotated()
+    if join is not None:
+        join = CatalogueJoin.of(join)
+        table, found = table.join(join)
+        said.append(found.summary(join.path))
+    return table, said
 
 
 def _radius_arcsec(row) -> float:
